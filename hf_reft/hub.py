@@ -1,0 +1,290 @@
+"""Hub I/O shared by every hf-reft artefact: model cards, atomic saves, push and pull.
+
+Adapters, reinforced policies and toolboxes all go through the same four helpers:
+
+* :func:`render_card` fills a Jinja template from ``model_cards/`` and returns a
+  :class:`huggingface_hub.ModelCard` with YAML metadata (``library_name: hf-reft``,
+  ``base_model``, ``base_model_relation``, tags, license).
+* :func:`atomic_save` stages files in a temporary folder and moves them into place only
+  when everything was written, so a failed save leaves the previous contents intact.
+* :func:`push_to_hub` saves an artefact with its own ``save_pretrained`` into a
+  temporary folder and uploads it with :func:`upload_folder`.
+* :func:`resolve_folder` turns a local path or a Hub id into a local folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import HfApi, ModelCard, ModelCardData, snapshot_download
+from huggingface_hub.utils import HfHubHTTPError
+
+__all__ = [
+    "LIBRARY_NAME",
+    "atomic_save",
+    "card_template_path",
+    "is_commit_hash",
+    "pinned_revision",
+    "push_to_hub",
+    "render_card",
+    "resolve_folder",
+    "upload_folder",
+]
+
+LIBRARY_NAME = "hf-reft"
+_COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
+
+
+# --------------------------------------------------------------------------- model cards
+def _templates_dir() -> Path:
+    """Where the card templates live: inside the wheel, or ``model_cards/`` of a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "model_cards", here.parent / "model_cards"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "hf-reft's model card templates are missing: expected hf_reft/model_cards (wheel) or "
+        "model_cards/ beside the package (source checkout). Reinstall hf-reft."
+    )
+
+
+def card_template_path(name: str | os.PathLike[str]) -> Path:
+    """Return the path of card template ``name`` in ``model_cards/`` (or ``name`` if it is a file)."""
+    if Path(name).is_file():
+        return Path(name)
+    path = _templates_dir() / name
+    if not path.is_file():
+        known = sorted(p.name for p in _templates_dir().glob("*.md"))
+        raise FileNotFoundError(f"No model card template {name!r}; known templates: {known}.")
+    return path
+
+
+def render_card(
+    template: str | os.PathLike[str],
+    *,
+    base_model: str | None = None,
+    base_model_relation: str | None = None,
+    tags: Sequence[str] = (),
+    license: str | None = "apache-2.0",
+    datasets: Sequence[str] | None = None,
+    pipeline_tag: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    **context: Any,
+) -> ModelCard:
+    """Render the card template ``template`` from ``model_cards/``.
+
+    Args:
+        template: file name of a Jinja template in ``model_cards/``.
+        base_model: the base model's Hub id. Local paths are not Hub ids and are left out of
+            the metadata (the Hub would reject them); they stay available to the template.
+        base_model_relation: ``"adapter"``, ``"finetune"``, ... (metadata only when
+            ``base_model`` is a Hub id).
+        tags: extra tags; ``hf-reft`` is always added.
+        license: SPDX-style license id for the metadata.
+        datasets: Hub dataset ids used for training.
+        pipeline_tag: e.g. ``"text-generation"``.
+        metadata: further YAML metadata keys.
+        **context: variables for the template body.
+    """
+    hub_base = base_model if base_model and _looks_like_hub_id(base_model) else None
+    card_data = ModelCardData(
+        library_name=LIBRARY_NAME,
+        base_model=hub_base,
+        license=license,
+        datasets=list(datasets) if datasets else None,
+        pipeline_tag=pipeline_tag,
+        tags=[LIBRARY_NAME, *[t for t in tags if t != LIBRARY_NAME]],
+        **({"base_model_relation": base_model_relation} if hub_base and base_model_relation else {}),
+        **(metadata or {}),
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(card_template_path(template)),
+        base_model=base_model,
+        hub_base_model=hub_base,
+        **context,
+    )
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    """``org/name`` or ``name`` that is not an existing local path."""
+    if os.path.exists(name) or name.startswith((".", "/", "~")):
+        return False
+    return re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", name) is not None
+
+
+# --------------------------------------------------------------------------- atomic saves
+@contextlib.contextmanager
+def atomic_save(directory: str | os.PathLike[str]) -> Iterator[Path]:
+    """Stage a save into ``directory`` and commit it only if the block succeeds.
+
+    Yields a staging folder on the same file system. When the block returns, every staged
+    file is moved into ``directory`` with :func:`os.replace` (files the save did not write
+    stay untouched); when it raises, the staging folder is removed and ``directory`` is
+    exactly as before.
+
+    Example::
+
+        with atomic_save("my-adapter") as tmp:
+            config.save_pretrained(tmp)
+            save_file(tensors, tmp / "model.safetensors")
+    """
+    target = Path(directory)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"Cannot save into {target}: it exists and is a file. Choose a folder path.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
+    try:
+        yield staging
+        target.mkdir(exist_ok=True)
+        for src in sorted(staging.rglob("*")):
+            if src.is_dir():
+                continue
+            dest = target / src.relative_to(staging)
+            if dest.is_dir():
+                shutil.rmtree(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- push and pull
+def upload_folder(
+    folder: str | os.PathLike[str],
+    repo_id: str,
+    *,
+    repo_type: str = "model",
+    token: str | bool | None = None,
+    private: bool | None = None,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    create_pr: bool = False,
+    space_sdk: str | None = None,
+) -> Any:
+    """Create ``repo_id`` if needed and upload ``folder`` to it in one commit.
+
+    Returns the client's :class:`~huggingface_hub.CommitInfo`.
+    """
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, space_sdk=space_sdk)
+    if revision is not None and not is_commit_hash(revision):
+        api.create_branch(repo_id, branch=revision, repo_type=repo_type, exist_ok=True)
+    return api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(folder),
+        repo_type=repo_type,
+        revision=revision,
+        commit_message=commit_message or "Upload with hf-reft",
+        create_pr=create_pr,
+    )
+
+
+def push_to_hub(
+    save: Callable[[Path], Any],
+    repo_id: str,
+    *,
+    repo_type: str = "model",
+    token: str | bool | None = None,
+    private: bool | None = None,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    create_pr: bool = False,
+    space_sdk: str | None = None,
+) -> Any:
+    """Save an artefact with ``save(folder)`` into a temporary folder and upload it.
+
+    Every hf-reft artefact's ``push_to_hub`` is ``hub.push_to_hub(self.save_pretrained, ...)``.
+    """
+    with tempfile.TemporaryDirectory(prefix="hf-reft-push-") as tmp:
+        save(Path(tmp))
+        return upload_folder(
+            tmp,
+            repo_id,
+            repo_type=repo_type,
+            token=token,
+            private=private,
+            revision=revision,
+            commit_message=commit_message,
+            create_pr=create_pr,
+            space_sdk=space_sdk,
+        )
+
+
+def is_commit_hash(revision: str | None) -> bool:
+    """Whether ``revision`` is a full 40-hex commit hash."""
+    return bool(revision) and _COMMIT_HASH.match(revision) is not None
+
+
+def resolve_folder(
+    name_or_path: str | os.PathLike[str],
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    repo_type: str = "model",
+    allow_patterns: Sequence[str] | None = None,
+    force_download: bool = False,
+) -> Path:
+    """Return a local folder for ``name_or_path``: the folder itself, or a Hub snapshot."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise NotADirectoryError(f"{path} is a file; pass the folder that holds it.")
+    name = str(name_or_path)
+    if not _looks_like_hub_id(name):
+        raise FileNotFoundError(
+            f"{name!r} is neither an existing folder nor a valid Hub repo id ('user/name')."
+        )
+    return Path(
+        snapshot_download(
+            name,
+            repo_type=repo_type,
+            revision=revision,
+            token=token,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            allow_patterns=list(allow_patterns) if allow_patterns else None,
+            force_download=force_download,
+        )
+    )
+
+
+def pinned_revision(
+    name_or_path: str, revision: str | None = None, token: str | bool | None = None
+) -> str | None:
+    """The commit hash ``revision`` of Hub repo ``name_or_path`` points at; ``None`` for local paths.
+
+    A loaded ``transformers`` model remembers it as ``config._commit_hash``; this asks the
+    Hub (or the local cache) when that is not available.
+    """
+    if is_commit_hash(revision):
+        return revision
+    if not _looks_like_hub_id(name_or_path):
+        return None
+    try:
+        return HfApi(token=token).model_info(name_or_path, revision=revision).sha
+    except (HfHubHTTPError, OSError):
+        return None
