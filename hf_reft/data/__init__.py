@@ -1,0 +1,21 @@
+"""Data shared by the training wings: tokenization with prompt masking, the collator,
+named data sets under ``../shared/data``, and the train/test leak check."""
+
+from .collator import SupervisedCollator
+from .leakage import DataLeakError, check_no_overlap, normalize_question
+from .sources import NAMED_DATASETS, DatasetSpec, default_data_dir, load_named_dataset
+from .tokenization import IGNORE_INDEX, prepare_supervised_dataset, tokenize_example
+
+__all__ = [
+    "IGNORE_INDEX",
+    "NAMED_DATASETS",
+    "DataLeakError",
+    "DatasetSpec",
+    "SupervisedCollator",
+    "check_no_overlap",
+    "default_data_dir",
+    "load_named_dataset",
+    "normalize_question",
+    "prepare_supervised_dataset",
+    "tokenize_example",
+]

@@ -1,0 +1,105 @@
+"""hf_reft.hub: card rendering and atomic saves (pushes are tested with the local Hub server)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from hf_reft import hub
+
+
+def _metadata(card) -> dict:
+    text = str(card)
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_render_card_metadata_and_body(tmp_path):
+    template = tmp_path / "t.md"
+    template.write_text("---\n{{ card_data }}\n---\n# {{ title }}\nBase: {{ base_model }}\n")
+    card = hub.render_card(
+        template,
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        base_model_relation="adapter",
+        tags=["loreft"],
+        title="My adapter",
+    )
+    meta = _metadata(card)
+    assert meta["library_name"] == "hf-reft"
+    assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert meta["base_model_relation"] == "adapter"
+    assert meta["tags"] == ["hf-reft", "loreft"]
+    assert meta["license"] == "apache-2.0"
+    assert "# My adapter" in card.text and "Base: HuggingFaceTB/SmolLM2-135M-Instruct" in card.text
+
+
+def test_render_card_keeps_local_base_out_of_metadata(tmp_path):
+    template = tmp_path / "t.md"
+    template.write_text("---\n{{ card_data }}\n---\nBase: {{ base_model }}\n")
+    card = hub.render_card(template, base_model=str(tmp_path), base_model_relation="adapter")
+    meta = _metadata(card)
+    assert "base_model" not in meta and "base_model_relation" not in meta
+    assert f"Base: {tmp_path}" in card.text
+
+
+def test_unknown_template_names_known_ones():
+    with pytest.raises(FileNotFoundError, match=r"No model card template 'nope\.md'"):
+        hub.card_template_path("nope.md")
+
+
+def test_atomic_save_replaces_files(tmp_path):
+    target = tmp_path / "artefact"
+    with hub.atomic_save(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "b.txt").write_text("two")
+    assert (target / "a.txt").read_text() == "one" and (target / "sub" / "b.txt").read_text() == "two"
+    (target / "optimizer.bin").write_text("kept")
+    with hub.atomic_save(target) as tmp:
+        (tmp / "a.txt").write_text("three")
+    assert (target / "a.txt").read_text() == "three"
+    assert (target / "optimizer.bin").read_text() == "kept"  # files the save did not write stay
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_failed_save_leaves_previous_contents_intact(tmp_path):
+    target = tmp_path / "artefact"
+    with hub.atomic_save(target) as tmp:
+        (tmp / "config.json").write_text('{"v": 1}')
+        (tmp / "weights.bin").write_text("old")
+    with pytest.raises(RuntimeError, match="disk full"), hub.atomic_save(target) as tmp:
+        (tmp / "config.json").write_text('{"v": 2}')
+        raise RuntimeError("disk full")
+    assert (target / "config.json").read_text() == '{"v": 1}'
+    assert (target / "weights.bin").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["artefact"]
+
+
+def test_atomic_save_refuses_a_file_target(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(NotADirectoryError, match="Choose a folder"), hub.atomic_save(target):
+        pass
+
+
+def test_atomic_write_text(tmp_path):
+    path = tmp_path / "deep" / "x.json"
+    hub.atomic_write_text(path, "{}")
+    assert path.read_text() == "{}"
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_resolve_folder_local_and_errors(tmp_path):
+    assert hub.resolve_folder(tmp_path) == tmp_path
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        hub.resolve_folder(tmp_path / "f")
+    with pytest.raises(FileNotFoundError, match="neither an existing folder"):
+        hub.resolve_folder("./missing/folder")
+
+
+def test_commit_hash_detection():
+    assert hub.is_commit_hash("a" * 40)
+    assert not hub.is_commit_hash("main") and not hub.is_commit_hash(None)
+    assert hub.pinned_revision("/local/path") is None
+    assert hub.pinned_revision("user/repo", "b" * 40) == "b" * 40
