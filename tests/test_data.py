@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from datasets import Dataset
-from tiny_models import make_tokenizer
 
 from hf_reft.data import (
     IGNORE_INDEX,
@@ -20,6 +19,8 @@ from hf_reft.data import (
     tokenize_example,
 )
 from hf_reft.data.sources import resolve_data_file
+
+from tiny_models import make_tokenizer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -25,8 +25,9 @@ def test_override_folder(monkeypatch, tmp_path):
 
 
 def test_load_any_local_model(tmp_path):
-    from tiny_models import make_tokenizer, tiny_config
     from transformers import AutoModelForCausalLM
+
+    from tiny_models import make_tokenizer, tiny_config
 
     AutoModelForCausalLM.from_config(tiny_config("llama")).save_pretrained(tmp_path)
     make_tokenizer().save_pretrained(tmp_path)
