@@ -1,0 +1,307 @@
+"""The forked child of a sandbox worker: isolate this process, run one program, report, exit.
+
+:func:`run_child` never returns. Isolation is applied step by step *before* the program's code is
+compiled; if any mandatory step fails the child reports a setup error and exits without running
+the program. The child is forked *before* its program is known (so the fork and the generic isolation steps
+overlap with the host's work); it then reads the program from a pipe (fd 3) and sends its report
+as one framed JSON message over another (fd 4).
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import contextlib
+import io
+import json
+import math
+import numbers
+import os
+import resource
+import sys
+import tempfile
+import traceback
+from typing import Any
+
+import hfsb_isolation as iso
+import hfsb_protocol as protocol
+
+REQUEST_FD = 3
+REPORT_FD = 4
+PROGRAM_FILENAME = "<program>"
+MAX_REPR_CHARS = 65536
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+class SetupError(RuntimeError):
+    """An isolation step failed; the program must not run."""
+
+
+# --------------------------------------------------------------------------- isolation steps
+def _wire_standard_streams(stdout_fd: int, stderr_fd: int) -> None:
+    stdin_fd = os.open(os.devnull, os.O_RDONLY)
+    for source, target in ((stdin_fd, 0), (stdout_fd, 1), (stderr_fd, 2)):
+        if source != target:
+            os.dup2(source, target)
+            os.close(source)
+
+
+def _keep_only(request_fd: int, report_fd: int) -> None:
+    """Move the two control pipes to fds 3 and 4 and close every other inherited descriptor."""
+    request_fd = os.dup(request_fd)  # a copy above any fd we are about to overwrite
+    report_fd = os.dup(report_fd)
+    os.dup2(request_fd, REQUEST_FD)
+    os.dup2(report_fd, REPORT_FD)
+    os.closerange(REPORT_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def _set_stdin(data: bytes | None) -> None:
+    if data is None:
+        return
+    fd = os.memfd_create("stdin")
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.dup2(fd, 0)
+    os.close(fd)
+
+
+def _write_files(files: dict[str, dict[str, str]]) -> None:
+    for name, content in files.items():
+        data = base64.b64decode(content["b64"])
+        directory = os.path.dirname(name)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(name, "wb") as handle:
+            handle.write(data)
+
+
+def _apply_limits(limits: dict[str, Any], other_processes: int) -> None:
+    iso.set_cpu_limit(limits["cpu_time"])
+    iso.set_limit(resource.RLIMIT_AS, iso.address_space_bytes() + limits["memory_bytes"])
+    iso.set_limit(resource.RLIMIT_FSIZE, limits["max_file_bytes"])
+    iso.set_limit(resource.RLIMIT_NOFILE, limits["max_open_files"])
+    iso.set_limit(resource.RLIMIT_CORE, 0)
+    iso.set_limit(resource.RLIMIT_MEMLOCK, 0)
+    iso.set_limit(resource.RLIMIT_MSGQUEUE, 0)
+    # RLIMIT_NPROC counts every process of the uid; with a dedicated uid that is only ours.
+    iso.set_limit(resource.RLIMIT_NPROC, limits["max_processes"] + other_processes)
+
+
+def _reset_environment(workdir: str) -> None:
+    os.environ.clear()
+    os.environ.update(
+        {
+            "PATH": SAFE_PATH,
+            "HOME": workdir,
+            "TMPDIR": workdir,
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+    )
+    tempfile.tempdir = None
+
+
+def _fresh_text_streams() -> None:
+    def writer(fd: int) -> io.TextIOWrapper:
+        raw = io.FileIO(fd, "w", closefd=False)
+        return io.TextIOWrapper(
+            io.BufferedWriter(raw), encoding="utf-8", errors="backslashreplace", line_buffering=True
+        )
+
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    sys.stdout = writer(1)
+    sys.stderr = writer(2)
+
+
+def prepare(setup: dict[str, Any]) -> int:
+    """Everything that does not depend on the program: done right after the fork, ahead of time.
+
+    Returns how many processes of this uid exist besides the program (for ``RLIMIT_NPROC``).
+    """
+    os.setsid()
+    iso.set_parent_death_signal()
+    os.chdir(setup["workdir"])
+    if setup["uid"] is not None:
+        with open("/proc/self/oom_score_adj", "w", encoding="ascii") as handle:
+            handle.write("1000")
+        iso.drop_privileges(setup["uid"], setup["gid"])
+        other_processes = 0
+    else:
+        other_processes = iso.count_processes_of_uid(os.getuid())
+    iso.set_dumpable(True)
+    iso.set_no_new_privs()
+    if setup["network_filter"]:
+        iso.install_network_filter()
+    _reset_environment(setup["workdir"])
+    return other_processes
+
+
+def _apply_request(request: dict[str, Any], other_processes: int) -> None:
+    stdin = request["stdin"]
+    _set_stdin(None if stdin is None else base64.b64decode(stdin))
+    _write_files(request["files"])
+    _apply_limits(request["limits"], other_processes)
+    _fresh_text_streams()
+    sys.argv = ["program.py", *request["args"]]
+    if request["allowed_imports"] is not None:
+        install_import_guard(frozenset(request["allowed_imports"]))
+
+
+# --------------------------------------------------------------------------- import allowlist
+def _is_library_frame(globals_: dict[str, Any] | None) -> bool:
+    if not globals_:
+        return False
+    module = sys.modules.get(globals_.get("__name__", ""))
+    return module is not None and getattr(module, "__dict__", None) is globals_
+
+
+def install_import_guard(allowed: frozenset[str]) -> None:
+    """Refuse imports of modules outside ``allowed`` made by the program's own code.
+
+    Imports made by already-loaded library modules (numpy importing its internals) pass. This is
+    a convenience policy that gives clear errors; the operating-system layers are the real walls.
+    """
+    original_import = builtins.__import__
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if not _is_library_frame(globals):
+            if level:
+                raise ImportError("relative imports are not available to sandboxed programs")
+            top = name.partition(".")[0]
+            if top not in allowed:
+                raise ImportError(
+                    f"import of {top!r} is not allowed by the sandbox policy; "
+                    f"add it to SandboxPolicy.allowed_imports if the program needs it"
+                )
+        return original_import(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = guarded_import
+
+
+# --------------------------------------------------------------------------- results
+def _plain(value: Any) -> Any:
+    """Convert numbers from numpy/sympy/fractions to JSON-friendly Python values."""
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if hasattr(value, "tolist") and callable(value.tolist):
+        return _plain(value.tolist())
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return _plain(float(value))
+    if isinstance(value, numbers.Complex):
+        return [_plain(value.real), _plain(value.imag)]
+    try:
+        return _plain(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _describe_value(value: Any) -> dict[str, Any]:
+    try:
+        text = repr(value)
+    except Exception as error:  # a hostile __repr__
+        text = f"<unrepresentable: {type(error).__name__}>"
+    try:
+        plain = _plain(value)
+        json.dumps(plain)
+    except Exception:
+        plain = None
+    return {"value": plain, "value_repr": text[:MAX_REPR_CHARS]}
+
+
+def _program_traceback(error: BaseException) -> str:
+    frames = [
+        frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == PROGRAM_FILENAME
+    ]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
+    return ("Traceback (most recent call last):\n" if frames else "") + "".join(lines)
+
+
+def _exception_report(error: BaseException) -> dict[str, Any]:
+    message = str(error) or (
+        "out of memory: the policy's memory_bytes is exhausted" if isinstance(error, MemoryError) else ""
+    )
+    return {
+        "kind": "memory" if isinstance(error, MemoryError) else "error",
+        "exception_type": type(error).__name__,
+        "exception_message": message[:MAX_REPR_CHARS],
+        "traceback": _program_traceback(error)[:MAX_REPR_CHARS],
+    }
+
+
+def _execute(source: str, call: str | None) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        code = compile(source, PROGRAM_FILENAME, "exec")
+        exec(code, namespace)
+        if call is None:
+            return {"kind": "ok"}
+        function = namespace.get(call)
+        if not callable(function):
+            raise NameError(f"the program defines no function named {call!r}")
+        return {"kind": "ok", **_describe_value(function())}
+    except SystemExit as stop:
+        if stop.code in (None, 0):
+            return {"kind": "ok"}
+        return {"kind": "error", "exception_type": "SystemExit", "exception_message": str(stop.code)}
+    except BaseException as error:
+        return _exception_report(error)
+
+
+def _send(report: dict[str, Any]) -> None:
+    usage_self = resource.getrusage(resource.RUSAGE_SELF)
+    usage_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report["cpu_time"] = sum(u.ru_utime + u.ru_stime for u in (usage_self, usage_children))
+    report["max_rss_bytes"] = max(usage_self.ru_maxrss, usage_children.ru_maxrss) * 1024
+    protocol.write_message(REPORT_FD, report)
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+
+
+def run_child(setup: dict[str, Any], fds: dict[str, int]) -> None:
+    """Body of a freshly forked child: isolate, wait for one program, run it, report, exit.
+
+    ``fds`` holds this child's ends of the pipes: ``stdout``, ``stderr``, ``request``, ``report``.
+    """
+    try:
+        _wire_standard_streams(fds["stdout"], fds["stderr"])
+        _keep_only(fds["request"], fds["report"])
+        other_processes = prepare(setup)
+    except BaseException as error:
+        _setup_failed(error)
+    request = protocol.read_message(REQUEST_FD)
+    if request is None:  # the worker is shutting down
+        os._exit(0)
+    try:
+        _apply_request(request, other_processes)
+    except BaseException as error:
+        _setup_failed(error)
+    report = _execute(request["source"], request["call"])
+    _flush_streams()
+    try:
+        _send(report)
+    finally:
+        os._exit(0)
+
+
+def _setup_failed(error: BaseException) -> None:
+    """Report an isolation failure and exit without running the program."""
+    with contextlib.suppress(BaseException):
+        protocol.write_message(
+            REPORT_FD,
+            {"kind": "setup_error", "exception_type": type(error).__name__, "exception_message": str(error)},
+        )
+    os._exit(125)

@@ -1,0 +1,547 @@
+"""The sandbox worker: a launcher process and a pre-loaded *zygote* that forks one child per program.
+
+Process tree of one worker::
+
+    host (hf_reft.sandbox.Sandbox)
+      └─ launcher        dies with the host (PR_SET_PDEATHSIG); creates the cgroups
+           └─ zygote     PID 1 of a new PID namespace when root, else a child subreaper;
+                         new mount/network/IPC/UTS namespaces; modules pre-imported
+                ├─ program child (fork per program: own session, limits, unprivileged uid)
+                └─ ... whatever the program forks; all killed after each program
+
+The host speaks :mod:`hfsb_protocol` with the zygote over two pipes whose numbers are passed on
+the command line. Run as ``python -I hfsb_zygote.py REQUEST_FD RESPONSE_FD HOST_PID``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import hfsb_child
+import hfsb_isolation as iso
+import hfsb_protocol as protocol
+
+READ_CHUNK = 65536
+MAX_REPORT_BYTES = 4 << 20
+NAMESPACE_WORKDIR_ROOT = "/tmp/sandbox"
+ZYGOTE_MEMORY_SLACK = 64 << 20
+
+
+@dataclass
+class Layers:
+    """Which isolation layers a worker managed to put in place."""
+
+    active: dict[str, bool] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def set(self, name: str, active: bool, note: str | None = None) -> None:
+        self.active[name] = active
+        if note:
+            self.notes.append(f"{name}: {note}")
+
+    def attempt(self, name: str, action: Any) -> bool:
+        """Run ``action()``; record the layer as active unless it raised :class:`OSError`."""
+        try:
+            action()
+        except OSError as error:
+            self.set(name, False, str(error))
+            return False
+        self.set(name, True)
+        return True
+
+
+# --------------------------------------------------------------------------- zygote setup
+def _preload(modules: list[str], layers: Layers) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # a missing optional module is not fatal
+            layers.notes.append(f"preload {name}: {type(error).__name__}: {error}")
+    gc.collect()
+    gc.freeze()
+
+
+def _unshare_each(layers: Layers) -> None:
+    for name, flag in (
+        ("mount_namespace", iso.CLONE_NEWNS),
+        ("network_namespace", iso.CLONE_NEWNET),
+        ("ipc_namespace", iso.CLONE_NEWIPC),
+        ("uts_namespace", iso.CLONE_NEWUTS),
+    ):
+        layers.attempt(name, lambda flag=flag: iso.unshare(flag))
+
+
+def _private_filesystem(config: dict[str, Any], layers: Layers, host_mount_ns: str) -> None:
+    """Read-only view of the host's files, fresh tmpfs for scratch space, /proc of our PID namespace."""
+    if iso.namespace_id("mnt") == host_mount_ns:  # never touch the host's mounts
+        layers.set("readonly_root", False, "no private mount namespace")
+        return
+    iso.make_mounts_private()
+    failures = iso.remount_everything_readonly()
+    layers.set("readonly_root", "/" not in failures, f"could not remount {failures}" if failures else None)
+    disk = config["disk_bytes"]
+    layers.attempt("private_tmp", lambda: iso.mount_tmpfs("/tmp", disk, 0o755))
+    for path, size, mode in (
+        ("/dev/shm", disk, 0o1777),
+        ("/var/tmp", 1 << 20, 0o755),
+        ("/run", 1 << 20, 0o755),
+    ):
+        if os.path.isdir(path) and not os.path.islink(path):
+            with contextlib.suppress(OSError):
+                iso.mount_tmpfs(path, size, mode)
+    if layers.active.get("pid_namespace"):
+        layers.attempt("fresh_proc", iso.mount_fresh_proc)
+    else:
+        layers.set("fresh_proc", False, "needs a PID namespace")
+
+
+def _restrict_ipc() -> None:
+    """Shared memory segments die with their creator in this IPC namespace."""
+    with (
+        contextlib.suppress(OSError),
+        open("/proc/sys/kernel/shm_rmid_forced", "w", encoding="ascii") as handle,
+    ):
+        handle.write("1")
+
+
+@dataclass
+class ZygoteState:
+    """Everything the zygote decided at start-up and uses for every program."""
+
+    config: dict[str, Any]
+    layers: Layers
+    cgroups: iso.WorkerCgroups
+    pid_namespace: bool
+    workdir_root: str
+    uid: int | None
+    gid: int | None
+    network_filter: bool
+
+
+def _namespaces_and_mounts(config: dict[str, Any], layers: Layers) -> None:
+    host_mount_ns = iso.namespace_id("mnt")
+    _unshare_each(layers)
+    if layers.active.get("mount_namespace"):
+        _private_filesystem(config, layers, host_mount_ns)
+    else:
+        layers.set("readonly_root", False, "no mount namespace")
+    if layers.active.get("network_namespace"):
+        layers.attempt("loopback_only_network", iso.bring_loopback_up)
+    if layers.active.get("uts_namespace"):
+        with contextlib.suppress(OSError):
+            socket.sethostname("sandbox")
+    if layers.active.get("ipc_namespace"):
+        _restrict_ipc()
+
+
+def _no_namespaces(layers: Layers, reason: str) -> None:
+    for name in ("mount_namespace", "network_namespace", "ipc_namespace", "uts_namespace", "readonly_root"):
+        layers.set(name, False, reason)
+    layers.set("fresh_proc", False, reason)
+
+
+def _memory_cgroup(config: dict[str, Any], cgroups: iso.WorkerCgroups, layers: Layers) -> None:
+    limit = cgroups.memory_usage() + config["memory_bytes"] + ZYGOTE_MEMORY_SLACK
+    layers.set("memory_cgroup", "memory" in cgroups.directories and cgroups.set_memory_limit(limit))
+
+
+def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namespace: bool) -> ZygoteState:
+    """Put every available layer in place around this process; children inherit them."""
+    layers = Layers()
+    root = os.geteuid() == 0
+    layers.set("pid_namespace", pid_namespace)
+    joined = cgroups.join()
+    layers.set("pids_cgroup", "pids" in joined)
+    if root:
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w", encoding="ascii") as handle:
+            handle.write("-1000")
+    _preload(config["preload"], layers)
+    _memory_cgroup(config, cgroups, layers)
+    if root and config["namespaces"]:
+        _namespaces_and_mounts(config, layers)
+    else:
+        _no_namespaces(layers, "not root" if not root else "disabled by the policy")
+    if config["network"]:
+        layers.set("network_namespace", False, "network allowed by the policy")
+    in_private_tmp = layers.active.get("private_tmp", False)
+    workdir_root = NAMESPACE_WORKDIR_ROOT if in_private_tmp else config["fallback_workdir_root"]
+    os.makedirs(workdir_root, mode=0o755, exist_ok=True)
+    drop = root and config["drop_privileges"]
+    layers.set(
+        "unprivileged_uid", drop, None if drop else ("not root" if not root else "disabled by the policy")
+    )
+    network_filter = not config["network"] and not layers.active.get("network_namespace", False)
+    layers.set("seccomp_network_filter", network_filter)
+    if not pid_namespace:
+        layers.set("child_subreaper", True)
+    return ZygoteState(
+        config=config,
+        layers=layers,
+        cgroups=cgroups,
+        pid_namespace=pid_namespace,
+        workdir_root=workdir_root,
+        uid=config["uid"] if drop else None,
+        gid=config["gid"] if drop else None,
+        network_filter=network_filter,
+    )
+
+
+# --------------------------------------------------------------------------- one program
+@dataclass
+class Capture:
+    """Output read from one program's pipes."""
+
+    limit: int
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    report: bytearray = field(default_factory=bytearray)
+    over_limit: bool = False
+
+    def add(self, stream: str, chunk: bytes) -> None:
+        if stream == "report":
+            room = MAX_REPORT_BYTES - len(self.report)
+            self.report += chunk[: max(room, 0)]
+            return
+        room = self.limit - len(self.stdout) - len(self.stderr)
+        if len(chunk) > room:
+            self.over_limit = True
+        getattr(self, stream).extend(chunk[: max(room, 0)])
+
+    def report_complete(self) -> bool:
+        """Whether a whole framed report has arrived."""
+        header = protocol.HEADER.size
+        return (
+            len(self.report) >= header
+            and len(self.report) >= header + protocol.HEADER.unpack(self.report[:header])[0]
+        )
+
+    def decoded_report(self) -> dict[str, Any] | None:
+        """The program's report, or ``None`` if it sent none (or garbage)."""
+        if not self.report_complete():
+            return None
+        try:
+            report = json.loads(bytes(self.report[protocol.HEADER.size :]).decode("utf-8", "replace"))
+        except ValueError:
+            return None
+        return report if isinstance(report, dict) else None
+
+
+@dataclass
+class Child:
+    """A forked child waiting for its program, and the zygote's ends of its pipes."""
+
+    pid: int
+    request_fd: int
+    pipes: dict[int, str]
+
+
+def _prepare_workdir(state: ZygoteState) -> str:
+    workdir = os.path.join(state.workdir_root, "work")
+    with contextlib.suppress(OSError):
+        info = os.lstat(workdir)
+        owner = os.getuid() if state.uid is None else state.uid
+        if info.st_mode == 0o40700 and info.st_uid == owner and not os.listdir(workdir):
+            return workdir  # still empty and untouched: reuse it
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.mkdir(workdir, 0o700)
+    if state.uid is not None:
+        os.chown(workdir, state.uid, state.gid)
+    return workdir
+
+
+def _clean_shared_memory(state: ZygoteState) -> None:
+    if not state.layers.active.get("private_tmp"):  # /dev/shm is our own tmpfs only then
+        return
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/dev/shm"):
+            path = os.path.join("/dev/shm", entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+
+def fork_child(state: ZygoteState) -> Child:
+    """Fork the next program's process; it isolates itself and waits for its program."""
+    setup = {
+        "workdir": _prepare_workdir(state),
+        "uid": state.uid,
+        "gid": state.gid,
+        "network_filter": state.network_filter,
+    }
+    (out_r, out_w), (err_r, err_w), (req_r, req_w), (rep_r, rep_w) = (
+        os.pipe(),
+        os.pipe(),
+        os.pipe(),
+        os.pipe(),
+    )
+    pid = os.fork()
+    if pid == 0:
+        hfsb_child.run_child(setup, {"stdout": out_w, "stderr": err_w, "request": req_r, "report": rep_w})
+    for fd in (out_w, err_w, req_r, rep_w):
+        os.close(fd)
+    for fd in (out_r, err_r, rep_r):
+        os.set_blocking(fd, False)
+    return Child(pid=pid, request_fd=req_w, pipes={out_r: "stdout", err_r: "stderr", rep_r: "report"})
+
+
+def _read_available(fd: int, stream: str, capture: Capture) -> bool:
+    """Read what the pipe holds now; ``False`` at end of file."""
+    while True:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        capture.add(stream, chunk)
+        if capture.over_limit and stream != "report":
+            return True
+
+
+def _supervise(child: Child, capture: Capture, deadline: float) -> str:
+    """Collect output until the program reports, exits, runs out of time or prints too much."""
+    selector = selectors.DefaultSelector()
+    pidfd = os.pidfd_open(child.pid)
+    selector.register(pidfd, selectors.EVENT_READ, "exit")
+    for fd, stream in child.pipes.items():
+        selector.register(fd, selectors.EVENT_READ, stream)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            for key, _ in selector.select(remaining):
+                if key.data == "exit":
+                    return "exited"
+                if not _read_available(key.fd, key.data, capture):
+                    selector.unregister(key.fd)
+                if capture.over_limit:
+                    return "output"
+                if key.data == "report" and capture.report_complete():
+                    return "reported"
+    finally:
+        selector.close()
+        os.close(pidfd)
+
+
+def _kill_program(state: ZygoteState, pid: int) -> None:
+    if state.pid_namespace:
+        if os.getpid() != 1:
+            raise RuntimeError("kill(-1) is only safe for the init process of a PID namespace")
+        os.kill(-1, signal.SIGKILL)
+        return
+    # The program's own process group; escapees are adopted by us (a subreaper) once their
+    # parents die, and reap_all_children() finds and kills them then.
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(target, signal.SIGKILL)
+
+
+def _finish(state: ZygoteState, child: Child, capture: Capture | None) -> os.wait_result | None:
+    """Kill whatever is left of the child's process tree, reap it all, close the pipes."""
+    _kill_program(state, child.pid)
+    try:
+        _, status, usage = os.wait4(child.pid, 0)
+    except ChildProcessError:
+        status, usage = None, None
+    iso.reap_all_children(kill_everyone_in_namespace=state.pid_namespace)
+    with contextlib.suppress(OSError):
+        os.close(child.request_fd)
+    for fd, stream in child.pipes.items():
+        if capture is not None:
+            _read_available(fd, stream, capture)
+        os.close(fd)
+    _clean_shared_memory(state)
+    return (status, usage) if status is not None else None
+
+
+def _classify(
+    reason: str,
+    status: int | None,
+    cpu_time: float,
+    report: dict[str, Any] | None,
+    limits: dict[str, Any],
+    oom: bool,
+) -> tuple[str, str | None, str | None]:
+    """(status, exception type, message) for one finished program."""
+    if reason == "output":
+        return "output_limit", None, f"output exceeded {limits['max_output_bytes']} bytes"
+    if reason == "timeout":
+        return "timeout", None, f"wall-clock limit of {limits['wall_time']} s exceeded"
+    if status is not None and os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_time >= limits["cpu_time"] - 0.05):
+            return "timeout", None, f"CPU time limit of {limits['cpu_time']} s exceeded"
+        if oom:
+            return "memory", "MemoryError", "killed by the memory cgroup's OOM killer"
+        return "killed", None, f"terminated by signal {signal.Signals(sig).name}"
+    if report is not None and report.get("kind") in ("ok", "error", "memory", "setup_error"):
+        return report["kind"], report.get("exception_type"), report.get("exception_message")
+    code = os.WEXITSTATUS(status) if status is not None else -1
+    if code == 0:
+        return "ok", None, None
+    return "error", None, f"the program exited with status {code}"
+
+
+def _result_message(
+    kind: tuple[str, str | None, str | None], capture: Capture, report: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    status, exception_type, message = kind
+    return {
+        "op": "result",
+        "status": status,
+        "stdout": capture.stdout.decode("utf-8", "replace"),
+        "stderr": capture.stderr.decode("utf-8", "replace"),
+        "output_truncated": capture.over_limit,
+        "value": report.get("value"),
+        "value_repr": report.get("value_repr"),
+        "exception_type": exception_type,
+        "exception_message": message,
+        "traceback": report.get("traceback"),
+        **extra,
+    }
+
+
+def run_program(state: ZygoteState, child: Child, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Run ``request`` in the waiting ``child``; return the result and whether cleanup is still due.
+
+    When the program reports normally the result is returned at once and the child's tree is
+    cleaned up afterwards (off the host's critical path); otherwise it is killed and reaped first,
+    since its exit status decides the outcome.
+    """
+    limits = request["limits"]
+    capture = Capture(limit=limits["max_output_bytes"])
+    oom_before = state.cgroups.oom_kills()
+    started = time.monotonic()
+    with contextlib.suppress(OSError):  # if the child died during set-up, its exit status tells why
+        protocol.write_message(child.request_fd, request)
+    reason = _supervise(child, capture, started + limits["wall_time"])
+    wall_time = time.monotonic() - started
+    if reason == "reported":
+        for fd, stream in child.pipes.items():
+            if stream != "report":
+                _read_available(fd, stream, capture)
+        report = capture.decoded_report() or {}
+        if not capture.over_limit:
+            kind = _classify("reported", None, 0.0, report, limits, oom=False)
+            extra = {"exit_code": 0, "signal": None, "cpu_time": report.get("cpu_time", 0.0)}
+            return _result_message(
+                kind,
+                capture,
+                report,
+                wall_time=wall_time,
+                max_rss_bytes=report.get("max_rss_bytes", 0),
+                **extra,
+            ), True
+        reason = "output"
+    finished = _finish(state, child, capture)
+    status, usage = finished if finished is not None else (None, None)
+    cpu_time = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
+    report = capture.decoded_report()
+    kind = _classify(reason, status, cpu_time, report, limits, state.cgroups.oom_kills() > oom_before)
+    extra = {
+        "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
+        "cpu_time": cpu_time,
+        "max_rss_bytes": usage.ru_maxrss * 1024 if usage is not None else 0,
+    }
+    return _result_message(kind, capture, report or {}, wall_time=wall_time, **extra), False
+
+
+def serve(state: ZygoteState, request_fd: int, response_fd: int) -> None:
+    """Answer requests until the host closes its end of the request pipe."""
+    protocol.write_message(
+        response_fd,
+        {"op": "ready", "layers": state.layers.active, "notes": state.layers.notes, "pid": os.getpid()},
+    )
+    child = fork_child(state)
+    while (request := protocol.read_message(request_fd)) is not None:
+        if request.get("op") != "run":
+            protocol.write_message(
+                response_fd, {"op": "error", "message": f"unknown op {request.get('op')!r}"}
+            )
+            continue
+        result, cleanup_due = run_program(state, child, request)
+        protocol.write_message(response_fd, result)
+        if cleanup_due:
+            _finish(state, child, None)
+        child = fork_child(state)
+    _finish(state, child, None)
+
+
+# --------------------------------------------------------------------------- processes
+def _zygote_main(
+    config: dict[str, Any], fds: tuple[int, int], cgroups: iso.WorkerCgroups, pid_ns: bool
+) -> None:
+    iso.set_parent_death_signal()
+    if not pid_ns:
+        iso.set_child_subreaper()
+    try:
+        state = set_up_zygote(config, cgroups, pid_ns)
+    except BaseException as error:
+        message = f"sandbox worker set-up failed: {type(error).__name__}: {error}"
+        protocol.write_message(fds[1], {"op": "failed", "message": message})
+        os._exit(1)
+    serve(state, *fds)
+    os._exit(0)
+
+
+def _wait_for(zygote: int, pid_ns: bool) -> None:
+    """Wait until the zygote exits; then make sure nothing it left behind survives."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        if pid == zygote:
+            break
+    if not pid_ns:  # orphans of a killed zygote were re-parented to us (we are a subreaper)
+        iso.reap_all_children(kill_everyone_in_namespace=False)
+
+
+def launcher_main(request_fd: int, response_fd: int, host_pid: int) -> None:
+    """Entry point of a worker: configure, fork the zygote into its namespaces, wait, clean up."""
+    iso.set_parent_death_signal()
+    if os.getppid() != host_pid:
+        return
+    config = protocol.read_message(request_fd)
+    if config is None:
+        return
+    root = os.geteuid() == 0
+    cgroups = iso.WorkerCgroups.create(config["max_processes"] + 1) if root else iso.WorkerCgroups()
+    pid_ns = False
+    if root and config["namespaces"]:
+        with contextlib.suppress(OSError):
+            iso.unshare(iso.CLONE_NEWPID)
+            pid_ns = True
+    if not pid_ns:
+        iso.set_child_subreaper()
+    if not root:
+        iso.set_dumpable(False)  # same uid as the programs: no ptrace, no /proc/<pid>/environ
+    zygote = os.fork()
+    if zygote == 0:
+        _zygote_main(config, (request_fd, response_fd), cgroups, pid_ns)
+    os.close(request_fd)
+    os.close(response_fd)
+    _wait_for(zygote, pid_ns)
+    cgroups.remove()
+
+
+if __name__ == "__main__":
+    launcher_main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
