@@ -56,7 +56,9 @@ LAYER_NAMES: tuple[str, ...] = (
     "pids_cgroup",
     "memory_cgroup",
     "seccomp_network_filter",
+    "seccomp_process_filter",
     "child_subreaper",
+    "host_not_dumpable",
 )
 
 _MIB = 1 << 20
@@ -116,6 +118,7 @@ class SandboxPolicy:
             seccomp filter that refuses non-Unix sockets where namespaces are unavailable).
         namespaces: use PID, mount, network, IPC and UTS namespaces where the kernel allows.
         drop_privileges: when running as root, run programs as a dedicated unprivileged uid.
+        cgroups: put each worker in its own pids and memory cgroup where the host allows.
         required_layers: layer names (see :data:`LAYER_NAMES`) that must be active, else
             :class:`~hf_reft.sandbox.SandboxError` is raised instead of running with less.
     """
@@ -133,6 +136,7 @@ class SandboxPolicy:
     network: bool = False
     namespaces: bool = True
     drop_privileges: bool = True
+    cgroups: bool = True
     required_layers: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:

@@ -132,8 +132,11 @@ def prepare(setup: dict[str, Any]) -> int:
         other_processes = iso.count_processes_of_uid(os.getuid())
     iso.set_dumpable(True)
     iso.set_no_new_privs()
-    if setup["network_filter"]:
-        iso.install_network_filter()
+    if setup["seccomp"] is not None:
+        seccomp = setup["seccomp"]
+        iso.install_seccomp_filter(
+            iso.fallback_filter_program(seccomp["deny_network"], tuple(seccomp["protected_pids"]))
+        )
     _reset_environment(setup["workdir"])
     return other_processes
 

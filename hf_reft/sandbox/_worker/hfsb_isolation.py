@@ -177,49 +177,85 @@ def bring_loopback_up() -> None:
         fcntl.ioctl(sock.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
 
 
-_SECCOMP_ARCHES = {
-    # machine: (AUDIT_ARCH value, socket syscall number)
-    "x86_64": (0xC000003E, 41),
-    "aarch64": (0xC00000B7, 198),
-}
+_SYSCALLS = {
+    # machine: AUDIT_ARCH value and the syscall numbers the fallback filter looks at
+    "x86_64": {
+        "arch": 0xC000003E, "socket": 41, "kill": 62, "tkill": 200, "tgkill": 234, "ptrace": 101,
+        "process_vm_readv": 310, "process_vm_writev": 311, "perf_event_open": 298, "bpf": 321,
+        "userfaultfd": 323, "keyctl": 250, "add_key": 248, "request_key": 249, "kcmp": 312,
+    },
+    "aarch64": {
+        "arch": 0xC00000B7, "socket": 198, "kill": 129, "tkill": 130, "tgkill": 131, "ptrace": 117,
+        "process_vm_readv": 270, "process_vm_writev": 271, "perf_event_open": 241, "bpf": 280,
+        "userfaultfd": 282, "keyctl": 219, "add_key": 217, "request_key": 218, "kcmp": 272,
+    },
+}  # fmt: skip
+_GENERIC_SYSCALLS = {"io_uring_setup": 425, "pidfd_send_signal": 424, "pidfd_open": 434, "pidfd_getfd": 438}
+_ALWAYS_DENIED = (
+    "ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open", "bpf", "userfaultfd",
+    "keyctl", "add_key", "request_key", "kcmp", "pidfd_open", "pidfd_getfd", "pidfd_send_signal",
+)  # fmt: skip
+_BPF_LOAD, _BPF_JEQ, _BPF_JGE, _BPF_RET = 0x20, 0x15, 0x35, 0x06
+_SECCOMP_ALLOW, _SECCOMP_DENY = 0x7FFF0000, 0x00050000 | errno.EPERM
 
 
-def _bpf(code: int, jump_true: int, jump_false: int, k: int) -> bytes:
-    return struct.pack("HBBI", code, jump_true, jump_false, k)
+def _assemble(program: list[tuple]) -> bytes:
+    """Encode ``(op, k, true_label, false_label)`` / ``("label", name)`` tuples as BPF."""
+    labels, position = {}, 0
+    for item in program:
+        if item[0] == "label":
+            labels[item[1]] = position
+        else:
+            position += 1
+    code, position = [], 0
+    for item in program:
+        if item[0] == "label":
+            continue
+        op, k, *targets = item
+        jumps = [0 if target is None else labels[target] - position - 1 for target in targets] + [0, 0]
+        code.append(struct.pack("HBBI", op, jumps[0], jumps[1], k))
+        position += 1
+    return b"".join(code)
 
 
-def network_filter_program() -> bytes:
-    """A seccomp BPF program: ``socket()`` only for ``AF_UNIX``, no ``io_uring``, no foreign ABIs."""
+def fallback_filter_program(deny_network: bool, protected_pids: tuple[int, ...]) -> bytes:
+    """A seccomp BPF program for runs without namespaces and without a uid of their own.
+
+    It refuses (``EPERM``): foreign syscall ABIs; ``ptrace`` and other ways into another
+    process's memory; ``kill``/``tkill``/``tgkill`` of process groups (pid < 0, including -1) or of
+    ``protected_pids`` (the host and the worker); pidfd signalling; and, with ``deny_network``,
+    ``socket()`` for anything but ``AF_UNIX`` plus ``io_uring``.
+    """
     machine = platform.machine()
-    if machine not in _SECCOMP_ARCHES:
-        raise OSError(errno.ENOSYS, f"no seccomp network filter for {machine}")
-    audit_arch, socket_nr = _SECCOMP_ARCHES[machine]
-    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    allow, deny = 0x7FFF0000, 0x00050000 | errno.EACCES
-    io_uring_setup = 425
-    return b"".join(
-        [
-            _bpf(load, 0, 0, 4),  # 0: A = arch
-            _bpf(jeq, 0, 7, audit_arch),  # 1: foreign ABI -> deny
-            _bpf(load, 0, 0, 0),  # 2: A = syscall number
-            _bpf(jge, 5, 0, 0x40000000),  # 3: x32 ABI -> deny
-            _bpf(jeq, 4, 0, io_uring_setup),  # 4: io_uring -> deny
-            _bpf(jeq, 0, 2, socket_nr),  # 5: not socket() -> allow
-            _bpf(load, 0, 0, 16),  # 6: A = socket domain
-            _bpf(jeq, 0, 1, socket.AF_UNIX),  # 7: AF_UNIX -> allow, else deny
-            _bpf(ret, 0, 0, allow),  # 8
-            _bpf(ret, 0, 0, deny),  # 9
-        ]
-    )
+    if machine not in _SYSCALLS:
+        raise OSError(errno.ENOSYS, f"no seccomp filter for {machine}")
+    numbers = {**_SYSCALLS[machine], **_GENERIC_SYSCALLS}
+    program: list[tuple] = [
+        (_BPF_LOAD, 4),
+        (_BPF_JEQ, numbers["arch"], None, "deny"),
+        (_BPF_LOAD, 0),
+        (_BPF_JGE, 0x40000000, "deny", None),
+    ]
+    program += [(_BPF_JEQ, numbers[name], "deny", None) for name in _ALWAYS_DENIED]
+    program += [(_BPF_JEQ, numbers[name], "check_pid", None) for name in ("kill", "tkill", "tgkill")]
+    if deny_network:
+        program += [(_BPF_JEQ, numbers["io_uring_setup"], "deny", None)]
+        program += [(_BPF_JEQ, numbers["socket"], "check_socket", None)]
+    program += [(_BPF_RET, _SECCOMP_ALLOW), ("label", "check_pid"), (_BPF_LOAD, 16)]
+    program += [(_BPF_JGE, 0x80000000, "deny", None)]
+    program += [(_BPF_JEQ, pid, "deny", None) for pid in protected_pids]
+    program += [(_BPF_RET, _SECCOMP_ALLOW), ("label", "check_socket"), (_BPF_LOAD, 16)]
+    program += [(_BPF_JEQ, socket.AF_UNIX, "allow", "deny")]
+    program += [("label", "allow"), (_BPF_RET, _SECCOMP_ALLOW), ("label", "deny"), (_BPF_RET, _SECCOMP_DENY)]
+    return _assemble(program)
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
 
 
-def install_network_filter() -> None:
-    """Install :func:`network_filter_program` for this process and its future children."""
-    program = network_filter_program()
+def install_seccomp_filter(program: bytes) -> None:
+    """Install a seccomp BPF ``program`` for this process and its future children."""
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
     zero = ctypes.c_ulong(0)

@@ -127,7 +127,7 @@ class ZygoteState:
     workdir_root: str
     uid: int | None
     gid: int | None
-    network_filter: bool
+    seccomp: dict[str, Any] | None
 
 
 def _namespaces_and_mounts(config: dict[str, Any], layers: Layers) -> None:
@@ -157,6 +157,22 @@ def _memory_cgroup(config: dict[str, Any], cgroups: iso.WorkerCgroups, layers: L
     layers.set("memory_cgroup", "memory" in cgroups.directories and cgroups.set_memory_limit(limit))
 
 
+def _seccomp_setup(config: dict[str, Any], layers: Layers, pid_namespace: bool) -> dict[str, Any] | None:
+    """The seccomp filter each program installs (checked here once, so a failure shows as a layer)."""
+    deny_network = not config["network"] and not layers.active.get("network_namespace", False)
+    protected = [1] if pid_namespace else [config["host_pid"], os.getppid(), os.getpid()]
+    seccomp = {"deny_network": deny_network, "protected_pids": protected}
+    try:
+        iso.fallback_filter_program(deny_network, tuple(protected))
+    except OSError as error:
+        layers.set("seccomp_process_filter", False, str(error))
+        layers.set("seccomp_network_filter", False, str(error))
+        return None
+    layers.set("seccomp_process_filter", True)
+    layers.set("seccomp_network_filter", deny_network)
+    return seccomp
+
+
 def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namespace: bool) -> ZygoteState:
     """Put every available layer in place around this process; children inherit them."""
     layers = Layers()
@@ -182,8 +198,9 @@ def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namesp
     layers.set(
         "unprivileged_uid", drop, None if drop else ("not root" if not root else "disabled by the policy")
     )
-    network_filter = not config["network"] and not layers.active.get("network_namespace", False)
-    layers.set("seccomp_network_filter", network_filter)
+    if not drop:  # programs share our uid: no ptrace of us, no reading our /proc files
+        iso.set_dumpable(False)
+    seccomp = _seccomp_setup(config, layers, pid_namespace)
     if not pid_namespace:
         layers.set("child_subreaper", True)
     return ZygoteState(
@@ -194,7 +211,7 @@ def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namesp
         workdir_root=workdir_root,
         uid=config["uid"] if drop else None,
         gid=config["gid"] if drop else None,
-        network_filter=network_filter,
+        seccomp=seccomp,
     )
 
 
@@ -280,7 +297,7 @@ def fork_child(state: ZygoteState) -> Child:
         "workdir": _prepare_workdir(state),
         "uid": state.uid,
         "gid": state.gid,
-        "network_filter": state.network_filter,
+        "seccomp": state.seccomp,
     }
     (out_r, out_w), (err_r, err_w), (req_r, req_w), (rep_r, rep_w) = (
         os.pipe(),
@@ -523,8 +540,10 @@ def launcher_main(request_fd: int, response_fd: int, host_pid: int) -> None:
     config = protocol.read_message(request_fd)
     if config is None:
         return
+    config["host_pid"] = host_pid
     root = os.geteuid() == 0
-    cgroups = iso.WorkerCgroups.create(config["max_processes"] + 1) if root else iso.WorkerCgroups()
+    wanted = root and config["cgroups"]
+    cgroups = iso.WorkerCgroups.create(config["max_processes"] + 2) if wanted else iso.WorkerCgroups()
     pid_ns = False
     if root and config["namespaces"]:
         with contextlib.suppress(OSError):
@@ -532,8 +551,6 @@ def launcher_main(request_fd: int, response_fd: int, host_pid: int) -> None:
             pid_ns = True
     if not pid_ns:
         iso.set_child_subreaper()
-    if not root:
-        iso.set_dumpable(False)  # same uid as the programs: no ptrace, no /proc/<pid>/environ
     zygote = os.fork()
     if zygote == 0:
         _zygote_main(config, (request_fd, response_fd), cgroups, pid_ns)
