@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -103,3 +105,40 @@ def test_commit_hash_detection():
     assert not hub.is_commit_hash("main") and not hub.is_commit_hash(None)
     assert hub.pinned_revision("/local/path") is None
     assert hub.pinned_revision("user/repo", "b" * 40) == "b" * 40
+
+
+def test_push_to_hub_uploads_what_save_wrote(hub):
+    """The one push helper: save into a temporary folder, create the repo, upload in one commit."""
+    from huggingface_hub import hf_hub_download, list_repo_commits, list_repo_files
+
+    from hf_reft import hub as hub_module
+
+    repo_id = hub.repo_id("artefact")
+
+    def save(folder):
+        with hub_module.atomic_save(folder) as tmp:
+            (tmp / "config.json").write_text('{"v": 1}')
+            (tmp / "weights").mkdir()
+            (tmp / "weights" / "a.txt").write_text("A")
+
+    info = hub_module.push_to_hub(save, repo_id, commit_message="first")
+    assert hub.api.repo_exists(repo_id)
+    assert sorted(list_repo_files(repo_id)) == [".gitattributes", "config.json", "weights/a.txt"]
+    assert Path(hf_hub_download(repo_id, "weights/a.txt")).read_text() == "A"
+    assert list_repo_commits(repo_id)[0].title == "first" and info.oid
+    folder = hub_module.resolve_folder(repo_id, revision=info.oid)
+    assert (folder / "config.json").read_text() == '{"v": 1}'
+    assert hub_module.pinned_revision(repo_id) == info.oid
+
+
+def test_push_to_a_branch_and_space(hub, tmp_path):
+    from huggingface_hub import list_repo_refs
+
+    from hf_reft import hub as hub_module
+
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    hub_module.upload_folder(tmp_path, hub.repo_id("demo"), repo_type="space", space_sdk="gradio")
+    assert hub.api.space_info(hub.repo_id("demo")).sha
+    repo_id = hub.repo_id("branchy")
+    hub_module.upload_folder(tmp_path, repo_id, revision="dev")
+    assert "dev" in [b.name for b in list_repo_refs(repo_id).branches]
