@@ -1,0 +1,117 @@
+"""Rewards of reinforced fine-tuning.
+
+A reward function takes the prompts, the sampled completions (decoded text) and the dataset's
+other columns (one entry per completion, keyword arguments) and returns one float per completion::
+
+    def reward(prompts: list[str], completions: list[str], **columns) -> list[float]: ...
+
+The trainer also passes ``completion_ids`` (each completion's token ids, EOS included when it
+finished) among the keyword arguments.
+
+The built-in :class:`AnswerReward` is the paper's terminal reward: 1 when the extracted answer is
+right (``|pred - gold| <= 1e-2``), 0.1 when an answer was extracted but is wrong, 0 when none was.
+Answers come from the shared scoring of completions (:mod:`hf_reft.reinforced.extraction`), which
+runs programs in the sandbox.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import torch
+
+from ..answers import Answer, compare_numbers, parse_gold
+
+__all__ = [
+    "CORRECT_REWARD",
+    "NO_ANSWER_REWARD",
+    "WRONG_ANSWER_REWARD",
+    "AnswerReward",
+    "RewardFunction",
+    "answer_reward",
+    "compute_rewards",
+]
+
+RewardFunction = Callable[..., Sequence[float]]
+CORRECT_REWARD = 1.0
+WRONG_ANSWER_REWARD = 0.1
+NO_ANSWER_REWARD = 0.0
+#: The paper's tolerance: |pred - gold| <= 1e-2.
+ABS_TOL = 1e-2
+
+
+def answer_reward(pred: Answer | None, gold: Any, *, abs_tol: float = ABS_TOL) -> float:
+    """1 if ``pred`` equals ``gold`` within ``abs_tol``, 0.1 if it is another answer, 0 if ``None``."""
+    if pred is None:
+        return NO_ANSWER_REWARD
+    gold_answer = parse_gold(gold)
+    if not (pred.is_numeric and gold_answer.is_numeric):
+        return WRONG_ANSWER_REWARD
+    right = compare_numbers(float(pred.value), float(gold_answer.value), abs_tol=abs_tol)
+    return CORRECT_REWARD if right else WRONG_ANSWER_REWARD
+
+
+class AnswerReward:
+    """The built-in reward: extract each completion's answer and compare it with the gold one.
+
+    Args:
+        format: ``"nl"`` (the answer follows "The answer is") or ``"program"`` (the answer is
+            what the sandbox gets from running ``solution()``).
+        answer_column: the dataset column with gold answers (SVAMP/GSM8K: ``answer_value``).
+        abs_tol: tolerance of the comparison.
+    """
+
+    def __init__(
+        self,
+        format: Literal["nl", "program"] = "nl",
+        *,
+        answer_column: str = "answer_value",
+        abs_tol: float = ABS_TOL,
+    ) -> None:
+        if format not in ("nl", "program"):
+            raise ValueError(f"format must be 'nl' or 'program', got {format!r}.")
+        self.format = format
+        self.answer_column = answer_column
+        self.abs_tol = abs_tol
+
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str], **columns: Any) -> list[float]:
+        if self.answer_column not in columns:
+            raise KeyError(
+                f"The built-in reward needs the gold answers in column {self.answer_column!r}; the "
+                f"dataset has {sorted(columns)}. Set answer_column (--answer-column) or pass a reward function."
+            )
+        golds = columns[self.answer_column]
+        answers = self.extract(completions)
+        return [answer_reward(a, g, abs_tol=self.abs_tol) for a, g in zip(answers, golds, strict=True)]
+
+    def extract(self, completions: Sequence[str]) -> list[Answer | None]:
+        """The answer of each completion (``None`` when there is none), by the shared extraction."""
+        from .extraction import extract_answers
+
+        return list(extract_answers(list(completions), self.format))
+
+
+def compute_rewards(
+    reward_fn: RewardFunction,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    columns: Mapping[str, Sequence[Any]],
+) -> torch.Tensor:
+    """Call ``reward_fn`` and check its answer: a float32 tensor ``[len(completions)]``."""
+    rewards = reward_fn(list(prompts), list(completions), **columns)
+    try:
+        values = [float(r) for r in rewards]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"The reward function must return one float per completion; got {type(rewards).__name__}."
+        ) from None
+    if len(values) != len(completions):
+        raise ValueError(
+            f"The reward function returned {len(values)} rewards for {len(completions)} completions; "
+            "return exactly one float per completion."
+        )
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"The reward function returned a NaN or infinite reward: {values}.")
+    return torch.tensor(values, dtype=torch.float32)
