@@ -5,9 +5,31 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .models import default_chat_model, default_chat_model_path, load_chat_model
+from .representation import (  # importing registers "reft" with the Auto classes
+    INTERVENTIONS,
+    ConsreftIntervention,
+    DireftIntervention,
+    LobireftIntervention,
+    LoreftIntervention,
+    NoreftIntervention,
+    ReftConfig,
+    ReftModelForCausalLM,
+    ReftModelForSequenceClassification,
+    get_reft_model,
+)
 
 __all__ = [
+    "INTERVENTIONS",
+    "ConsreftIntervention",
+    "DireftIntervention",
+    "LobireftIntervention",
+    "LoreftIntervention",
+    "NoreftIntervention",
+    "ReftConfig",
+    "ReftModelForCausalLM",
+    "ReftModelForSequenceClassification",
     "__version__",
+    "get_reft_model",
     "default_chat_model",
     "default_chat_model_path",
     "load_chat_model",

@@ -1,0 +1,956 @@
+"""LoReFT models: a frozen Hugging Face base plus interventions applied by forward hooks.
+
+``ReftModelForCausalLM`` and ``ReftModelForSequenceClassification`` are ``PreTrainedModel``\\ s
+that hold the frozen base as ``self.model`` and the trainable interventions as
+``self.interventions`` (an ``nn.ModuleDict`` with one entry per intervened layer, each holding a
+``"prefix"`` and/or ``"suffix"`` intervention, or one ``"shared"`` one).
+
+How an intervened forward works:
+
+1. The wrapper's ``forward`` (or ``generate``) computes every example's positions
+   (:mod:`~hf_reft.representation.positions`) and stores them as the current *pass*.
+2. A forward pre-hook on the base counts the base's forward calls in the pass; the layer hooks
+   act only on the first call — the training forward, or the *prefill* of ``generate``. Decode
+   steps (the second call onwards) cost one attribute check per hooked layer.
+3. One forward hook per intervened layer gathers the hidden states at the pass's positions,
+   applies Φ in the interventions' dtype, and writes the results back out of place.
+
+Only the interventions (and a classification head) are in ``state_dict()`` and on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import inspect
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn.modules.module import _IncompatibleKeys
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    PreTrainedModel,
+)
+
+from .. import hub
+from .configuration import ReftConfig
+from .interventions import build_intervention
+from .layers import find_layers, hidden_size_of
+from .positions import (
+    PositionSpec,
+    compute_positions,
+    prompt_lengths_from_labels,
+    validate_positions,
+)
+
+__all__ = [
+    "ADAPTER_WEIGHTS_NAME",
+    "ReftModelForCausalLM",
+    "ReftModelForSequenceClassification",
+    "ReftPreTrainedModel",
+    "get_reft_model",
+]
+
+#: File holding the intervention (and head) tensors of a saved adapter.
+ADAPTER_WEIGHTS_NAME = "model.safetensors"
+_CARD_TEMPLATE = "representation_adapter.md"
+_FORMULAS = {
+    "loreft": "Φ(h) = h + Rᵀ(Wh + b − Rh), R with orthonormal rows",
+    "direft": "Φ(h) = h + W₂ᵀ(W₁h + b)",
+    "noreft": "Φ(h) = h + W₂ᵀ(W₁h + b − W₂h)",
+    "consreft": "Φ(h) = h + Rᵀ(b − Rh), R with orthonormal rows",
+    "lobireft": "Φ(h) = h + Rᵀb, R with orthonormal rows",
+}
+_NAMES = {
+    "loreft": "LoReFT",
+    "direft": "DiReFT",
+    "noreft": "NoReFT",
+    "consreft": "ConsReFT",
+    "lobireft": "LoBiReFT",
+}
+# keyword arguments the Auto classes add that mean nothing to a base model load
+_AUTO_ONLY_KWARGS = (
+    "_from_auto",
+    "adapter_kwargs",
+    "code_revision",
+    "_commit_hash",
+    "proxies",
+    "use_safetensors",
+)
+
+
+class _Pass:
+    """Positions of one intervened forward pass, shared by all layer hooks.
+
+    Args:
+        positions: ``[batch, p + s]`` token indices, ``-1`` for unused slots.
+        n_prefix: ``p``: columns ``[:p]`` go to the prefix intervention.
+        seq_len: length of the sequence the hooks must see (the prompt in ``generate``).
+    """
+
+    def __init__(self, positions: torch.Tensor, n_prefix: int, seq_len: int) -> None:
+        self.positions = positions
+        self.n_prefix = n_prefix
+        self.seq_len = seq_len
+        self.calls = 0  # base forward calls since the pass started; hooks act on call 1 only
+        self._flat: dict[tuple[int, torch.device], tuple[torch.Tensor, torch.Tensor, int]] = {}
+
+    def flat_indices(self, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """``(batch_idx [N], token_idx [N], n_prefix_rows)`` for a hidden state of ``batch`` rows.
+
+        ``batch`` may be a multiple ``B·k`` of the pass's batch (``num_return_sequences``, beam
+        search): generation repeats each example ``k`` times (``repeat_interleave``).
+        """
+        key = (batch, device)
+        if key not in self._flat:
+            base = self.positions.shape[0]
+            if base == 0 or batch % base:
+                raise RuntimeError(
+                    f"hf-reft: a hooked layer saw a batch of {batch} rows but positions were computed for "
+                    f"{base} examples. Call the model through ReftModel.forward/generate."
+                )
+            positions = self.positions.to(device)
+            if batch != base:
+                positions = positions.repeat_interleave(batch // base, dim=0)
+            prefix, suffix = positions[:, : self.n_prefix], positions[:, self.n_prefix :]
+            b_pre, j_pre = (prefix >= 0).nonzero(as_tuple=True)
+            b_suf, j_suf = (suffix >= 0).nonzero(as_tuple=True)
+            rows = torch.cat([b_pre, b_suf])
+            cols = torch.cat([prefix[b_pre, j_pre], suffix[b_suf, j_suf]])
+            self._flat[key] = (rows, cols, int(b_pre.numel()))
+        return self._flat[key]
+
+
+def _cache_length(kwargs: dict[str, Any]) -> int:
+    """Tokens already in a KV cache passed to forward (0 when there is none)."""
+    cache = kwargs.get("past_key_values", kwargs.get("cache"))
+    if cache is None:
+        return 0
+    if hasattr(cache, "get_seq_length"):
+        return int(cache.get_seq_length())
+    return 1  # an unknown non-empty cache object: be safe and do not intervene
+
+
+def _is_exporting() -> bool:
+    checks = (
+        torch.jit.is_tracing,
+        getattr(torch.compiler, "is_exporting", lambda: False),
+        getattr(torch.onnx, "is_in_onnx_export", lambda: False),
+    )
+    return any(check() for check in checks)
+
+
+class ReftPreTrainedModel(PreTrainedModel):
+    """Common base of the LoReFT wrappers: hooks, positions, saving and loading.
+
+    Args:
+        config: the adapter's :class:`~hf_reft.ReftConfig`.
+        base_model: the model to wrap (frozen in place). ``None``: load it from
+            ``config.base_model_name_or_path``.
+    """
+
+    config_class = ReftConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _task = "causal_lm"
+    _base_auto_class: Any = AutoModelForCausalLM
+    _labels_mark_prompt = True  # token labels: -100 marks the prompt
+
+    def __init__(self, config: ReftConfig, base_model: PreTrainedModel | None = None) -> None:
+        config = copy.deepcopy(config)
+        if config.task != self._task:
+            raise ValueError(_wrong_task_message(config.task, type(self).__name__))
+        super().__init__(config)
+        self.post_init()  # before the base is attached: nothing of the base is re-initialised
+        if base_model is None:
+            base_model = load_base_model(config)
+        if not isinstance(base_model, PreTrainedModel):
+            raise TypeError(
+                f"base_model must be a transformers PreTrainedModel, got {type(base_model).__name__}."
+            )
+        self._check_base(base_model)
+        self._fill_config_from_base(base_model)
+        self.model = base_model
+        self.model.requires_grad_(False)
+        self._spec = config.position_spec
+        self._layers_path, layer_list = find_layers(base_model, config.layers_module)
+        self.layer_indices = self._resolve_layers(len(layer_list))
+        self.interventions = self._build_interventions(layer_list)
+        self.__dict__["_active"] = self.interventions  # not registered: swapping must not add parameters
+        self._enabled = True
+        self._pass: _Pass | None = None
+        self._hooks = [self.model.register_forward_pre_hook(self._count_base_call)]
+        for index in self.layer_indices:
+            target = self._hook_target(layer_list[index], index)
+            self._hooks.append(
+                target.register_forward_hook(functools.partial(self._layer_hook, f"layer_{index}"))
+            )
+        for module in self.head_modules().values():
+            module.requires_grad_(True)
+        if getattr(base_model, "hf_device_map", None) is not None:
+            self.hf_device_map = base_model.hf_device_map
+        if getattr(base_model, "generation_config", None) is not None:
+            self.generation_config = base_model.generation_config
+        self.config.architectures = [type(self).__name__]
+
+    # ------------------------------------------------------------------ construction
+    def _check_base(self, base: PreTrainedModel) -> None:
+        width = hidden_size_of(base)
+        if self.config.hidden_size is not None and self.config.hidden_size != width:
+            raise ValueError(
+                f"This adapter was built for hidden size {self.config.hidden_size}, but the base model "
+                f"{base.name_or_path or type(base).__name__!r} has hidden size {width}. Load it on the base it "
+                f"was trained on ({self.config.base_model_name_or_path!r}) or train a new adapter for this base."
+            )
+        if self.config.rank >= width:
+            raise ValueError(
+                f"rank {self.config.rank} must be smaller than the base's hidden size {width}; choose a smaller rank."
+            )
+
+    def _fill_config_from_base(self, base: PreTrainedModel) -> None:
+        config = self.config
+        config.hidden_size = hidden_size_of(base)
+        if config.base_model_name_or_path is None and base.name_or_path:
+            name = str(base.name_or_path)
+            config.base_model_name_or_path = str(Path(name).resolve()) if Path(name).is_dir() else name
+        if config.base_model_name_or_path and config.base_model_revision is None:
+            config.base_model_revision = hub.pinned_revision(config.base_model_name_or_path)
+        kwargs = dict(config.base_model_kwargs)
+        dtype = getattr(base, "dtype", None)
+        if isinstance(dtype, torch.dtype) and "dtype" not in kwargs:
+            kwargs["dtype"] = str(dtype).removeprefix("torch.")
+        config.base_model_kwargs = kwargs
+
+    def _resolve_layers(self, n_layers: int) -> list[int]:
+        layers = self.config.layers
+        if layers == "all":
+            return list(range(n_layers))
+        bad = [layer for layer in layers if layer >= n_layers]
+        if bad:
+            raise ValueError(
+                f"Layer index {bad[0]} is out of range: {type(self.model).__name__} has {n_layers} layers "
+                f"(0-{n_layers - 1}). Choose layers in that range or 'all'."
+            )
+        return sorted(layers)
+
+    def _build_interventions(self, layer_list: nn.ModuleList) -> nn.ModuleDict:
+        config, spec = self.config, self._spec
+        if config.share_weights:
+            names = ["shared"]
+        else:
+            names = (["prefix"] if spec.first else []) + (["suffix"] if spec.last else [])
+        interventions = nn.ModuleDict()
+        for index in self.layer_indices:
+            device = _module_device(layer_list[index])
+            interventions[f"layer_{index}"] = nn.ModuleDict(
+                {
+                    name: build_intervention(
+                        config.intervention,
+                        config.hidden_size,
+                        config.rank,
+                        dropout=config.dropout,
+                        activation=config.activation,
+                        dtype=config.torch_intervention_dtype,
+                        device=device,
+                    )
+                    for name in names
+                }
+            )
+        return interventions
+
+    def _hook_target(self, layer: nn.Module, index: int) -> nn.Module:
+        component = self.config.component
+        if component == "block_output":
+            return layer
+        try:
+            return layer.get_submodule(component)
+        except AttributeError:
+            children = [name for name, _ in layer.named_children()]
+            raise ValueError(
+                f"component {component!r} is not a sub-module of layer {index} ({type(layer).__name__}); use "
+                f"'block_output' or one of its sub-modules: {children}."
+            ) from None
+
+    def head_modules(self) -> dict[str, nn.Module]:
+        """Trainable base modules besides the interventions (a classification head), by path."""
+        return {}
+
+    # ------------------------------------------------------------------ hooks
+    def _count_base_call(self, module: nn.Module, args: tuple) -> None:
+        if self._pass is not None:
+            self._pass.calls += 1
+
+    def _layer_hook(self, key: str, module: nn.Module, args: tuple, output: Any) -> Any:
+        state = self._pass
+        if state is None or state.calls != 1 or not self._enabled:
+            return None
+        hidden = output[0] if isinstance(output, (tuple, list)) else output
+        if not isinstance(hidden, torch.Tensor) or hidden.dim() != 3:
+            raise RuntimeError(
+                f"hf-reft: the hooked module of {key} returned {type(hidden).__name__} "
+                f"{tuple(getattr(hidden, 'shape', ()))}, not hidden states [batch, seq, hidden]. Choose another "
+                "component in ReftConfig."
+            )
+        if hidden.shape[1] != state.seq_len:
+            raise RuntimeError(
+                f"hf-reft: {key} saw {hidden.shape[1]} positions but the interventions were placed for "
+                f"{state.seq_len}. Chunked prefill and manual caching are not supported with interventions."
+            )
+        rows, cols, n_prefix = state.flat_indices(hidden.shape[0], hidden.device)
+        if rows.numel() == 0:
+            return None
+        group = self._active[key]
+        first = next(iter(group.values()))
+        dtype = next(first.parameters()).dtype
+        selected = hidden[rows, cols].to(dtype)
+        if "shared" in group:
+            new = group["shared"](selected)
+        else:
+            parts = []
+            if n_prefix:
+                parts.append(group["prefix"](selected[:n_prefix]))
+            if n_prefix < selected.shape[0]:
+                parts.append(group["suffix"](selected[n_prefix:]))
+            new = torch.cat(parts) if len(parts) > 1 else parts[0]
+        hidden = hidden.index_put((rows, cols), new.to(hidden.dtype))
+        if isinstance(output, tuple):
+            return (hidden, *output[1:])
+        if isinstance(output, list):
+            return [hidden, *output[1:]]
+        return hidden
+
+    def _start_pass(
+        self,
+        *,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        prompt_lengths: torch.Tensor | None = None,
+        intervention_positions: torch.Tensor | None = None,
+        cache_length: int = 0,
+    ) -> None:
+        """Compute this batch's positions and arm the hooks for the next base forward call."""
+        if _is_exporting():
+            raise RuntimeError(
+                "A LoReFT model can't be traced or exported (torch.export, ONNX, TorchScript): its interventions "
+                "are forward hooks at prompt-dependent positions, which export engines don't run. Serve it with "
+                "hf-reft / transformers, or export the base model alone (model.base_model)."
+            )
+        self._pass = None
+        if not self._enabled or cache_length > 0:
+            return
+        reference = input_ids if input_ids is not None else inputs_embeds
+        if reference is None:
+            raise ValueError("Pass input_ids (or inputs_embeds).")
+        batch, seq = reference.shape[0], reference.shape[1]
+        device = reference.device
+        if attention_mask is not None and tuple(attention_mask.shape) != (batch, seq):
+            raise ValueError(
+                f"attention_mask has shape {tuple(attention_mask.shape)} but the input is {(batch, seq)}; "
+                "give one mask entry per token."
+            )
+        if intervention_positions is not None:
+            positions = validate_positions(intervention_positions, self._spec, batch, seq).to(device)
+        else:
+            if prompt_lengths is None and labels is not None and self._labels_mark_prompt:
+                if tuple(labels.shape) != (batch, seq):
+                    raise ValueError(
+                        f"labels has shape {tuple(labels.shape)} but the input is {(batch, seq)}; token labels "
+                        "must match input_ids (-100 on prompt and padding)."
+                    )
+                prompt_lengths = prompt_lengths_from_labels(labels, attention_mask)
+                tokens = (
+                    (attention_mask != 0).sum(1)
+                    if attention_mask is not None
+                    else torch.full_like(prompt_lengths, seq)
+                )
+                empty = ((prompt_lengths == 0) & (tokens > 0)).nonzero().flatten().tolist()
+                if empty:
+                    raise ValueError(
+                        f"Example(s) {empty} have no prompt tokens: their first token already has a label. "
+                        "LoReFT intervenes on the prompt, which must be labelled -100; mask the prompt in labels "
+                        "or pass prompt_lengths."
+                    )
+            positions = compute_positions(
+                self._spec, attention_mask, prompt_lengths, shape=(batch, seq), device=device
+            )
+        self._pass = _Pass(positions, self._spec.first, seq)
+
+    def _end_pass(self) -> None:
+        """Forget the pass, unless a checkpointed backward may still replay hooked modules."""
+        if not (self.training and self.model.is_activation_checkpointing):
+            self._pass = None
+
+    # ------------------------------------------------------------------ user API
+    @property
+    def position_spec(self) -> PositionSpec:
+        """The parsed position spec (``first``/``last`` counts)."""
+        return self._spec
+
+    def positions_for(
+        self,
+        attention_mask: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        prompt_lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The ``[batch, p + s]`` positions (``-1`` = unused) a forward with these inputs would use."""
+        if prompt_lengths is None and labels is not None and self._labels_mark_prompt:
+            prompt_lengths = prompt_lengths_from_labels(labels, attention_mask)
+        return compute_positions(self._spec, attention_mask, prompt_lengths)
+
+    @contextlib.contextmanager
+    def disable_interventions(self) -> Iterator[None]:
+        """Within this block the model behaves exactly like its base model."""
+        previous, self._enabled = self._enabled, False
+        try:
+            yield
+        finally:
+            self._enabled = previous
+
+    def copy_interventions(self) -> nn.ModuleDict:
+        """A frozen copy of the current interventions (e.g. a reference policy for reinforced training).
+
+        The base is not copied; use the copy with :meth:`use_interventions`.
+        """
+        frozen = copy.deepcopy(self.interventions)
+        frozen.requires_grad_(False)
+        frozen.eval()
+        return frozen
+
+    @contextlib.contextmanager
+    def use_interventions(self, interventions: nn.ModuleDict) -> Iterator[None]:
+        """Run the base with another set of interventions (same layers and layout), e.g. a reference copy.
+
+        Example::
+
+            reference = model.copy_interventions()
+            with torch.no_grad(), model.use_interventions(reference):
+                ref_logits = model(**batch).logits
+        """
+        expected = {k: sorted(v.keys()) for k, v in self.interventions.items()}
+        given = {k: sorted(v.keys()) for k, v in interventions.items()}
+        if expected != given:
+            raise ValueError(
+                f"use_interventions needs interventions laid out like this model's {expected}, got {given}; "
+                "make them with model.copy_interventions()."
+            )
+        previous = self._active
+        self.__dict__["_active"] = interventions
+        try:
+            yield
+        finally:
+            self.__dict__["_active"] = previous
+
+    def get_nb_trainable_parameters(self) -> tuple[int, int]:
+        """``(trainable parameters, all parameters)`` — base included in the second."""
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in self.parameters())
+        return trainable, total
+
+    def print_trainable_parameters(self) -> None:
+        """Print ``trainable params: … || all params: … || trainable%: …`` (like peft)."""
+        trainable, total = self.get_nb_trainable_parameters()
+        print(
+            f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}"
+        )
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return self.model.get_output_embeddings()
+
+    @property
+    def accepts_loss_kwargs(self) -> bool:
+        """Whether the base's loss takes ``num_items_in_batch`` (read by ``Trainer``)."""
+        if hasattr(self.model, "accepts_loss_kwargs"):
+            return bool(self.model.accepts_loss_kwargs)
+        params = inspect.signature(self.model.forward).parameters.values()
+        return any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params)
+
+    def merge_and_unload(self, *args: Any, **kwargs: Any) -> None:
+        """Not possible: see the error."""
+        raise NotImplementedError(
+            "LoReFT interventions can't be merged into the base weights: they edit hidden states at prompt "
+            "positions chosen per example (Φ(h) = h + Rᵀ(Wh + b − Rh) at the first/last prompt tokens), which no "
+            "weight change reproduces. Keep the adapter and load it with hf-reft; use model.base_model for the "
+            "unchanged base, or `with model.disable_interventions():` to run it."
+        )
+
+    merge_adapter = merge_and_unload
+
+    def unload(self) -> PreTrainedModel:
+        """Remove the hooks and return the (unchanged) base model; this wrapper stops working."""
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks = []
+        base = self.model
+        self._pass = None
+        return base
+
+    # ------------------------------------------------------------------ state dict: adapter tensors only
+    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False):
+        """Only the adapter's tensors: ``interventions.*`` and the classification head (``model.<head>.*``)."""
+        if args:  # nn.Module's legacy positional signature (destination, prefix, keep_vars)
+            destination = args[0]
+            prefix = args[1] if len(args) > 1 else prefix
+            keep_vars = args[2] if len(args) > 2 else keep_vars
+        if destination is None:
+            destination = OrderedDict()
+        self.interventions.state_dict(
+            destination=destination, prefix=f"{prefix}interventions.", keep_vars=keep_vars
+        )
+        for path, module in self.head_modules().items():
+            module.state_dict(destination=destination, prefix=f"{prefix}model.{path}.", keep_vars=keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor], strict: bool = True, assign: bool = False):
+        """Load adapter tensors saved by :meth:`state_dict` / :meth:`save_pretrained`."""
+        own = self.state_dict(keep_vars=True)
+        missing = sorted(set(own) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(own))
+        if strict and (missing or unexpected):
+            raise RuntimeError(
+                "The adapter weights don't match this model's interventions "
+                f"(missing: {missing[:4]}{'…' if len(missing) > 4 else ''}, unexpected: "
+                f"{unexpected[:4]}{'…' if len(unexpected) > 4 else ''}). They were saved from an adapter with "
+                "other layers, positions, intervention kind or weight sharing; load them with their own config.json."
+            )
+        with torch.no_grad():
+            for key in set(own) & set(state_dict):
+                target, value = own[key], state_dict[key]
+                if tuple(target.shape) != tuple(value.shape):
+                    raise RuntimeError(
+                        f"Adapter tensor {key} has shape {tuple(value.shape)} but this model needs "
+                        f"{tuple(target.shape)}: it was trained for another hidden size or rank. Load it on its "
+                        "own base model with its own config.json."
+                    )
+                target.copy_(value.to(device=target.device, dtype=target.dtype))
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ saving
+    def model_card(self, repo_id: str | None = None):
+        """The adapter's ``README.md`` as a :class:`huggingface_hub.ModelCard`."""
+        config = self.config
+        trainable, total = self.get_nb_trainable_parameters()
+        spec = self._spec
+        positions_text = " and ".join(
+            text
+            for count, text in (
+                (spec.first, f"first {spec.first} prompt tokens"),
+                (spec.last, f"last {spec.last} prompt tokens"),
+            )
+            if count
+        )
+        is_lm = config.task == "causal_lm"
+        return hub.render_card(
+            _CARD_TEMPLATE,
+            base_model=config.base_model_name_or_path,
+            base_model_relation="adapter",
+            tags=["reft", "representation-finetuning", config.intervention],
+            pipeline_tag="text-generation" if is_lm else "text-classification",
+            title=f"{_NAMES[config.intervention]} adapter" + (f": {repo_id}" if repo_id else ""),
+            intervention=config.intervention,
+            intervention_name=_NAMES[config.intervention],
+            formula=_FORMULAS[config.intervention],
+            layers="all" if config.layers == "all" else ", ".join(str(i) for i in self.layer_indices),
+            component=config.component,
+            positions=str(spec),
+            positions_text=positions_text,
+            share_weights=config.share_weights,
+            rank=config.rank,
+            trainable_params=trainable,
+            all_params=total,
+            trainable_percent=100 * trainable / total,
+            task=config.task,
+            intervention_dtype=config.intervention_dtype,
+            base_model_revision=config.base_model_revision,
+            auto_class="AutoModelForCausalLM" if is_lm else "AutoModelForSequenceClassification",
+            repo_id=repo_id or "path/to/this-adapter",
+            extra=None,
+        )
+
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike[str],
+        *,
+        is_main_process: bool = True,
+        state_dict: dict[str, torch.Tensor] | None = None,
+        safe_serialization: bool = True,
+        push_to_hub: bool = False,
+        card_repo_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Write ``config.json``, ``model.safetensors`` (adapter tensors only) and ``README.md``.
+
+        The folder is written atomically (:func:`hf_reft.hub.atomic_save`). ``state_dict`` (from
+        ``Trainer``) replaces :meth:`state_dict`; ``push_to_hub=True`` then uploads the folder to
+        ``kwargs["repo_id"]`` (default: the folder's name).
+        """
+        if not safe_serialization:
+            raise ValueError("hf-reft saves safetensors only; drop safe_serialization=False.")
+        if not is_main_process:
+            return
+        tensors = state_dict if state_dict is not None else self.state_dict()
+        tensors = {key: value.detach().to("cpu").contiguous().clone() for key, value in tensors.items()}
+        repo_id = kwargs.pop("repo_id", None)
+        with hub.atomic_save(save_directory) as staging:
+            self.config.save_pretrained(staging)
+            save_file(tensors, str(staging / ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
+            self.model_card(card_repo_id or repo_id).save(staging / "README.md")
+        if push_to_hub:
+            self.push_to_hub(repo_id or Path(save_directory).name, **kwargs)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        token: str | bool | None = None,
+        private: bool | None = None,
+        revision: str | None = None,
+        commit_message: str | None = None,
+        create_pr: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Save the adapter to a temporary folder and upload it to ``repo_id`` (one commit)."""
+        return hub.push_to_hub(
+            functools.partial(self.save_pretrained, card_repo_id=repo_id),
+            repo_id,
+            token=token,
+            private=private,
+            revision=revision,
+            commit_message=commit_message or "Upload LoReFT adapter with hf-reft",
+            create_pr=create_pr,
+        )
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike[str],
+        *model_args: Any,
+        config: ReftConfig | None = None,
+        base_model: PreTrainedModel | None = None,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        force_download: bool = False,
+        subfolder: str | None = None,
+        **kwargs: Any,
+    ) -> ReftPreTrainedModel:
+        """Load an adapter from a local folder or a Hub repo, with its base model.
+
+        Args:
+            pretrained_model_name_or_path: folder written by :meth:`save_pretrained`, or a Hub id.
+            config: an already loaded :class:`ReftConfig` (the Auto classes pass one).
+            base_model: the base to attach to; ``None`` loads ``config.base_model_name_or_path`` at its
+                pinned revision with the stored loader arguments.
+            revision, token, cache_dir, local_files_only, force_download, subfolder: where to find the
+                adapter (``token``/``cache_dir``/``local_files_only`` also serve the base).
+            **kwargs: further arguments for the base's ``from_pretrained`` (``dtype``, ``device_map``,
+                ``attn_implementation``, ``trust_remote_code`` …).
+        """
+        if model_args:
+            raise TypeError(f"{cls.__name__}.from_pretrained takes no positional model arguments.")
+        for name in _AUTO_ONLY_KWARGS:
+            kwargs.pop(name, None)
+        if kwargs.get("trust_remote_code") is None:
+            kwargs.pop("trust_remote_code", None)
+        folder = hub.resolve_folder(
+            pretrained_model_name_or_path,
+            revision=revision,
+            token=token,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            force_download=force_download,
+        )
+        if subfolder:
+            folder = folder / subfolder
+        if config is None:
+            if not (folder / "config.json").is_file():
+                raise FileNotFoundError(
+                    f"{folder} has no config.json, so it is not an hf-reft adapter; pass the folder written by "
+                    "save_pretrained."
+                )
+            config = ReftConfig.from_pretrained(folder)
+        if not isinstance(config, ReftConfig):
+            raise TypeError(f"config must be a ReftConfig, got {type(config).__name__}.")
+        if config.task != cls._task:
+            raise ValueError(_wrong_task_message(config.task, cls.__name__))
+        if base_model is None:
+            shared = {"token": token, "cache_dir": cache_dir, "local_files_only": local_files_only or None}
+            for key, value in shared.items():
+                if value is not None:
+                    kwargs.setdefault(key, value)
+            base_model = load_base_model(config, **kwargs)
+        model = cls(config, base_model)
+        model.load_adapter_weights(folder / ADAPTER_WEIGHTS_NAME)
+        model.eval()
+        return model
+
+    def load_adapter_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load ``model.safetensors`` of a saved adapter into this model (clear errors when absent/corrupt)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"The adapter weights {path} are missing. Re-save the adapter with save_pretrained, or "
+                "re-download it (from_pretrained(..., force_download=True))."
+            )
+        try:
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise OSError(
+                f"The adapter weights {path} are corrupt or not a safetensors file ({err}). Re-save the adapter "
+                "with save_pretrained, or re-download it (from_pretrained(..., force_download=True))."
+            ) from err
+        self.load_state_dict(tensors, strict=True)
+
+
+def _wrong_task_message(task: str, class_name: str) -> str:
+    auto = {
+        "causal_lm": "AutoModelForCausalLM",
+        "sequence_classification": "AutoModelForSequenceClassification",
+    }
+    model = {
+        "causal_lm": "ReftModelForCausalLM",
+        "sequence_classification": "ReftModelForSequenceClassification",
+    }
+    return (
+        f"This adapter is a {task} adapter and can't be loaded as {class_name}; load it with "
+        f"{auto.get(task, task)} or {model.get(task, task)}."
+    )
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    """Device of a module's parameters; CPU for a base on the meta device."""
+    for param in module.parameters():
+        return torch.device("cpu") if param.device.type == "meta" else param.device
+    return torch.device("cpu")
+
+
+def load_base_model(config: ReftConfig, **kwargs: Any) -> PreTrainedModel:
+    """Load the base model an adapter config names (Hub id at its pinned revision, or local folder)."""
+    name = config.base_model_name_or_path
+    if not name:
+        raise ValueError(
+            "The adapter config names no base model (base_model_name_or_path); pass base_model=."
+        )
+    if os.path.isabs(name) and not os.path.isdir(name):
+        raise FileNotFoundError(
+            f"The adapter's base model folder {name} does not exist on this machine. Pass the base explicitly: "
+            "from_pretrained(adapter, base_model=AutoModel….from_pretrained(...))."
+        )
+    load_kwargs: dict[str, Any] = dict(config.base_model_kwargs)
+    if isinstance(load_kwargs.get("dtype"), str) and load_kwargs["dtype"] != "auto":
+        load_kwargs["dtype"] = getattr(torch, load_kwargs["dtype"])
+    if config.base_model_revision and not os.path.isdir(name):
+        load_kwargs.setdefault("revision", config.base_model_revision)
+    if config.task == "sequence_classification":
+        load_kwargs.setdefault("num_labels", config.num_labels)
+        if config.id2label:
+            load_kwargs.setdefault("id2label", config.id2label)
+            load_kwargs.setdefault("label2id", config.label2id)
+        if config.problem_type:
+            load_kwargs.setdefault("problem_type", config.problem_type)
+    load_kwargs.update(kwargs)
+    auto = (
+        AutoModelForSequenceClassification
+        if config.task == "sequence_classification"
+        else AutoModelForCausalLM
+    )
+    return auto.from_pretrained(name, **load_kwargs)
+
+
+class ReftModelForCausalLM(ReftPreTrainedModel):
+    """A causal LM with LoReFT interventions on its prompt.
+
+    ``forward`` takes the base's arguments plus:
+
+    * ``labels`` ``[batch, seq]``: token labels, ``-100`` on the prompt (and padding) — the prompt is
+      the non-pad tokens before the first labelled token;
+    * ``prompt_lengths`` ``[batch]`` (optional): prompt tokens per example, overriding ``labels``;
+    * ``intervention_positions`` ``[batch, p + s]`` (optional): explicit token indices, ``-1`` unused.
+
+    It returns the base's output (``CausalLMOutputWithPast`` with ``loss`` when ``labels`` is given).
+    ``generate`` intervenes on the whole input during the prefill and then decodes with the KV cache.
+    """
+
+    _task = "causal_lm"
+    _base_auto_class = AutoModelForCausalLM
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return True
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        prompt_lengths: torch.LongTensor | None = None,
+        intervention_positions: torch.LongTensor | None = None,
+        **kwargs: Any,
+    ):
+        """Intervened forward; see the class docstring. ``kwargs`` go to the base's forward."""
+        self._start_pass(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=kwargs.get("inputs_embeds"),
+            labels=labels,
+            prompt_lengths=prompt_lengths,
+            intervention_positions=intervention_positions,
+            cache_length=_cache_length(kwargs),
+        )
+        try:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
+        finally:
+            self._end_pass()
+
+    def generate(
+        self,
+        inputs: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        prompt_lengths: torch.LongTensor | None = None,
+        intervention_positions: torch.LongTensor | None = None,
+        **kwargs: Any,
+    ):
+        """``base.generate`` with the interventions applied to the prompt in the prefill.
+
+        Batches must be left-padded (as for any decoder-only model). ``num_return_sequences`` and
+        beam search expand the positions with the batch. All ``generate`` arguments are accepted.
+        """
+        input_ids = inputs if inputs is not None else kwargs.pop("input_ids", None)
+        generation_config = kwargs.get("generation_config") or getattr(self.model, "generation_config", None)
+        if kwargs.get("prefill_chunk_size") or getattr(generation_config, "prefill_chunk_size", None):
+            raise ValueError(
+                "Chunked prefill splits the prompt over several forward calls, but LoReFT intervenes on the whole "
+                "prompt in one; generate with prefill_chunk_size=None."
+            )
+        self._start_pass(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=kwargs.get("inputs_embeds"),
+            prompt_lengths=prompt_lengths,
+            intervention_positions=intervention_positions,
+            cache_length=_cache_length(kwargs),
+        )
+        try:
+            if input_ids is not None:
+                kwargs["input_ids"] = input_ids
+            return self.model.generate(attention_mask=attention_mask, **kwargs)
+        finally:
+            self._pass = None
+
+
+class ReftModelForSequenceClassification(ReftPreTrainedModel):
+    """A sequence classifier with LoReFT interventions; the base's head trains too.
+
+    The base is any ``AutoModelForSequenceClassification`` model; its head (every top-level module
+    outside the backbone, e.g. ``classifier`` or ``score``) is trainable and saved with the
+    interventions. The whole non-pad input is the prompt (``labels`` are class labels), unless
+    ``prompt_lengths`` or ``intervention_positions`` say otherwise. Returns the base's
+    ``SequenceClassifierOutput``.
+    """
+
+    _task = "sequence_classification"
+    _base_auto_class = AutoModelForSequenceClassification
+    _labels_mark_prompt = False
+
+    def _fill_config_from_base(self, base: PreTrainedModel) -> None:
+        super()._fill_config_from_base(base)
+        base_config = base.config
+        self.config.id2label = dict(base_config.id2label) if base_config.id2label else None
+        self.config.label2id = dict(base_config.label2id) if base_config.label2id else None
+        if base_config.id2label is None:
+            self.config.num_labels = base_config.num_labels
+        self.config.problem_type = base_config.problem_type
+        pad = getattr(base_config, "pad_token_id", None)
+        if pad is not None:
+            self.config.base_model_kwargs = {**self.config.base_model_kwargs, "pad_token_id": pad}
+
+    def head_modules(self) -> dict[str, nn.Module]:
+        backbone = self.model.base_model
+        if backbone is self.model:
+            raise ValueError(
+                f"{type(self.model).__name__} has no separate backbone and head; load the base with "
+                "AutoModelForSequenceClassification."
+            )
+        return {
+            name: module
+            for name, module in self.model.named_children()
+            if module is not backbone and any(True for _ in module.parameters())
+        }
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        prompt_lengths: torch.LongTensor | None = None,
+        intervention_positions: torch.LongTensor | None = None,
+        **kwargs: Any,
+    ):
+        """Intervened forward; ``labels`` are class labels (``[batch]``)."""
+        self._start_pass(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=kwargs.get("inputs_embeds"),
+            prompt_lengths=prompt_lengths,
+            intervention_positions=intervention_positions,
+            cache_length=_cache_length(kwargs),
+        )
+        try:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
+        finally:
+            self._end_pass()
+
+
+_WRAPPERS: dict[str, type[ReftPreTrainedModel]] = {
+    "causal_lm": ReftModelForCausalLM,
+    "sequence_classification": ReftModelForSequenceClassification,
+}
+
+
+def get_reft_model(base_model: PreTrainedModel, config: ReftConfig) -> ReftPreTrainedModel:
+    """Wrap ``base_model`` (frozen in place) with the interventions ``config`` describes.
+
+    A base whose class is registered with ``AutoModelForSequenceClassification`` (or whose name
+    ends in ``ForSequenceClassification``) gives a :class:`ReftModelForSequenceClassification`,
+    anything else a :class:`ReftModelForCausalLM`.
+    """
+    if not isinstance(base_model, PreTrainedModel):
+        raise TypeError(
+            f"base_model must be a transformers PreTrainedModel, got {type(base_model).__name__}."
+        )
+    if not isinstance(config, ReftConfig):
+        raise TypeError(f"config must be a hf_reft.ReftConfig, got {type(config).__name__}.")
+    task = "sequence_classification" if _is_sequence_classifier(base_model) else "causal_lm"
+    config = copy.deepcopy(config)
+    config.task = task
+    return _WRAPPERS[task](config, base_model)
+
+
+def _is_sequence_classifier(model: PreTrainedModel) -> bool:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    name = type(model).__name__
+    return (
+        name.endswith("ForSequenceClassification")
+        or name in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.values()
+    )
