@@ -1,0 +1,588 @@
+"""Chat backends for RefTool: messages in, text out, optionally streamed.
+
+One small interface, :class:`ChatBackend`, with two implementations:
+
+* :class:`TransformersChatBackend` — a local ``transformers`` chat model through its chat
+  template (default: the offline SmolLM2-135M-Instruct of :func:`hf_reft.models.default_chat_model`).
+* :class:`InferenceClientBackend` — :class:`huggingface_hub.InferenceClient`: Inference
+  Providers (a Hub model id and a token), a TGI endpoint, or any OpenAI-compatible server
+  (``base_url``, e.g. ``transformers serve``, vLLM, llama.cpp). Requests time out and are
+  retried with exponential backoff on 408/429/5xx answers and connection errors.
+
+:func:`get_chat_backend` picks one from an argument or ``$HF_REFT_CHAT_MODEL``::
+
+    get_chat_backend()                                  # offline default (local)
+    get_chat_backend("HuggingFaceTB/SmolLM2-1.7B-Instruct")  # providers if a token is set, else local
+    get_chat_backend("http://127.0.0.1:8000/v1", served_model="my-model")  # OpenAI-compatible server
+    get_chat_backend("./my-model-folder")               # local folder
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+__all__ = [
+    "ChatBackend",
+    "ChatBackendError",
+    "InferenceClientBackend",
+    "TransformersChatBackend",
+    "get_chat_backend",
+    "truncate_at_stop",
+    "validate_messages",
+]
+
+logger = logging.getLogger(__name__)
+
+ENV_MODEL = "HF_REFT_CHAT_MODEL"
+ENV_BACKEND = "HF_REFT_CHAT_BACKEND"
+ENV_PROVIDER = "HF_REFT_CHAT_PROVIDER"
+ENV_SERVED_MODEL = "HF_REFT_CHAT_SERVED_MODEL"
+_ROLES = ("system", "user", "assistant")
+T = TypeVar("T")
+
+
+class ChatBackendError(RuntimeError):
+    """A chat request that failed for good (after retries); the message says what to check."""
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    """What RefTool needs from a chat model.
+
+    Attributes:
+        name: the model's name as it should appear in cards and traces.
+        kind: ``"transformers"``, ``"inference"``, or any other short word.
+    """
+
+    name: str
+    kind: str
+
+    def chat(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """The assistant's reply to ``messages`` (``[{"role": ..., "content": ...}, ...]``).
+
+        ``temperature == 0`` means greedy decoding. The reply ends before the first ``stop``
+        string (which is not included).
+        """
+        ...
+
+    def stream(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
+        """The same reply as :meth:`chat`, as text pieces while they are generated."""
+        ...
+
+
+# --------------------------------------------------------------------------- helpers
+def validate_messages(messages: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """Check a chat (non-empty; roles system/user/assistant; text contents) and copy it."""
+    if isinstance(messages, (str, bytes)) or not messages:
+        raise ValueError(
+            'messages must be a non-empty list of {"role": ..., "content": ...} dicts, '
+            f"not {type(messages).__name__} {messages!r:.60}."
+        )
+    out = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise ValueError(f'messages[{i}] must be a dict with "role" and "content", got {message!r:.80}.')
+        if message["role"] not in _ROLES:
+            raise ValueError(f"messages[{i}] has role {message['role']!r}; use one of {list(_ROLES)}.")
+        if not isinstance(message["content"], str):
+            raise ValueError(
+                f"messages[{i}]['content'] must be text, not {type(message['content']).__name__}."
+            )
+        out.append({"role": message["role"], "content": message["content"]})
+    return out
+
+
+def _check_generation_args(max_new_tokens: int, temperature: float, stop: Sequence[str] | None) -> list[str]:
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}.")
+    if temperature < 0:
+        raise ValueError(f"temperature must be ≥ 0 (0 = greedy), got {temperature!r}.")
+    if isinstance(stop, str):
+        stop = [stop]
+    stops = [s for s in (stop or []) if s]
+    if not all(isinstance(s, str) for s in stops):
+        raise ValueError(f"stop must be a list of strings, got {stop!r}.")
+    return stops
+
+
+def truncate_at_stop(text: str, stop: Sequence[str] | None) -> str:
+    """``text`` up to (not including) the earliest occurrence of any ``stop`` string."""
+    cut = min((i for s in (stop or []) if s and (i := text.find(s)) >= 0), default=len(text))
+    return text[:cut]
+
+
+def _stream_until_stop(pieces: Iterator[str], stop: Sequence[str]) -> Iterator[str]:
+    """Re-chunk ``pieces`` so that no ``stop`` string (or its start) is ever yielded."""
+    if not stop:
+        yield from (p for p in pieces if p)
+        return
+    hold = max(len(s) for s in stop) - 1
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        cut = truncate_at_stop(buffer, stop)
+        if len(cut) < len(buffer):  # a stop string appeared
+            if cut:
+                yield cut
+            return
+        if len(buffer) > hold:
+            ready, buffer = buffer[: len(buffer) - hold], buffer[len(buffer) - hold :]
+            yield ready
+    if buffer:
+        yield buffer
+
+
+# --------------------------------------------------------------------------- local transformers
+class TransformersChatBackend:
+    """A local ``transformers`` causal LM used through its chat template.
+
+    Args:
+        model: a loaded model, a Hub id, a local folder, or ``None`` for the offline default
+            (:func:`hf_reft.models.default_chat_model`).
+        tokenizer: the tokenizer (needed when ``model`` is a loaded model).
+        name: the name to report (default: the model's ``name_or_path``).
+        **model_kwargs: passed to :func:`hf_reft.models.load_chat_model` (``dtype``, ``revision``, ...).
+
+    Generation holds a lock, so one backend can be shared by threads (e.g. Gradio workers);
+    requests then run one after another.
+    """
+
+    kind = "transformers"
+
+    def __init__(
+        self, model: Any = None, tokenizer: Any = None, *, name: str | None = None, **model_kwargs: Any
+    ):
+        from hf_reft.models import DEFAULT_CHAT_MODEL_HUB_ID, load_chat_model
+
+        if model is None:
+            name = name or DEFAULT_CHAT_MODEL_HUB_ID  # the offline copy of that Hub model
+        if model is None or isinstance(model, (str, os.PathLike)):
+            model, loaded_tokenizer = load_chat_model(model, **model_kwargs)
+            tokenizer = tokenizer or loaded_tokenizer
+        elif tokenizer is None:
+            raise ValueError(
+                "Pass the tokenizer together with a loaded model: TransformersChatBackend(model, tokenizer)."
+            )
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError(
+                f"The tokenizer of {getattr(model.config, 'name_or_path', model)!r} has no chat template; "
+                "use an instruction-tuned chat model (or set tokenizer.chat_template)."
+            )
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name or str(getattr(model.config, "name_or_path", "") or DEFAULT_CHAT_MODEL_HUB_ID)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"TransformersChatBackend(name={self.name!r})"
+
+    @property
+    def context_length(self) -> int | None:
+        """The model's context window in tokens, when its config states it."""
+        return getattr(self.model.config, "max_position_embeddings", None)
+
+    def _prepare(
+        self,
+        messages: Sequence[dict[str, str]],
+        max_new_tokens: int,
+        temperature: float,
+        stop: Sequence[str] | None,
+    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        messages = validate_messages(messages)
+        stops = _check_generation_args(max_new_tokens, temperature, stop)
+        inputs = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
+        )
+        inputs = {k: v.to(self.model.device) for k, v in inputs.items()}
+        n_prompt = int(inputs["input_ids"].shape[1])
+        if self.context_length and n_prompt + max_new_tokens > self.context_length:
+            raise ValueError(
+                f"The prompt has {n_prompt} tokens; with max_new_tokens={max_new_tokens} it exceeds "
+                f"{self.name}'s context of {self.context_length} tokens. Shorten the prompt (e.g. split the "
+                "section with Section.split(budget, tokenizer=...)) or lower max_new_tokens."
+            )
+        generation: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": temperature > 0}
+        if temperature > 0:
+            generation.update(temperature=temperature, top_k=0, top_p=1.0)
+        else:
+            generation.update(temperature=None, top_k=None, top_p=None)
+        if self.tokenizer.pad_token_id is None:
+            generation["pad_token_id"] = self.tokenizer.eos_token_id
+        if stops:
+            generation.update(stop_strings=stops, tokenizer=self.tokenizer)
+        return inputs, generation, stops
+
+    def chat(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """Generate the reply in one go (see :meth:`ChatBackend.chat`)."""
+        inputs, generation, stops = self._prepare(messages, max_new_tokens, temperature, stop)
+        import torch
+
+        with self._lock, torch.inference_mode():
+            output = self.model.generate(**inputs, **generation)
+        new_tokens = output[0, inputs["input_ids"].shape[1] :]
+        return truncate_at_stop(self.tokenizer.decode(new_tokens, skip_special_tokens=True), stops)
+
+    def stream(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
+        """Yield the reply as it is generated; closing the iterator early stops generation."""
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        inputs, generation, stops = self._prepare(messages, max_new_tokens, temperature, stop)
+        cancelled = threading.Event()
+
+        class _Cancel(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return cancelled.is_set()
+
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            import torch
+
+            try:
+                with self._lock, torch.inference_mode():
+                    self.model.generate(
+                        **inputs,
+                        **generation,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancel()]),
+                    )
+            except BaseException as err:  # re-raised in the consumer's thread
+                failure.append(err)
+                streamer.end()
+
+        def pieces() -> Iterator[str]:
+            thread = threading.Thread(target=run, name="hf-reft-chat-stream", daemon=True)
+            thread.start()
+            try:
+                yield from streamer
+            finally:
+                cancelled.set()
+                thread.join()
+            if failure:
+                raise failure[0]
+
+        return _stream_until_stop(pieces(), stops)
+
+
+# --------------------------------------------------------------------------- remote: InferenceClient
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module in ("httpx2", "httpx"):
+        try:
+            errors.append(__import__(module).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
+class InferenceClientBackend:
+    """A remote chat model through :class:`huggingface_hub.InferenceClient`.
+
+    Args:
+        model: a Hub model id (Inference Providers, with ``provider``), or — with ``base_url`` —
+            the model name the server expects in the request (OpenAI-compatible servers;
+            ``None`` lets the server choose).
+        base_url: an OpenAI-compatible or TGI server, e.g. ``"http://127.0.0.1:8000/v1"``.
+        provider: Inference Providers provider (``"auto"`` by default for Hub ids).
+        token: a Hugging Face token (or the server's API key); default: the logged-in token.
+        timeout: seconds to wait for a response (connect and each read).
+        max_retries: retries after the first attempt on 408/429/5xx and connection errors.
+        backoff: first retry delay in seconds, doubled each time (with jitter), capped at
+            ``max_backoff``; a ``Retry-After`` header is honoured.
+        headers: extra HTTP headers.
+    """
+
+    kind = "inference"
+    RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        provider: str | None = None,
+        token: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        from huggingface_hub import InferenceClient
+
+        if model is None and base_url is None:
+            raise ValueError(
+                "InferenceClientBackend needs a Hub model id (model=...) or a server URL (base_url=...)."
+            )
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}.")
+        if base_url is not None:
+            self.client = InferenceClient(
+                base_url=base_url.rstrip("/"), token=token, timeout=timeout, headers=headers
+            )
+            self._payload_model = model
+        else:
+            self.client = InferenceClient(
+                model=model, provider=provider or "auto", token=token, timeout=timeout, headers=headers
+            )
+            self._payload_model = None
+        self.model = model
+        self.base_url = base_url
+        self.provider = None if base_url else (provider or "auto")
+        self.name = model or base_url or ""
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._transport = _transport_errors()
+
+    def __repr__(self) -> str:
+        where = f"base_url={self.base_url!r}" if self.base_url else f"provider={self.provider!r}"
+        return f"InferenceClientBackend(model={self.model!r}, {where})"
+
+    # -- retries
+    def _retry_delay(self, err: BaseException, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``err``; ``None`` if it should not be retried."""
+        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(err, HfHubHTTPError):
+            status = err.response.status_code if err.response is not None else None
+            if status not in self.RETRY_STATUS:
+                return None
+            retry_after = err.response.headers.get("retry-after") if err.response is not None else None
+            if retry_after:
+                try:
+                    return min(float(retry_after), self.max_backoff)
+                except ValueError:
+                    pass
+        elif not isinstance(err, (InferenceTimeoutError, *self._transport)):
+            return None
+        delay = min(self.backoff * 2**attempt, self.max_backoff)
+        return delay * (0.5 + random.random() / 2)
+
+    def _with_retries(self, call: Callable[[], T]) -> T:
+        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except (HfHubHTTPError, InferenceTimeoutError, *self._transport) as err:
+                delay = self._retry_delay(err, attempt)
+                if delay is None:
+                    raise self._failure(err, attempt) from err
+                logger.warning(
+                    "Chat request to %s failed (%s); retry %d in %.1f s.", self.name, err, attempt + 1, delay
+                )
+                time.sleep(delay)
+                attempt += 1
+
+    def _failure(self, err: BaseException, attempt: int) -> ChatBackendError:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        tries = f" after {attempt + 1} attempts" if attempt else ""
+        where = self.base_url or f"Inference Providers ({self.provider})"
+        if isinstance(err, HfHubHTTPError) and err.response is not None:
+            status = err.response.status_code
+            hint = {
+                401: "check HF_TOKEN (or the server's API key)",
+                403: "the token may lack the 'inference' permission",
+                404: "check the model id / URL",
+            }.get(status, "see the server's message")
+            return ChatBackendError(
+                f"Chat model {self.name!r} at {where} answered HTTP {status}{tries}: {err}. Hint: {hint}."
+            )
+        return ChatBackendError(
+            f"Chat model {self.name!r} at {where} could not be reached{tries}: {type(err).__name__}: {err}. "
+            "Check that the server is running and the URL is right."
+        )
+
+    # -- requests
+    def _request(
+        self,
+        messages: Sequence[dict[str, str]],
+        max_new_tokens: int,
+        temperature: float,
+        stops: list[str],
+        stream: bool,
+    ) -> Any:
+        return self.client.chat_completion(
+            validate_messages(messages),
+            model=self._payload_model,
+            max_tokens=max_new_tokens,
+            temperature=temperature,
+            stop=stops or None,
+            stream=stream,
+        )
+
+    def chat(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """One chat completion, retried on transient failures (see :meth:`ChatBackend.chat`)."""
+        validate_messages(messages)
+        stops = _check_generation_args(max_new_tokens, temperature, stop)
+        response = self._with_retries(
+            lambda: self._request(messages, max_new_tokens, temperature, stops, False)
+        )
+        if not response.choices:
+            raise ChatBackendError(f"Chat model {self.name!r} returned no choices.")
+        return truncate_at_stop(response.choices[0].message.content or "", stops)
+
+    def stream(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
+        """Stream a chat completion (server-sent events). Retries happen only before the first piece."""
+        validate_messages(messages)
+        stops = _check_generation_args(max_new_tokens, temperature, stop)
+
+        def start() -> tuple[Any, Iterator[Any]]:
+            chunks = iter(self._request(messages, max_new_tokens, temperature, stops, True))
+            return next(chunks, None), chunks
+
+        def pieces() -> Iterator[str]:
+            first, chunks = self._with_retries(start)
+            if first is None:
+                return
+            yield _delta(first)
+            try:
+                for chunk in chunks:
+                    yield _delta(chunk)
+            except Exception as err:
+                raise self._failure(err, 0) from err
+
+        return _stream_until_stop(pieces(), stops)
+
+
+def _delta(chunk: Any) -> str:
+    if not getattr(chunk, "choices", None):
+        return ""
+    return getattr(chunk.choices[0].delta, "content", None) or ""
+
+
+# --------------------------------------------------------------------------- choosing a backend
+_LOCAL_CACHE: dict[str, TransformersChatBackend] = {}
+_LOCAL_LOCK = threading.Lock()
+
+
+def _local_backend(model: str | None) -> TransformersChatBackend:
+    """One :class:`TransformersChatBackend` per model per process (loading takes seconds)."""
+    key = model or "<offline default>"
+    with _LOCAL_LOCK:
+        if key not in _LOCAL_CACHE:
+            _LOCAL_CACHE[key] = TransformersChatBackend(model)
+        return _LOCAL_CACHE[key]
+
+
+def _token(token: str | None) -> str | None:
+    if token:
+        return token
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
+def get_chat_backend(
+    model: str | ChatBackend | None = None,
+    *,
+    backend: str | None = None,
+    token: str | None = None,
+    provider: str | None = None,
+    served_model: str | None = None,
+    **kwargs: Any,
+) -> ChatBackend:
+    """Choose a chat backend from ``model`` (or ``$HF_REFT_CHAT_MODEL``).
+
+    * a :class:`ChatBackend` → returned as is;
+    * ``None`` (and no ``$HF_REFT_CHAT_MODEL``) → the offline default model, locally;
+    * ``"http(s)://..."`` → an OpenAI-compatible / TGI server (``served_model`` or
+      ``$HF_REFT_CHAT_SERVED_MODEL`` names the model in requests);
+    * an existing local folder → that model, locally;
+    * a Hub id → Inference Providers when a token is available (``token``, ``$HF_TOKEN`` or
+      ``hf auth login``; ``provider`` or ``$HF_REFT_CHAT_PROVIDER``, default ``"auto"``),
+      otherwise downloaded and run locally.
+
+    ``backend`` (or ``$HF_REFT_CHAT_BACKEND``) = ``"transformers"`` or ``"inference"`` forces
+    the choice. Local backends are cached per process. ``kwargs`` go to the backend's
+    constructor (e.g. ``timeout``, ``max_retries`` for remote ones).
+    """
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        if isinstance(model, ChatBackend):
+            return model
+        raise TypeError(f"model must be a name, a URL, a path or a ChatBackend, not {type(model).__name__}.")
+    model = str(model) if model is not None else os.environ.get(ENV_MODEL) or None
+    backend = (backend or os.environ.get(ENV_BACKEND) or "auto").lower()
+    if backend not in ("auto", "transformers", "inference"):
+        raise ValueError(f"backend must be 'auto', 'transformers' or 'inference', got {backend!r}.")
+    is_url = model is not None and model.startswith(("http://", "https://"))
+    if backend == "transformers" or (
+        backend == "auto" and (model is None or Path(model).expanduser().exists())
+    ):
+        if is_url:
+            raise ValueError(
+                f"{model!r} is a URL; the transformers backend needs a Hub id or a local folder."
+            )
+        if kwargs:
+            return TransformersChatBackend(model, **kwargs)
+        return _local_backend(model)
+    if model is None:
+        raise ValueError(f"The inference backend needs a model: pass one or set ${ENV_MODEL}.")
+    if is_url:
+        return InferenceClientBackend(
+            served_model or os.environ.get(ENV_SERVED_MODEL) or None, base_url=model, token=token, **kwargs
+        )
+    hf_token = _token(token)
+    if backend == "inference" or hf_token:
+        return InferenceClientBackend(
+            model, provider=provider or os.environ.get(ENV_PROVIDER) or "auto", token=hf_token, **kwargs
+        )
+    logger.info("No Hugging Face token: running %s locally (set HF_TOKEN to use Inference Providers).", model)
+    return _local_backend(model)
