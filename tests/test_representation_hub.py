@@ -1,0 +1,58 @@
+"""Hub round trip through the local Hub server: push an adapter, load it in a fresh process."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from huggingface_hub import ModelCard
+from transformers import LlamaForCausalLM
+
+import hf_reft
+
+from tiny_models import tiny_config
+
+IDS = [[5, 9, 17, 33, 61, 7, 8, 0], [12, 40, 41, 42, 43, 44, 45, 46]]
+MASK = [[1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 1, 1]]
+
+CHILD = """
+import json, torch
+import hf_reft  # registers the adapter type with the Auto classes
+from transformers import AutoModelForCausalLM
+model = AutoModelForCausalLM.from_pretrained({repo!r})
+assert type(model).__name__ == "ReftModelForCausalLM", type(model)
+with torch.no_grad():
+    logits = model(input_ids=torch.tensor({ids}), attention_mask=torch.tensor({mask})).logits
+print("LOGITS" + json.dumps(logits.tolist()))
+"""
+
+
+def test_push_adapter_and_load_it_with_auto_class_in_a_fresh_process(hub):
+    torch.manual_seed(0)
+    base_repo, adapter_repo = hub.repo_id("tiny-llama"), hub.repo_id("tiny-loreft")
+    LlamaForCausalLM(tiny_config("llama")).push_to_hub(base_repo)
+    base = LlamaForCausalLM.from_pretrained(base_repo)
+    torch.manual_seed(1)
+    model = hf_reft.get_reft_model(base, hf_reft.ReftConfig(layers=[1, 2], positions="f2+l2", rank=4)).eval()
+    pinned = hub.api.model_info(base_repo).sha
+    assert model.config.base_model_name_or_path == base_repo
+    assert model.config.base_model_revision == pinned
+    model.push_to_hub(adapter_repo)
+    with torch.no_grad():
+        expected = model(input_ids=torch.tensor(IDS), attention_mask=torch.tensor(MASK)).logits
+    # a later commit to the base must not change the adapter's outputs: it loads the pinned revision
+    torch.manual_seed(2)
+    LlamaForCausalLM(tiny_config("llama")).push_to_hub(base_repo)
+    assert hub.api.model_info(base_repo).sha != pinned
+
+    result = hub.run_python(CHILD.format(repo=adapter_repo, ids=IDS, mask=MASK))
+    line = next(line for line in result.stdout.splitlines() if line.startswith("LOGITS"))
+    loaded = torch.tensor(json.loads(line[len("LOGITS") :]))
+    assert (loaded - expected).abs().max() <= 1e-6
+
+    files = set(hub.api.list_repo_files(adapter_repo))
+    assert {"config.json", "model.safetensors", "README.md"} <= files
+    card = ModelCard.load(adapter_repo)
+    assert card.data.base_model == base_repo and card.data.base_model_relation == "adapter"
+    assert card.data.library_name == "hf-reft"
+    assert f'from_pretrained("{adapter_repo}")' in card.text
