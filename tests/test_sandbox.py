@@ -55,7 +55,15 @@ def test_call_returns_plain_values(sandbox):
     )
     result = sandbox.run(source, call="solution")
     assert result.ok, result
-    assert result.value == {"np": 5.0, "arr": [0, 1, 2], "q": 0.25, "f": 1.5, "i": 7, "c": [1.0, 2.0], "nan": "nan"}
+    assert result.value == {
+        "np": 5.0,
+        "arr": [0, 1, 2],
+        "q": 0.25,
+        "f": 1.5,
+        "i": 7,
+        "c": [1.0, 2.0],
+        "nan": "nan",
+    }
     assert "Rational" not in result.value_repr and "1/4" in result.value_repr
 
 
@@ -79,7 +87,10 @@ def test_stdin_args_and_files(sandbox):
     )
     sandbox_args = ("unused",)
     result = sandbox.run(
-        source, stdin="alice\n", args=sandbox_args, files={"data/in.json": '{"x": 41}', "raw.bin": bytes([0, 255])}
+        source,
+        stdin="alice\n",
+        args=sandbox_args,
+        files={"data/in.json": '{"x": 41}', "raw.bin": bytes([0, 255])},
     )
     assert result.ok, result
     assert result.stdout == "alice 42 True\n"
@@ -116,7 +127,9 @@ def test_disallowed_imports_are_refused(sandbox, module):
 
 
 def test_allowed_imports_and_submodules_work(sandbox):
-    result = sandbox.run("import collections.abc, math\nfrom fractions import Fraction\nprint(Fraction(1, 3), math.pi > 3)\n")
+    result = sandbox.run(
+        "import collections.abc, math\nfrom fractions import Fraction\nprint(Fraction(1, 3), math.pi > 3)\n"
+    )
     assert result.ok and result.stdout == "1/3 True\n"
 
 
@@ -136,7 +149,9 @@ def test_every_program_gets_a_fresh_process_state(sandbox):
     assert sandbox.run("import math\nmath.pi = 3\n").ok
     assert sandbox.run("import math\nprint(math.pi)\n").stdout.startswith("3.14159")
     assert sandbox.run("open('left.txt', 'w').write('x')\n").ok
-    result = sandbox.run("import json\ntry:\n    open('left.txt')\n    print('found')\nexcept OSError:\n    print('gone')\n")
+    result = sandbox.run(
+        "import json\ntry:\n    open('left.txt')\n    print('found')\nexcept OSError:\n    print('gone')\n"
+    )
     assert result.stdout == "gone\n"
 
 
@@ -263,7 +278,13 @@ def test_layers_and_describe(sandbox):
     text = sandbox.describe()
     assert "pid_namespace" in text and "wall_time" in text
     if IS_ROOT:
-        for name in ("pid_namespace", "mount_namespace", "network_namespace", "unprivileged_uid", "readonly_root"):
+        for name in (
+            "pid_namespace",
+            "mount_namespace",
+            "network_namespace",
+            "unprivileged_uid",
+            "readonly_root",
+        ):
             assert layers[name], f"{name} should be active as root on this kernel:\n{text}"
 
 
@@ -285,7 +306,7 @@ def test_fallback_without_namespaces_still_runs_programs():
 def test_worker_death_is_reported_and_recovered():
     policy = SandboxPolicy(preload=("math",), wall_time=20).allow("time")
     with Sandbox(policy, workers=1) as box:
-        box.layers
+        assert box.layers
         worker = box._workers[0]
         killer = threading.Timer(0.5, lambda: os.killpg(worker.process.pid, 9))
         killer.start()

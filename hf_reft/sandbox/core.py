@@ -152,6 +152,7 @@ class _Worker:
             "memory_bytes": policy.memory_bytes,
             "max_processes": policy.max_processes,
             "cgroups": policy.cgroups,
+            "landlock": policy.landlock,
             "fallback_workdir_root": self.scratch,
         }
 

@@ -57,6 +57,9 @@ LAYER_NAMES: tuple[str, ...] = (
     "memory_cgroup",
     "seccomp_network_filter",
     "seccomp_process_filter",
+    "landlock_filesystem",
+    "landlock_network",
+    "landlock_signal_scope",
     "child_subreaper",
     "host_not_dumpable",
 )
@@ -119,6 +122,8 @@ class SandboxPolicy:
         namespaces: use PID, mount, network, IPC and UTS namespaces where the kernel allows.
         drop_privileges: when running as root, run programs as a dedicated unprivileged uid.
         cgroups: put each worker in its own pids and memory cgroup where the host allows.
+        landlock: confine programs with Landlock where the kernel has it (read-only system and
+            Python files, read-write working directory, no TCP, signals scoped to the program).
         required_layers: layer names (see :data:`LAYER_NAMES`) that must be active, else
             :class:`~hf_reft.sandbox.SandboxError` is raised instead of running with less.
     """
@@ -137,6 +142,7 @@ class SandboxPolicy:
     namespaces: bool = True
     drop_privileges: bool = True
     cgroups: bool = True
+    landlock: bool = True
     required_layers: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
+import fcntl
 import io
 import json
 import math
@@ -28,6 +29,7 @@ import hfsb_protocol as protocol
 
 REQUEST_FD = 3
 REPORT_FD = 4
+LANDLOCK_FD = 5
 PROGRAM_FILENAME = "<program>"
 MAX_REPR_CHARS = 65536
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -46,13 +48,18 @@ def _wire_standard_streams(stdout_fd: int, stderr_fd: int) -> None:
             os.close(source)
 
 
-def _keep_only(request_fd: int, report_fd: int) -> None:
-    """Move the two control pipes to fds 3 and 4 and close every other inherited descriptor."""
-    request_fd = os.dup(request_fd)  # a copy above any fd we are about to overwrite
-    report_fd = os.dup(report_fd)
-    os.dup2(request_fd, REQUEST_FD)
-    os.dup2(report_fd, REPORT_FD)
-    os.closerange(REPORT_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+def _keep_only(request_fd: int, report_fd: int, landlock_fd: int | None) -> None:
+    """Move the control pipes (and the Landlock ruleset) to fds 3, 4 (and 5); close the rest."""
+
+    def copy(fd: int) -> int:  # a copy above the targets, so no dup2 below clobbers a source
+        return fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+
+    keep = [(copy(request_fd), REQUEST_FD), (copy(report_fd), REPORT_FD)]
+    if landlock_fd is not None:
+        keep.append((copy(landlock_fd), LANDLOCK_FD))
+    for source, target in keep:
+        os.dup2(source, target)
+    os.closerange(keep[-1][1] + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
 def _set_stdin(data: bytes | None) -> None:
@@ -75,16 +82,16 @@ def _write_files(files: dict[str, dict[str, str]]) -> None:
             handle.write(data)
 
 
-def _apply_limits(limits: dict[str, Any], other_processes: int) -> None:
+def _apply_limits(limits: dict[str, Any], baseline: dict[str, int]) -> None:
     iso.set_cpu_limit(limits["cpu_time"])
-    iso.set_limit(resource.RLIMIT_AS, iso.address_space_bytes() + limits["memory_bytes"])
+    iso.set_limit(resource.RLIMIT_AS, baseline["address_space"] + limits["memory_bytes"])
     iso.set_limit(resource.RLIMIT_FSIZE, limits["max_file_bytes"])
     iso.set_limit(resource.RLIMIT_NOFILE, limits["max_open_files"])
     iso.set_limit(resource.RLIMIT_CORE, 0)
     iso.set_limit(resource.RLIMIT_MEMLOCK, 0)
     iso.set_limit(resource.RLIMIT_MSGQUEUE, 0)
     # RLIMIT_NPROC counts every process of the uid; with a dedicated uid that is only ours.
-    iso.set_limit(resource.RLIMIT_NPROC, limits["max_processes"] + other_processes)
+    iso.set_limit(resource.RLIMIT_NPROC, limits["max_processes"] + baseline["other_processes"])
 
 
 def _reset_environment(workdir: str) -> None:
@@ -115,10 +122,11 @@ def _fresh_text_streams() -> None:
     sys.stderr = writer(2)
 
 
-def prepare(setup: dict[str, Any]) -> int:
+def prepare(setup: dict[str, Any]) -> dict[str, int]:
     """Everything that does not depend on the program: done right after the fork, ahead of time.
 
-    Returns how many processes of this uid exist besides the program (for ``RLIMIT_NPROC``).
+    Returns the baselines the limits build on: this process's address space, and how many
+    processes of its uid exist besides the program (``RLIMIT_NPROC`` counts them all).
     """
     os.setsid()
     iso.set_parent_death_signal()
@@ -135,17 +143,25 @@ def prepare(setup: dict[str, Any]) -> int:
     if setup["seccomp"] is not None:
         seccomp = setup["seccomp"]
         iso.install_seccomp_filter(
-            iso.fallback_filter_program(seccomp["deny_network"], tuple(seccomp["protected_pids"]))
+            iso.seccomp_program(
+                seccomp["deny_network"],
+                tuple(seccomp["protected_pids"]),
+                os.getpid() if seccomp["signal_only_self"] else None,
+            )
         )
+    baseline = {"address_space": iso.address_space_bytes(), "other_processes": other_processes}
+    if setup["landlock_fd"] is not None:
+        iso.landlock_restrict_self(LANDLOCK_FD)
+        os.close(LANDLOCK_FD)
     _reset_environment(setup["workdir"])
-    return other_processes
+    return baseline
 
 
-def _apply_request(request: dict[str, Any], other_processes: int) -> None:
+def _apply_request(request: dict[str, Any], baseline: dict[str, int]) -> None:
     stdin = request["stdin"]
     _set_stdin(None if stdin is None else base64.b64decode(stdin))
     _write_files(request["files"])
-    _apply_limits(request["limits"], other_processes)
+    _apply_limits(request["limits"], baseline)
     _fresh_text_streams()
     sys.argv = ["program.py", *request["args"]]
     if request["allowed_imports"] is not None:
@@ -281,15 +297,15 @@ def run_child(setup: dict[str, Any], fds: dict[str, int]) -> None:
     """
     try:
         _wire_standard_streams(fds["stdout"], fds["stderr"])
-        _keep_only(fds["request"], fds["report"])
-        other_processes = prepare(setup)
+        _keep_only(fds["request"], fds["report"], setup["landlock_fd"])
+        baseline = prepare(setup)
     except BaseException as error:
         _setup_failed(error)
     request = protocol.read_message(REQUEST_FD)
     if request is None:  # the worker is shutting down
         os._exit(0)
     try:
-        _apply_request(request, other_processes)
+        _apply_request(request, baseline)
     except BaseException as error:
         _setup_failed(error)
     report = _execute(request["source"], request["call"])

@@ -167,6 +167,61 @@ def mount_fresh_proc() -> None:
                 raise
 
 
+def _can_traverse(info: os.stat_result, uid: int, gid: int) -> bool:
+    if info.st_uid == uid:
+        return bool(info.st_mode & 0o100)
+    if info.st_gid == gid:
+        return bool(info.st_mode & 0o010)
+    return bool(info.st_mode & 0o001)
+
+
+def _first_blocked_ancestor(path: str, uid: int, gid: int) -> tuple[str, str] | None:
+    """``(blocked directory, its child on the way to path)`` if ``uid`` cannot reach ``path``."""
+    parts = [part for part in os.path.abspath(path).split("/") if part]
+    current = "/"
+    for index, part in enumerate(parts[:-1]):
+        current = os.path.join(current, part)
+        if not _can_traverse(os.stat(current), uid, gid):
+            return current, os.path.join(current, parts[index + 1])
+    return None
+
+
+def unreachable(path: str, uid: int, gid: int) -> bool:
+    """Whether ``uid`` (with primary group ``gid``) is kept from ``path`` by a directory on the way."""
+    return _first_blocked_ancestor(path, uid, gid) is not None
+
+
+def expose_paths(paths: list[str], uid: int, gid: int) -> list[str]:
+    """Make ``paths`` reachable for ``uid`` in this mount namespace, hiding everything else.
+
+    A directory on the way that ``uid`` may not traverse (say ``/root``, mode 0700, holding a
+    Python installation in ``/root/.pyenv``) is covered with an empty read-only tmpfs into which
+    only the needed children are bind-mounted read-only. Returns the paths still unreachable.
+    """
+    needed: dict[str, set[str]] = {}
+    for path in paths:
+        if os.path.exists(path):
+            blocked = _first_blocked_ancestor(path, uid, gid)
+            if blocked is not None:
+                needed.setdefault(blocked[0], set()).add(blocked[1])
+    for directory, children in needed.items():
+        handles = {child: os.open(child, os.O_PATH) for child in children}
+        try:
+            mount_tmpfs(directory, 1 << 20, 0o755)
+            for child, handle in handles.items():
+                if os.path.isdir(f"/proc/self/fd/{handle}"):
+                    os.mkdir(child)
+                else:
+                    open(child, "w").close()
+                mount(f"/proc/self/fd/{handle}", child, None, MS_BIND | MS_REC)
+                mount(None, child, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            mount(None, directory, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        finally:
+            for handle in handles.values():
+                os.close(handle)
+    return [path for path in paths if os.path.exists(path) and unreachable(path, uid, gid)]
+
+
 # --------------------------------------------------------------------------- network
 def bring_loopback_up() -> None:
     """Set the ``lo`` interface of this network namespace up (``SIOCGIFFLAGS``/``SIOCSIFFLAGS``)."""
@@ -218,13 +273,15 @@ def _assemble(program: list[tuple]) -> bytes:
     return b"".join(code)
 
 
-def fallback_filter_program(deny_network: bool, protected_pids: tuple[int, ...]) -> bytes:
-    """A seccomp BPF program for runs without namespaces and without a uid of their own.
+def seccomp_program(deny_network: bool, protected_pids: tuple[int, ...], own_pid: int | None = None) -> bytes:
+    """A seccomp BPF program that narrows what a sandboxed process can do to others.
 
-    It refuses (``EPERM``): foreign syscall ABIs; ``ptrace`` and other ways into another
-    process's memory; ``kill``/``tkill``/``tgkill`` of process groups (pid < 0, including -1) or of
-    ``protected_pids`` (the host and the worker); pidfd signalling; and, with ``deny_network``,
-    ``socket()`` for anything but ``AF_UNIX`` plus ``io_uring``.
+    It refuses (``EPERM``): foreign syscall ABIs; ``ptrace`` and the other ways into another
+    process's memory; pidfd signalling; ``kill``/``tkill``/``tgkill`` of process groups (pid < 0,
+    -1 included) and of ``protected_pids`` (the host and the worker) -- or, with ``own_pid`` (for
+    programs that share a uid with other processes), of anything but ``own_pid`` and its own
+    process group; and, with ``deny_network``, ``socket()`` for anything but ``AF_UNIX`` plus
+    ``io_uring``.
     """
     machine = platform.machine()
     if machine not in _SYSCALLS:
@@ -242,9 +299,13 @@ def fallback_filter_program(deny_network: bool, protected_pids: tuple[int, ...])
         program += [(_BPF_JEQ, numbers["io_uring_setup"], "deny", None)]
         program += [(_BPF_JEQ, numbers["socket"], "check_socket", None)]
     program += [(_BPF_RET, _SECCOMP_ALLOW), ("label", "check_pid"), (_BPF_LOAD, 16)]
-    program += [(_BPF_JGE, 0x80000000, "deny", None)]
-    program += [(_BPF_JEQ, pid, "deny", None) for pid in protected_pids]
-    program += [(_BPF_RET, _SECCOMP_ALLOW), ("label", "check_socket"), (_BPF_LOAD, 16)]
+    if own_pid is not None:
+        program += [(_BPF_JEQ, 0, "allow", None), (_BPF_JEQ, own_pid, "allow", "deny")]
+    else:
+        program += [(_BPF_JGE, 0x80000000, "deny", None)]
+        program += [(_BPF_JEQ, pid, "deny", None) for pid in protected_pids]
+        program += [(_BPF_RET, _SECCOMP_ALLOW)]
+    program += [("label", "check_socket"), (_BPF_LOAD, 16)]
     program += [(_BPF_JEQ, socket.AF_UNIX, "allow", "deny")]
     program += [("label", "allow"), (_BPF_RET, _SECCOMP_ALLOW), ("label", "deny"), (_BPF_RET, _SECCOMP_DENY)]
     return _assemble(program)
@@ -267,6 +328,92 @@ def install_seccomp_filter(program: bytes) -> None:
         zero,
     )
     _check(result, "seccomp")
+
+
+# --------------------------------------------------------------------------- landlock
+_LANDLOCK_CREATE_RULESET, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1, 2, 4, 8
+_FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 14, 1 << 15
+_FILE_RIGHTS = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
+_FS_BITS_BY_ABI = {1: 13, 2: 14, 3: 15, 4: 15}  # ABI 5 and later: 16 filesystem rights
+_RULESET_SIZE_BY_ABI = {1: 8, 2: 8, 3: 8, 4: 16, 5: 16}  # ABI 6 and later: 24 bytes (scopes)
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = (
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    )
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version this kernel offers (0: none)."""
+    version = _libc.syscall(
+        ctypes.c_long(_LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0), ctypes.c_uint32(1)
+    )
+    return max(int(version), 0)
+
+
+def _add_path_rule(ruleset: int, path: str, rights: int) -> None:
+    handle = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        if not os.path.isdir(f"/proc/self/fd/{handle}"):
+            rights &= _FILE_RIGHTS
+        attr = _PathBeneathAttr(rights, handle)
+        result = _libc.syscall(
+            ctypes.c_long(_LANDLOCK_ADD_RULE),
+            ctypes.c_int(ruleset),
+            ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH),
+            ctypes.byref(attr),
+            ctypes.c_uint32(0),
+        )
+        if result != 0:
+            raise OSError(ctypes.get_errno(), f"landlock rule for {path}")
+    finally:
+        os.close(handle)
+
+
+def landlock_ruleset(read: list[str], write: list[str], deny_tcp: bool) -> tuple[int, dict[str, bool]]:
+    """Build a Landlock ruleset: read-only ``read`` hierarchies, read-write ``write`` ones.
+
+    Everything else on the filesystem is out of reach. Where the ABI allows, TCP bind/connect are
+    refused (``deny_tcp``) and signals and abstract Unix sockets are scoped to the sandboxed
+    process tree. Returns the ruleset's file descriptor and which features it covers.
+    """
+    abi = landlock_abi()
+    if abi < 1:
+        raise OSError(errno.ENOSYS, "Landlock is not available on this kernel")
+    handled_fs = (1 << _FS_BITS_BY_ABI.get(abi, 16)) - 1
+    attr = _RulesetAttr(handled_fs, 3 if deny_tcp and abi >= 4 else 0, 3 if abi >= 6 else 0)
+    ruleset = _libc.syscall(
+        ctypes.c_long(_LANDLOCK_CREATE_RULESET),
+        ctypes.byref(attr),
+        ctypes.c_size_t(_RULESET_SIZE_BY_ABI.get(abi, 24)),
+        ctypes.c_uint32(0),
+    )
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
+    read_rights = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
+    for paths, rights in ((read, read_rights), (write, handled_fs)):
+        for path in paths:
+            if os.path.exists(path):
+                _add_path_rule(ruleset, path, rights)
+    features = {"filesystem": True, "tcp": bool(attr.handled_access_net), "signals": bool(attr.scoped)}
+    return ruleset, features
+
+
+def landlock_restrict_self(ruleset: int) -> None:
+    """Confine this process and its future children to ``ruleset`` (needs no_new_privs)."""
+    result = _libc.syscall(ctypes.c_long(_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0))
+    if result != 0:
+        raise OSError(ctypes.get_errno(), "landlock_restrict_self")
 
 
 # --------------------------------------------------------------------------- limits, identity

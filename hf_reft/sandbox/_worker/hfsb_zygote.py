@@ -63,8 +63,13 @@ class Layers:
 
 
 # --------------------------------------------------------------------------- zygote setup
+# Imported lazily by the standard library itself (socket name lookups, codecs): loaded up front so
+# that they work even where the program's uid cannot read the Python installation.
+ALWAYS_PRELOADED = ("encodings.idna", "encodings.ascii", "encodings.latin_1", "encodings.utf_8", "stringprep")
+
+
 def _preload(modules: list[str], layers: Layers) -> None:
-    for name in modules:
+    for name in [*ALWAYS_PRELOADED, *modules]:
         try:
             importlib.import_module(name)
         except Exception as error:  # a missing optional module is not fatal
@@ -91,6 +96,8 @@ def _private_filesystem(config: dict[str, Any], layers: Layers, host_mount_ns: s
     iso.make_mounts_private()
     failures = iso.remount_everything_readonly()
     layers.set("readonly_root", "/" not in failures, f"could not remount {failures}" if failures else None)
+    if config["drop_privileges"]:
+        _expose_python(config, layers)
     disk = config["disk_bytes"]
     layers.attempt("private_tmp", lambda: iso.mount_tmpfs("/tmp", disk, 0o755))
     for path, size, mode in (
@@ -105,6 +112,19 @@ def _private_filesystem(config: dict[str, Any], layers: Layers, host_mount_ns: s
         layers.attempt("fresh_proc", iso.mount_fresh_proc)
     else:
         layers.set("fresh_proc", False, "needs a PID namespace")
+
+
+def _expose_python(config: dict[str, Any], layers: Layers) -> None:
+    """Let the unprivileged uid read the Python installation (e.g. a pyenv under /root)."""
+    paths = [sys.prefix, sys.exec_prefix, sys.base_prefix, os.path.dirname(sys.executable)]
+    paths += [path for path in sys.path if path]
+    try:
+        unreachable = iso.expose_paths(sorted(set(paths)), config["uid"], config["gid"])
+    except OSError as error:
+        layers.notes.append(f"exposing the Python installation failed: {error}")
+        return
+    if unreachable:
+        layers.notes.append(f"not readable by the sandbox uid (imports from there fail): {unreachable}")
 
 
 def _restrict_ipc() -> None:
@@ -128,6 +148,7 @@ class ZygoteState:
     uid: int | None
     gid: int | None
     seccomp: dict[str, Any] | None
+    landlock_fd: int | None
 
 
 def _namespaces_and_mounts(config: dict[str, Any], layers: Layers) -> None:
@@ -157,13 +178,45 @@ def _memory_cgroup(config: dict[str, Any], cgroups: iso.WorkerCgroups, layers: L
     layers.set("memory_cgroup", "memory" in cgroups.directories and cgroups.set_memory_limit(limit))
 
 
+SYSTEM_READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/opt")
+DEVICES_READABLE = ("/dev/urandom", "/dev/random", "/dev/zero", "/sys/devices/system/cpu")
+
+
+def _landlock_setup(
+    config: dict[str, Any], layers: Layers, workdir_root: str, pid_namespace: bool
+) -> int | None:
+    """Build the Landlock ruleset every program applies to itself (files, TCP, signals)."""
+    names = ("landlock_filesystem", "landlock_network", "landlock_signal_scope")
+    if not config["landlock"]:
+        for name in names:
+            layers.set(name, False, "disabled by the policy")
+        return None
+    python = [sys.prefix, sys.exec_prefix, sys.base_prefix, os.path.dirname(sys.executable), *sys.path]
+    read = [*SYSTEM_READABLE, *sorted({path for path in python if path}), *DEVICES_READABLE]
+    read += ["/proc"] if pid_namespace else []  # our own /proc then; the host's otherwise
+    write = [workdir_root, "/dev/null"] + (["/dev/shm"] if layers.active.get("private_tmp") else [])
+    deny_tcp = not config["network"] and not layers.active.get("network_namespace", False)
+    try:
+        ruleset, features = iso.landlock_ruleset(read, write, deny_tcp)
+    except OSError as error:
+        for name in names:
+            layers.set(name, False, str(error))
+        return None
+    layers.set("landlock_filesystem", features["filesystem"])
+    layers.set("landlock_network", features["tcp"])
+    layers.set("landlock_signal_scope", features["signals"])
+    return ruleset
+
+
 def _seccomp_setup(config: dict[str, Any], layers: Layers, pid_namespace: bool) -> dict[str, Any] | None:
     """The seccomp filter each program installs (checked here once, so a failure shows as a layer)."""
     deny_network = not config["network"] and not layers.active.get("network_namespace", False)
     protected = [1] if pid_namespace else [config["host_pid"], os.getppid(), os.getpid()]
-    seccomp = {"deny_network": deny_network, "protected_pids": protected}
+    shared_uid = not (os.geteuid() == 0 and config["drop_privileges"])
+    shared_uid = shared_uid and not layers.active.get("landlock_signal_scope", False)
+    seccomp = {"deny_network": deny_network, "protected_pids": protected, "signal_only_self": shared_uid}
     try:
-        iso.fallback_filter_program(deny_network, tuple(protected))
+        iso.seccomp_program(deny_network, tuple(protected), os.getpid() if shared_uid else None)
     except OSError as error:
         layers.set("seccomp_process_filter", False, str(error))
         layers.set("seccomp_network_filter", False, str(error))
@@ -194,12 +247,22 @@ def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namesp
     in_private_tmp = layers.active.get("private_tmp", False)
     workdir_root = NAMESPACE_WORKDIR_ROOT if in_private_tmp else config["fallback_workdir_root"]
     os.makedirs(workdir_root, mode=0o755, exist_ok=True)
+    os.chmod(workdir_root, 0o711)  # the program's uid may pass through to its own directory
     drop = root and config["drop_privileges"]
     layers.set(
         "unprivileged_uid", drop, None if drop else ("not root" if not root else "disabled by the policy")
     )
     if not drop:  # programs share our uid: no ptrace of us, no reading our /proc files
         iso.set_dumpable(False)
+    elif not layers.active.get("mount_namespace"):
+        unreachable = [
+            p
+            for p in sys.path
+            if p and os.path.exists(p) and iso.unreachable(p, config["uid"], config["gid"])
+        ]
+        if unreachable:
+            layers.notes.append(f"only pre-loaded modules work; the sandbox uid cannot read {unreachable}")
+    landlock_fd = _landlock_setup(config, layers, workdir_root, pid_namespace)
     seccomp = _seccomp_setup(config, layers, pid_namespace)
     if not pid_namespace:
         layers.set("child_subreaper", True)
@@ -212,6 +275,7 @@ def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namesp
         uid=config["uid"] if drop else None,
         gid=config["gid"] if drop else None,
         seccomp=seccomp,
+        landlock_fd=landlock_fd,
     )
 
 
@@ -298,6 +362,7 @@ def fork_child(state: ZygoteState) -> Child:
         "uid": state.uid,
         "gid": state.gid,
         "seccomp": state.seccomp,
+        "landlock_fd": state.landlock_fd,
     }
     (out_r, out_w), (err_r, err_w), (req_r, req_w), (rep_r, rep_w) = (
         os.pipe(),

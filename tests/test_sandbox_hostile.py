@@ -1,0 +1,367 @@
+"""Hostile programs: each must end with a clear status while the host stays unharmed.
+
+Three configurations run most of them:
+
+* ``namespaced``: everything this machine offers (PID/mount/network namespaces, own uid, cgroups);
+* ``no_namespaces``: what a root host without ``unshare`` gets (own uid, cgroups, seccomp);
+* ``same_uid``: the fallback of a Space without root (no namespaces, no own uid, no cgroups;
+  Landlock, seccomp and a subreaper). Run as root here, so a test that depends on the uid (file
+  permissions, ``RLIMIT_NPROC``) skips it;
+* ``bare``: the weakest fallback, ``same_uid`` on a kernel without Landlock (seccomp, subreaper,
+  rlimits). Programs there can read what the host's uid can read: the documented weakness.
+
+Network tests only ever aim at 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hf_reft.sandbox import Sandbox, SandboxPolicy, SandboxStatus
+from hf_reft.sandbox.core import _worker_uid
+
+pytestmark = [
+    pytest.mark.timeout(90),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux"),
+]
+
+IS_ROOT = os.geteuid() == 0
+MODES = {
+    "namespaced": {},
+    "no_namespaces": {"namespaces": False},
+    "same_uid": {"namespaces": False, "drop_privileges": False, "cgroups": False},
+    "bare": {"namespaces": False, "drop_privileges": False, "cgroups": False, "landlock": False},
+}
+OWN_UID_MODES = ["namespaced", "no_namespaces"] if IS_ROOT else []
+
+
+def _policy(mode: str, **changes) -> SandboxPolicy:
+    base = {
+        "wall_time": 3.0,
+        "cpu_time": 3.0,
+        "memory_bytes": 256 << 20,
+        "max_output_bytes": 64 << 10,
+        "max_processes": 8,
+        "allowed_imports": None,
+        "preload": ("math", "numpy"),
+    }
+    return SandboxPolicy(**{**base, **MODES[mode], **changes})
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def mode(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def box(mode):
+    with Sandbox(_policy(mode), workers=1) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def bystander():
+    """A host process holding a secret in its environment: the programs' target."""
+    secret = f"hf_secret_{uuid.uuid4().hex}"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HF_TOKEN": secret}
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], env=env)
+    yield process, secret
+    process.kill()
+    process.wait()
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+    return found
+
+
+def _processes_of_uid(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    found.append(int(entry))
+    return found
+
+
+def _wait_until(predicate, timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _assert_healthy(sandbox: Sandbox) -> None:
+    assert sandbox.run("print('still fine')").stdout == "still fine\n"
+
+
+# --------------------------------------------------------------------------- time
+def test_infinite_loop_times_out(box):
+    started = time.monotonic()
+    result = box.run("while True:\n    pass\n")
+    assert result.status is SandboxStatus.TIMEOUT
+    assert time.monotonic() - started < 3.0 + 5
+    _assert_healthy(box)
+
+
+def test_cpu_limit_kills_a_busy_loop():
+    with Sandbox(
+        _policy("namespaced" if IS_ROOT else "same_uid", cpu_time=1.0, wall_time=20.0), workers=1
+    ) as box:
+        result = box.run("while True:\n    pass\n")
+    assert result.status is SandboxStatus.TIMEOUT and "CPU" in result.exception_message
+
+
+def test_sleeping_program_times_out(box):
+    result = box.run("import time\ntime.sleep(60)\n")
+    assert result.status is SandboxStatus.TIMEOUT
+
+
+# --------------------------------------------------------------------------- memory
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x = bytearray(2 << 30)\n",
+        "chunks = []\nwhile True:\n    chunks.append(bytearray(8 << 20))\n",
+        "import numpy\nx = numpy.ones((1 << 28,))\n",
+    ],
+    ids=["one_big_block", "gradual", "numpy"],
+)
+def test_memory_hog_is_stopped(box, source):
+    result = box.run(source)
+    assert result.status is SandboxStatus.MEMORY, result
+    assert result.exception_type is not None and "MemoryError" in result.exception_type
+    _assert_healthy(box)
+
+
+# --------------------------------------------------------------------------- processes
+FORK_BOMB = """
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+"""
+
+FORK_COUNT = """
+import os, time
+started = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        started += 1
+except OSError as error:
+    print(started, type(error).__name__)
+"""
+
+
+@pytest.mark.parametrize("mode_name", OWN_UID_MODES)
+def test_fork_bomb_is_contained(mode_name):
+    """A real fork bomb, under a strict process limit (the uid is the sandbox's own)."""
+    policy = _policy(mode_name, wall_time=2.0, max_processes=8)
+    with Sandbox(policy, workers=1) as box:
+        counted = box.run(FORK_COUNT)
+        assert counted.ok, counted
+        started, error = counted.stdout.split()
+        assert int(started) < 8 and error == "BlockingIOError"
+        result = box.run(FORK_BOMB)
+        assert result.status is SandboxStatus.TIMEOUT
+        uid = _worker_uid(0)
+        assert _wait_until(lambda: not _processes_of_uid(uid)), _processes_of_uid(uid)
+        _assert_healthy(box)
+
+
+ESCAPE = """
+import os, sys, time
+marker = sys.argv[1]
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", marker])
+    os._exit(0)
+time.sleep(float(sys.argv[2]))
+print("parent done")
+"""
+
+
+@pytest.mark.parametrize("main_sleeps", [0.6, 30.0], ids=["main_exits", "main_times_out"])
+def test_setsid_double_fork_escapee_does_not_survive(box, main_sleeps):
+    marker = f"{random.randint(1000, 9999)}.{random.randint(10**8, 10**9)}"  # a unique `sleep` duration
+    seen: list[int] = []
+
+    def watch() -> None:
+        _wait_until(lambda: bool(seen.extend(_processes_with(marker)) or seen), timeout=3.0)
+
+    import threading
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    result = box.run(ESCAPE, args=(marker, str(main_sleeps)))
+    watcher.join()
+    assert seen, "the escapee never started, so the test proves nothing"
+    expected = SandboxStatus.OK if main_sleeps < 1 else SandboxStatus.TIMEOUT
+    assert result.status is expected, result
+    assert _wait_until(lambda: not _processes_with(marker), timeout=2.0), "an escapee outlived its program"
+
+
+def test_kill_of_parent_host_and_everyone_is_contained(box, bystander):
+    process, _ = bystander
+    source = (
+        "import os, signal, sys\n"
+        "for target in (os.getppid(), int(sys.argv[1]), -1):\n"
+        "    try:\n"
+        "        os.kill(target, signal.SIGKILL)\n"
+        "        print(target, 'sent')\n"
+        "    except OSError as error:\n"
+        "        print(target, type(error).__name__)\n"
+    )
+    result = box.run(source, args=(str(process.pid),))
+    assert result.ok, result
+    assert "-1 sent" not in result.stdout
+    assert process.poll() is None, "a host process was killed"
+    _assert_healthy(box)
+
+
+# --------------------------------------------------------------------------- secrets and processes
+def test_host_environment_and_processes_are_hidden(box, mode, bystander):
+    if mode == "bare":
+        pytest.skip("without namespaces, an own uid or Landlock, programs can read their uid's processes")
+    process, secret = bystander
+    source = (
+        "import os, sys\n"
+        "leaks = []\n"
+        "for pid in [sys.argv[1], '1', 'self'] + [str(p) for p in range(1, 5000)]:\n"
+        "    try:\n"
+        "        leaks.append(open(f'/proc/{pid}/environ', 'rb').read().decode(errors='replace'))\n"
+        "    except OSError as error:\n"
+        "        pass\n"
+        "try:\n"
+        "    print(len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
+        "except OSError as error:\n"
+        "    print(0, type(error).__name__)\n"
+        "print('\\n'.join(leaks))\n"
+        "print(dict(os.environ))\n"
+    )
+    result = box.run(source, args=(str(process.pid),))
+    assert result.ok, result
+    assert secret not in result.stdout
+    if mode == "namespaced":
+        visible = int(result.stdout.splitlines()[0])
+        assert visible <= 2, f"host processes are visible: {visible}"
+
+
+# --------------------------------------------------------------------------- network
+def test_network_reaches_no_host_listener(box, mode):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    source = (
+        "import socket, sys\n"
+        "try:\n"
+        "    print(socket.if_nameindex())\n"
+        "except OSError as error:\n"
+        "    print(type(error).__name__)\n"
+        "try:\n"
+        "    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=1)\n"
+        "    print('connected')\n"
+        "except OSError as error:\n"
+        "    print(type(error).__name__)\n"
+    )
+    try:
+        result = box.run(source, args=(str(port),))
+        pending, _, _ = select.select([listener], [], [], 0.2)
+    finally:
+        listener.close()
+    assert result.ok, result
+    assert "connected" not in result.stdout and not pending
+    if mode == "namespaced":
+        interfaces, outcome = result.stdout.splitlines()
+        assert interfaces == "[(1, 'lo')]" and outcome == "ConnectionRefusedError"
+    else:
+        assert "PermissionError" in result.stdout  # the seccomp filter refuses AF_INET sockets
+
+
+# --------------------------------------------------------------------------- files
+@pytest.mark.parametrize("mode_name", OWN_UID_MODES)
+def test_cannot_write_outside_its_directory(mode_name, tmp_path):
+    tag = uuid.uuid4().hex
+    targets = [
+        tmp_path / f"outside-{tag}",
+        Path.home() / f"hf-reft-probe-{tag}",
+        Path(f"/etc/hf-reft-probe-{tag}"),
+    ]
+    source = (
+        "import os, sys\n"
+        "for path in sys.argv[1:] + ['~/inside.txt', 'here.txt']:\n"
+        "    try:\n"
+        "        with open(os.path.expanduser(path), 'w') as handle:\n"
+        "            handle.write('x')\n"
+        "        print('wrote', path)\n"
+        "    except OSError as error:\n"
+        "        print('refused', type(error).__name__)\n"
+    )
+    try:
+        with Sandbox(_policy(mode_name), workers=1) as box:
+            result = box.run(source, args=tuple(map(str, targets)))
+    finally:
+        leaked = [path for path in targets if path.exists()]
+        for path in leaked:
+            path.unlink()
+    assert result.ok, result
+    assert not leaked, f"the program wrote outside its directory: {leaked}"
+    assert result.stdout.count("refused") == 3
+    assert "wrote ~/inside.txt" in result.stdout and "wrote here.txt" in result.stdout
+
+
+def test_home_is_the_throwaway_directory(box):
+    assert box.run("import os\nopen(os.path.expanduser('~/note'), 'w').write('x')\n").ok
+    assert box.run("import os\nprint(os.path.exists(os.path.expanduser('~/note')))\n").stdout == "False\n"
+
+
+# --------------------------------------------------------------------------- output
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_hundreds_of_megabytes_of_output_are_cut(box, stream):
+    source = f"import sys\nline = 'x' * (1 << 20)\nfor _ in range(500):\n    print(line, file=sys.{stream})\n"
+    started = time.monotonic()
+    result = box.run(source)
+    assert result.status is SandboxStatus.OUTPUT_LIMIT and result.output_truncated
+    assert len(result.stdout) + len(result.stderr) <= 64 << 10
+    assert time.monotonic() - started < 5
+    _assert_healthy(box)
+
+
+# --------------------------------------------------------------------------- crashes
+def test_ctypes_crash_is_reported_as_killed(box):
+    result = box.run("import ctypes\nctypes.string_at(0)\n")
+    assert result.status is SandboxStatus.KILLED and result.signal == signal.SIGSEGV
+    _assert_healthy(box)
+
+
+def test_ctypes_is_refused_by_the_default_policy():
+    with Sandbox(SandboxPolicy(preload=("math",)), workers=1) as box:
+        result = box.run("import ctypes\nctypes.string_at(0)\n")
+    assert result.status is SandboxStatus.ERROR and result.exception_type == "ImportError"
