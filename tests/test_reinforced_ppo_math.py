@@ -158,7 +158,7 @@ def test_build_rollout_places_rewards_and_reads_the_response_slice():
     vocab = 16
     seen = []
 
-    def policy_forward(ids, mask, pos):  # uniform policy, value = position id
+    def policy_forward(ids, mask, pos, lengths):  # uniform policy, value = position id
         seen.append(ids.shape[0])
         return torch.zeros(*ids.shape, vocab), pos.float()
 
@@ -189,7 +189,7 @@ def test_build_rollout_places_rewards_and_reads_the_response_slice():
 
 def test_build_rollout_kl_by_hand():
     class Reference:
-        def logits(self, ids, mask, pos):
+        def logits(self, ids, mask, pos, prompt_lengths=None):
             out = torch.zeros(*ids.shape, 4)
             out[..., 1] = math.log(3.0)  # reference: token 1 has probability 1/2, others 1/6
             return out
@@ -197,7 +197,7 @@ def test_build_rollout_kl_by_hand():
     rollout = build_rollout(
         [Completion(0, "", [1, 3], True, [0])],
         torch.tensor([1.0]),
-        policy_forward=lambda ids, mask, pos: (torch.zeros(*ids.shape, 4), torch.zeros(ids.shape)),
+        policy_forward=lambda ids, mask, pos, lengths: (torch.zeros(*ids.shape, 4), torch.zeros(ids.shape)),
         reference=Reference(),
         pad_token_id=0,
         kl_coef=0.5,

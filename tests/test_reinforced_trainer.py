@@ -196,11 +196,11 @@ def test_bad_configuration_is_explained(tmp_path):
     assert ReinforcedConfig(output_dir=str(tmp_path)).kl_coef == 0.05
     assert ReinforcedConfig(output_dir=str(tmp_path), format="program").kl_coef == 0.01
     assert ReinforcedConfig(output_dir=str(tmp_path), format="program", kl_coef=0.2).kl_coef == 0.2
-    with pytest.raises(ValueError, match="prompt column 'prompt'"):
+    with pytest.raises(ValueError, match="prompt column 'prompt' nor a question column 'question'"):
         ReinforcedTrainer(
             AutoModelForCausalLM.from_config(tiny_config("llama")),
             ReinforcedConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none"),
-            train_dataset=Dataset.from_dict({"question": ["q"]}),
+            train_dataset=Dataset.from_dict({"text": ["q"]}),
             processing_class=make_tokenizer(),
         )
     with pytest.raises(ValueError, match="one float per completion"):
@@ -214,3 +214,41 @@ def test_training_args_are_saved_as_json(tmp_path):
     trainer.save_model(str(tmp_path / "final"))
     saved = json.loads((tmp_path / "final" / "training_args.json").read_text())
     assert saved["kl_coef"] == 0.01 and saved["format"] == "nl"
+
+
+def test_a_loreft_policy_slots_in_with_its_warm_up_interventions_as_reference(tmp_path):
+    import hf_reft
+    from hf_reft.reinforced.reference import InterventionReference
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_config(tiny_config("llama"))
+    policy = hf_reft.get_reft_model(base, hf_reft.ReftConfig(layers=[1, 2], positions="f1+l1", rank=2))
+    frozen_base = {k: v.clone() for k, v in base.state_dict().items()}
+    warm_up = {k: v.clone() for k, v in policy.state_dict().items()}
+    trainer = ReinforcedTrainer(
+        policy,
+        ReinforcedConfig(
+            output_dir=str(tmp_path),
+            per_device_train_batch_size=2,
+            samples_per_question=4,
+            max_new_tokens=3,
+            max_steps=3,
+            learning_rate=1e-2,
+            kl_coef=0.05,
+            report_to="none",
+            save_strategy="no",
+            use_cpu=True,
+            disable_tqdm=True,
+        ),
+        train_dataset=questions(8),
+        processing_class=make_tokenizer(),
+        reward_fn=first_token_reward,
+    )
+    # the reference is the warm-up interventions on the same base: no second copy of the base
+    assert isinstance(trainer.reference, InterventionReference) and trainer.reference.policy is policy
+    trainer.train()
+    assert all(torch.equal(frozen_base[k], v) for k, v in base.state_dict().items())
+    assert any(not torch.equal(warm_up[k], v) for k, v in policy.state_dict().items())
+    reference = trainer.reference.interventions.state_dict()
+    assert reference and all(torch.equal(warm_up[f"interventions.{k}"], v) for k, v in reference.items())
+    assert trainer.state.log_history[-2]["kl"] != 0.0  # the policy moved away from the reference

@@ -61,6 +61,8 @@ class AnswerReward:
             what the sandbox gets from running ``solution()``).
         answer_column: the dataset column with gold answers (SVAMP/GSM8K: ``answer_value``).
         abs_tol: tolerance of the comparison.
+        extractor: the :class:`~hf_reft.reinforced.extraction.AnswerExtractor` to use (e.g. with
+            its own sandbox); default: the shared one of ``format``, strict as the paper.
     """
 
     def __init__(
@@ -69,10 +71,12 @@ class AnswerReward:
         *,
         answer_column: str = "answer_value",
         abs_tol: float = ABS_TOL,
+        extractor: Any = None,
     ) -> None:
-        if format not in ("nl", "program"):
-            raise ValueError(f"format must be 'nl' or 'program', got {format!r}.")
-        self.format = format
+        from .extraction import AnswerExtractor
+
+        self.extractor = extractor if extractor is not None else AnswerExtractor(format)
+        self.format = self.extractor.format.name
         self.answer_column = answer_column
         self.abs_tol = abs_tol
 
@@ -80,17 +84,12 @@ class AnswerReward:
         if self.answer_column not in columns:
             raise KeyError(
                 f"The built-in reward needs the gold answers in column {self.answer_column!r}; the "
-                f"dataset has {sorted(columns)}. Set answer_column (--answer-column) or pass a reward function."
+                f"dataset has {sorted(c for c in columns if c != 'completion_ids')}. Set answer_column "
+                "(--answer-column) or pass a reward function."
             )
         golds = columns[self.answer_column]
-        answers = self.extract(completions)
+        answers = self.extractor.extract_batch(list(completions))
         return [answer_reward(a, g, abs_tol=self.abs_tol) for a, g in zip(answers, golds, strict=True)]
-
-    def extract(self, completions: Sequence[str]) -> list[Answer | None]:
-        """The answer of each completion (``None`` when there is none), by the shared extraction."""
-        from .extraction import extract_answers
-
-        return list(extract_answers(list(completions), self.format))
 
 
 def compute_rewards(

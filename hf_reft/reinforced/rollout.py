@@ -21,8 +21,10 @@ from .reference import ReferencePolicy
 
 __all__ = ["PaddedCompletions", "Rollout", "build_rollout", "pad_completions", "score_sequences"]
 
-#: ``(input_ids, attention_mask, position_ids) -> (logits [B, T, V], values [B, T] or None)``
-ForwardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+#: ``(input_ids, attention_mask, position_ids, prompt_lengths) -> (logits [B, T, V], values [B, T] or None)``
+ForwardFn = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]
+]
 
 
 @dataclass
@@ -49,6 +51,11 @@ class PaddedCompletions:
     def response_ids(self) -> torch.Tensor:
         """``[N, R]`` response token ids (padding where the mask is 0)."""
         return self.input_ids[:, self.prompt_width :]
+
+    @property
+    def prompt_lengths(self) -> torch.Tensor:
+        """``[N]`` real prompt tokens per row."""
+        return self.attention_mask[:, : self.prompt_width].sum(-1)
 
 
 def pad_completions(completions: Sequence[Completion], pad_token_id: int) -> PaddedCompletions:
@@ -102,7 +109,12 @@ def score_sequences(
     logprobs, values = [], []
     for start in range(0, batch.input_ids.shape[0], batch_size):
         rows = slice(start, start + batch_size)
-        logits, vals = forward(batch.input_ids[rows], batch.attention_mask[rows], batch.position_ids[rows])
+        logits, vals = forward(
+            batch.input_ids[rows],
+            batch.attention_mask[rows],
+            batch.position_ids[rows],
+            batch.prompt_lengths[rows],
+        )
         logits = logits[:, p - 1 : p + r - 1]
         logprobs.append(ppo.logprobs_from_logits(logits, batch.response_ids[rows], temperature=temperature))
         if vals is not None:
@@ -151,6 +163,7 @@ class Rollout:
             "position_ids": t.position_ids[rows],
             "response_mask": t.response_mask[rows],
             "prompt_width": t.prompt_width,
+            "prompt_lengths": t.prompt_lengths[rows],
             "old_logprobs": self.logprobs[rows],
             "old_values": self.values[rows],
             "advantages": self.advantages[rows],
@@ -212,9 +225,9 @@ def build_rollout(
     if reference is not None:
 
         def ref_forward(
-            ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor
+            ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, lengths: torch.Tensor
         ) -> tuple[torch.Tensor, None]:
-            return reference.logits(ids, mask, pos), None
+            return reference.logits(ids, mask, pos, prompt_lengths=lengths), None
 
         ref_logprobs, _ = score_sequences(ref_forward, tokens, batch_size=batch_size, temperature=temperature)
     else:

@@ -34,7 +34,8 @@ from ..hub import atomic_write_text
 from . import ppo
 from .configuration import ReinforcedConfig
 from .generation import Completion, Generator, SamplingParams, TransformersGenerator
-from .reference import FrozenReference, ReferencePolicy, frozen_copy
+from .prompts import get_format
+from .reference import FrozenReference, ReferencePolicy, default_reference
 from .rewards import CORRECT_REWARD, AnswerReward, RewardFunction, compute_rewards
 from .rollout import Rollout, build_rollout
 from .value_head import PolicyWithValueHead
@@ -67,15 +68,18 @@ class ReinforcedTrainer(Trainer):
             folder / Hub id loaded with :meth:`PolicyWithValueHead.from_pretrained` (a warm-up
             checkpoint).
         args: the :class:`ReinforcedConfig`.
-        train_dataset: rows with a prompt (``args.prompt_column``) and whatever the reward reads
-            (the built-in reward: the gold answer in ``args.answer_column``).
+        train_dataset: rows with a prompt (``args.prompt_column``; else the paper's prompt is
+            built from the ``question`` column) and whatever the reward reads (the built-in
+            reward: the gold answer in ``args.answer_column``).
         eval_dataset: same layout; :meth:`evaluate` reports reward and accuracy on it.
         processing_class: the tokenizer (required: it tokenizes prompts and decodes samples).
         reward_fn: ``(prompts, completions, **columns) -> list[float]``; default
             :class:`AnswerReward` for ``args.format``.
         reference: the KL reference: a :class:`ReferencePolicy`, a model (frozen in place), or
-            ``None`` for a frozen copy of the policy as it is now (the warm-up model). Not
-            created when ``kl_coef`` is 0.
+            ``None`` for the policy as it is now (the warm-up model): a frozen copy of a full
+            model, or a frozen copy of a LoReFT policy's interventions on the same base (see
+            :func:`~hf_reft.reinforced.reference.default_reference`). Not created when
+            ``kl_coef`` is 0.
         generator: how to sample; default :class:`TransformersGenerator` on the policy. An engine
             with its own copy of the weights gets ``sync_weights(policy)`` before each rollout if
             it defines that method.
@@ -122,7 +126,7 @@ class ReinforcedTrainer(Trainer):
         if args.disable_dropout:
             disable_dropout(model)
         if reference is None and args.kl_coef > 0:
-            reference = frozen_copy(model.policy)
+            reference = default_reference(model.policy)
         elif isinstance(reference, nn.Module):
             reference = FrozenReference(reference)
         if reference is not None and not isinstance(reference, ReferencePolicy):
@@ -166,18 +170,23 @@ class ReinforcedTrainer(Trainer):
         columns = getattr(dataset, "column_names", None)
         if isinstance(columns, dict):  # DatasetDict
             columns = next(iter(columns.values()), None)
-        if columns is not None and args.prompt_column not in columns:
+        question = get_format(args.format).question_column
+        if columns is not None and args.prompt_column not in columns and question not in columns:
             raise ValueError(
-                f"{name} has no prompt column {args.prompt_column!r} (columns: {sorted(columns)}). "
-                "Add the formatted prompts or set prompt_column."
+                f"{name} has neither a prompt column {args.prompt_column!r} nor a question column "
+                f"{question!r} (columns: {sorted(columns)}). Add one, or set prompt_column."
             )
 
     def _prompts_and_columns(
         self, rows: Sequence[dict[str, Any]], repeat: int
     ) -> tuple[list[str], list[str], dict[str, list[Any]]]:
-        """Prompts (one per question), prompts and other columns repeated per sample."""
+        """Prompts (one per question), prompts and other columns repeated per sample.
+
+        A row without ``prompt_column`` gets the paper's prompt built from its question.
+        """
         column = self.args.prompt_column
-        prompts = [row[column] for row in rows]
+        fmt = get_format(self.args.format)
+        prompts = [row[column] if column in row else fmt.prompt_for_row(row) for row in rows]
         repeated = [p for p in prompts for _ in range(repeat)]
         keys = [k for k in rows[0] if k != column] if rows else []
         columns = {k: [row[k] for row in rows for _ in range(repeat)] for k in keys}
@@ -224,8 +233,10 @@ class ReinforcedTrainer(Trainer):
         model.eval()
         try:
 
-            def policy_forward(ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor):
-                out = model(input_ids=ids, attention_mask=mask, position_ids=pos)
+            def policy_forward(
+                ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, lengths: torch.Tensor
+            ):
+                out = model(input_ids=ids, attention_mask=mask, position_ids=pos, prompt_lengths=lengths)
                 return out.logits, out.values
 
             rollout = build_rollout(
@@ -324,6 +335,7 @@ class ReinforcedTrainer(Trainer):
             input_ids=inputs["input_ids"],
             attention_mask=inputs["attention_mask"],
             position_ids=inputs["position_ids"],
+            prompt_lengths=inputs["prompt_lengths"],
         )
         logits = outputs.logits[:, p - 1 : p + width - 1]
         values = outputs.values[:, p - 1 : p + width - 1].float()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import json
 import logging
 import os
@@ -113,13 +114,15 @@ class PolicyWithValueHead(PreTrainedModel):
             )
         device = next(policy.parameters()).device
         self.value_head.to(device)
+        #: a LoReFT policy places its interventions by prompt length (plain causal LMs take no such argument)
+        self.policy_takes_prompt_lengths = "prompt_lengths" in inspect.signature(policy.forward).parameters
         self.post_init()
 
     # ----------------------------------------------------------------------- init
-    def _init_weights(self, module: nn.Module) -> None:
-        """Only the value head is ours to initialise; the policy comes trained."""
-        if isinstance(module, ValueHead):
-            module.reset_parameters()
+    def init_weights(self) -> None:
+        """Initialise nothing: the policy comes trained (a LoReFT policy's interventions included)
+        and the value head initialised itself. ``PreTrainedModel.post_init`` would otherwise
+        re-initialise every policy weight not flagged as loaded."""
 
     def activation_checkpointing_enable(self, *args: Any, **kwargs: Any) -> None:
         self.policy.activation_checkpointing_enable(*args, **kwargs)
@@ -136,14 +139,21 @@ class PolicyWithValueHead(PreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        prompt_lengths: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the policy once: ``(logits [B, T, V], last hidden state [B, T, H])``."""
+        """Run the policy once: ``(logits [B, T, V], last hidden state [B, T, H])``.
+
+        ``prompt_lengths`` ``[B]`` (real prompt tokens per row) reaches policies that take it
+        (LoReFT: intervention positions are prompt positions); others ignore it.
+        """
+        extra = {"prompt_lengths": prompt_lengths} if self.policy_takes_prompt_lengths else {}
         out = self.policy(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
             output_hidden_states=True,
             use_cache=False,
+            **extra,
         )
         return out.logits, out.hidden_states[-1]
 
@@ -152,10 +162,11 @@ class PolicyWithValueHead(PreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        prompt_lengths: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> PolicyValueOutput:
         """Logits ``[B, T, V]`` and values ``[B, T]`` for ``input_ids`` ``[B, T]``."""
-        logits, hidden = self.policy_forward(input_ids, attention_mask, position_ids)
+        logits, hidden = self.policy_forward(input_ids, attention_mask, position_ids, prompt_lengths)
         return PolicyValueOutput(logits=logits, values=self.value_head(hidden))
 
     # ----------------------------------------------------------------------- save / load
@@ -267,6 +278,8 @@ class PolicyWithValueHead(PreTrainedModel):
             cache_dir=cache_dir,
             local_files_only=local_files_only,
         )
+        from .. import representation  # noqa: F401  (registers LoReFT adapters with the Auto classes)
+
         policy = AutoModelForCausalLM.from_pretrained(folder, **model_kwargs)
         model = cls(policy)
         head_file = folder / VALUE_HEAD_FILE
