@@ -266,3 +266,23 @@ def test_remote_backend_end_to_end_with_transformers_serve(transformers_serve):
     assert local.name == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert local.chat(QUESTION, max_new_tokens=16) == answer
     assert remote.chat(QUESTION, max_new_tokens=16, stop=["Paris"]) == answer[: answer.find("Paris")]
+
+
+def test_cli_chat(tmp_path, capsys):
+    from hf_reft.cli import main
+
+    folder = tmp_path / "tiny-chat"
+    LlamaForCausalLM(tiny_config("llama")).save_pretrained(folder)
+    make_tokenizer().save_pretrained(folder)
+    assert main(["reftool", "chat", "Hello", "--model", str(folder), "--max-new-tokens", "5"]) == 0
+    plain = capsys.readouterr()
+    assert f"[transformers: {folder}]" in plain.err
+    assert (
+        main(["reftool", "chat", "Hello", "--model", str(folder), "--max-new-tokens", "5", "--stream"]) == 0
+    )
+    assert capsys.readouterr().out == plain.out
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    assert main(["reftool", "chat", "Hello", "--model", dead, "--max-retries", "0", "--timeout", "5"]) == 1
+    assert "could not be reached" in capsys.readouterr().err

@@ -312,3 +312,32 @@ def test_not_a_book(tmp_path):
 def test_named_reference(chemistry):
     book = Reference.load("chemistry-2e", data_dir=CHEMISTRY.parent)
     assert book.title == chemistry.title and len(book.sections) == len(chemistry.sections)
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_inspect(capsys):
+    import json
+
+    from hf_reft.cli import main
+
+    assert main(["reftool", "inspect", str(CHEMISTRY), "--json"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert (counts["chapters"], counts["sections"], counts["all_examples"], counts["parts"]) == (
+        21,
+        135,
+        301,
+        414,
+    )
+    assert counts["chapter_table"][0] == {
+        "chapter": 1, "title": "Essential Ideas", "sections": 7, "examples": 12, "parts": 20,
+    }  # fmt: skip
+    assert main(["reftool", "inspect", str(CHEMISTRY), "--budget", "4000", "--sections"]) == 0
+    out = capsys.readouterr().out
+    assert "21 chapters, 135 sections, 289 worked examples (301 with front/back matter)" in out
+    assert "   1.4  m68674     Measurements  (2 examples)" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reftool", "inspect", str(CHEMISTRY), "--budget", "3"])
+    assert exit_info.value.code == 2 and "--budget must be at least 16" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["reftool", "inspect", "/no/such/book"])
+    assert "does not exist" in capsys.readouterr().err
