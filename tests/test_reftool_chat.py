@@ -257,15 +257,14 @@ def test_remote_backend_end_to_end_with_transformers_serve(transformers_serve):
 
     remote = get_chat_backend(transformers_serve, served_model=str(default_chat_model_path()), timeout=60)
     assert isinstance(remote, InferenceClientBackend)
-    answer = remote.chat(QUESTION, max_new_tokens=16)
+    answer = remote.chat(QUESTION, max_new_tokens=12)
     assert "Paris" in answer
-    streamed = list(remote.stream(QUESTION, max_new_tokens=16))
+    streamed = list(remote.stream(QUESTION, max_new_tokens=12))
     assert len(streamed) > 1 and "".join(streamed) == answer  # server-sent events, same greedy text
     # Same model, same chat template, greedy: the local backend writes the same words.
     local = TransformersChatBackend()
     assert local.name == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    assert local.chat(QUESTION, max_new_tokens=16) == answer
-    assert remote.chat(QUESTION, max_new_tokens=16, stop=["Paris"]) == answer[: answer.find("Paris")]
+    assert local.chat(QUESTION, max_new_tokens=12) == answer
 
 
 def test_cli_chat(tmp_path, capsys):
