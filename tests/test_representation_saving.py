@@ -57,6 +57,7 @@ def logits(model, **extra):
 # ---------------------------------------------------------------------------- files and fields
 def test_save_writes_config_safetensors_and_card(tmp_path):
     model = adapter(saved_base(tmp_path), share_weights=True, rank=3)
+    model.card_extra = "## Evaluation\n\nheld-out accuracy 0.5"
     model.save_pretrained(tmp_path / "adapter")
     files = {p.name for p in (tmp_path / "adapter").iterdir()}
     assert files == {"config.json", "model.safetensors", "README.md"}
@@ -69,6 +70,7 @@ def test_save_writes_config_safetensors_and_card(tmp_path):
     assert "library_name: hf-reft" in card and f"{trainable:,}" in card and "f2+l2" in card
     assert "| layers | 1, 3 (block_output) |" in card and "| rank | 3 |" in card
     assert "AutoModelForCausalLM.from_pretrained" in card
+    assert card.rstrip().endswith("held-out accuracy 0.5")
 
 
 def test_every_config_field_is_persisted_and_restored(tmp_path):

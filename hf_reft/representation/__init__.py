@@ -30,12 +30,13 @@ from .modeling import (
     ReftModelForSequenceClassification,
     ReftPreTrainedModel,
     get_reft_model,
-    load_base_model,
 )
 from .positions import PositionSpec, compute_positions, prompt_lengths_from_labels
+from .saving import ADAPTER_WEIGHTS_NAME, load_base_model, read_adapter_tensors
 
 __all__ = [
     "ACTIVATIONS",
+    "ADAPTER_WEIGHTS_NAME",
     "FORMAT_VERSION",
     "INTERVENTIONS",
     "ConsreftIntervention",
@@ -55,6 +56,7 @@ __all__ = [
     "get_reft_model",
     "load_base_model",
     "prompt_lengths_from_labels",
+    "read_adapter_tensors",
 ]
 
 AutoConfig.register(ReftConfig.model_type, ReftConfig, exist_ok=True)

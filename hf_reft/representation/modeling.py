@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from huggingface_hub import ModelCard
+from safetensors.torch import save_file
 from torch import nn
 from torch.nn.modules.module import _IncompatibleKeys
 from transformers import (
@@ -43,6 +43,7 @@ from transformers import (
 
 from .. import hub
 from .configuration import ReftConfig
+from .hooks import InterventionPass, cache_length, intervene, is_exporting
 from .interventions import build_intervention
 from .layers import find_layers, hidden_size_of
 from .positions import (
@@ -59,94 +60,13 @@ __all__ = [
     "ReftPreTrainedModel",
     "get_reft_model",
 ]
-
-#: File holding the intervention (and head) tensors of a saved adapter.
-ADAPTER_WEIGHTS_NAME = "model.safetensors"
-_CARD_TEMPLATE = "representation_adapter.md"
-_FORMULAS = {
-    "loreft": "Φ(h) = h + Rᵀ(Wh + b − Rh), R with orthonormal rows",
-    "direft": "Φ(h) = h + W₂ᵀ(W₁h + b)",
-    "noreft": "Φ(h) = h + W₂ᵀ(W₁h + b − W₂h)",
-    "consreft": "Φ(h) = h + Rᵀ(b − Rh), R with orthonormal rows",
-    "lobireft": "Φ(h) = h + Rᵀb, R with orthonormal rows",
-}
-_NAMES = {
-    "loreft": "LoReFT",
-    "direft": "DiReFT",
-    "noreft": "NoReFT",
-    "consreft": "ConsReFT",
-    "lobireft": "LoBiReFT",
-}
-# keyword arguments the Auto classes add that mean nothing to a base model load
-_AUTO_ONLY_KWARGS = (
-    "_from_auto",
-    "adapter_kwargs",
-    "code_revision",
-    "_commit_hash",
-    "proxies",
-    "use_safetensors",
+from .saving import (
+    ADAPTER_WEIGHTS_NAME,
+    AUTO_ONLY_KWARGS,
+    load_base_model,
+    read_adapter_tensors,
+    render_adapter_card,
 )
-
-
-class _Pass:
-    """Positions of one intervened forward pass, shared by all layer hooks.
-
-    Args:
-        positions: ``[batch, p + s]`` token indices, ``-1`` for unused slots.
-        n_prefix: ``p``: columns ``[:p]`` go to the prefix intervention.
-        seq_len: length of the sequence the hooks must see (the prompt in ``generate``).
-    """
-
-    def __init__(self, positions: torch.Tensor, n_prefix: int, seq_len: int) -> None:
-        self.positions = positions
-        self.n_prefix = n_prefix
-        self.seq_len = seq_len
-        self.calls = 0  # base forward calls since the pass started; hooks act on call 1 only
-        self._flat: dict[tuple[int, torch.device], tuple[torch.Tensor, torch.Tensor, int]] = {}
-
-    def flat_indices(self, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """``(batch_idx [N], token_idx [N], n_prefix_rows)`` for a hidden state of ``batch`` rows.
-
-        ``batch`` may be a multiple ``B·k`` of the pass's batch (``num_return_sequences``, beam
-        search): generation repeats each example ``k`` times (``repeat_interleave``).
-        """
-        key = (batch, device)
-        if key not in self._flat:
-            base = self.positions.shape[0]
-            if base == 0 or batch % base:
-                raise RuntimeError(
-                    f"hf-reft: a hooked layer saw a batch of {batch} rows but positions were computed for "
-                    f"{base} examples. Call the model through ReftModel.forward/generate."
-                )
-            positions = self.positions.to(device)
-            if batch != base:
-                positions = positions.repeat_interleave(batch // base, dim=0)
-            prefix, suffix = positions[:, : self.n_prefix], positions[:, self.n_prefix :]
-            b_pre, j_pre = (prefix >= 0).nonzero(as_tuple=True)
-            b_suf, j_suf = (suffix >= 0).nonzero(as_tuple=True)
-            rows = torch.cat([b_pre, b_suf])
-            cols = torch.cat([prefix[b_pre, j_pre], suffix[b_suf, j_suf]])
-            self._flat[key] = (rows, cols, int(b_pre.numel()))
-        return self._flat[key]
-
-
-def _cache_length(kwargs: dict[str, Any]) -> int:
-    """Tokens already in a KV cache passed to forward (0 when there is none)."""
-    cache = kwargs.get("past_key_values", kwargs.get("cache"))
-    if cache is None:
-        return 0
-    if hasattr(cache, "get_seq_length"):
-        return int(cache.get_seq_length())
-    return 1  # an unknown non-empty cache object: be safe and do not intervene
-
-
-def _is_exporting() -> bool:
-    checks = (
-        torch.jit.is_tracing,
-        getattr(torch.compiler, "is_exporting", lambda: False),
-        getattr(torch.onnx, "is_in_onnx_export", lambda: False),
-    )
-    return any(check() for check in checks)
 
 
 class ReftPreTrainedModel(PreTrainedModel):
@@ -188,7 +108,9 @@ class ReftPreTrainedModel(PreTrainedModel):
         self.interventions = self._build_interventions(layer_list)
         self.__dict__["_active"] = self.interventions  # not registered: swapping must not add parameters
         self._enabled = True
-        self._pass: _Pass | None = None
+        self._pass: InterventionPass | None = None
+        #: Markdown appended to the card on save, e.g. evaluation results.
+        self.card_extra: str | None = None
         self._hooks = [self.model.register_forward_pre_hook(self._count_base_call)]
         for index in self.layer_indices:
             target = self._hook_target(layer_list[index], index)
@@ -293,41 +215,8 @@ class ReftPreTrainedModel(PreTrainedModel):
     def _layer_hook(self, key: str, module: nn.Module, args: tuple, output: Any) -> Any:
         state = self._pass
         if state is None or state.calls != 1 or not self._enabled:
-            return None
-        hidden = output[0] if isinstance(output, (tuple, list)) else output
-        if not isinstance(hidden, torch.Tensor) or hidden.dim() != 3:
-            raise RuntimeError(
-                f"hf-reft: the hooked module of {key} returned {type(hidden).__name__} "
-                f"{tuple(getattr(hidden, 'shape', ()))}, not hidden states [batch, seq, hidden]. Choose another "
-                "component in ReftConfig."
-            )
-        if hidden.shape[1] != state.seq_len:
-            raise RuntimeError(
-                f"hf-reft: {key} saw {hidden.shape[1]} positions but the interventions were placed for "
-                f"{state.seq_len}. Chunked prefill and manual caching are not supported with interventions."
-            )
-        rows, cols, n_prefix = state.flat_indices(hidden.shape[0], hidden.device)
-        if rows.numel() == 0:
-            return None
-        group = self._active[key]
-        first = next(iter(group.values()))
-        dtype = next(first.parameters()).dtype
-        selected = hidden[rows, cols].to(dtype)
-        if "shared" in group:
-            new = group["shared"](selected)
-        else:
-            parts = []
-            if n_prefix:
-                parts.append(group["prefix"](selected[:n_prefix]))
-            if n_prefix < selected.shape[0]:
-                parts.append(group["suffix"](selected[n_prefix:]))
-            new = torch.cat(parts) if len(parts) > 1 else parts[0]
-        hidden = hidden.index_put((rows, cols), new.to(hidden.dtype))
-        if isinstance(output, tuple):
-            return (hidden, *output[1:])
-        if isinstance(output, list):
-            return [hidden, *output[1:]]
-        return hidden
+            return None  # no pass, a decode step, or interventions switched off: nothing to do
+        return intervene(output, state, self._active[key], key)
 
     def _start_pass(
         self,
@@ -341,7 +230,7 @@ class ReftPreTrainedModel(PreTrainedModel):
         cache_length: int = 0,
     ) -> None:
         """Compute this batch's positions and arm the hooks for the next base forward call."""
-        if _is_exporting():
+        if is_exporting():
             raise RuntimeError(
                 "A LoReFT model can't be traced or exported (torch.export, ONNX, TorchScript): its interventions "
                 "are forward hooks at prompt-dependent positions, which export engines don't run. Serve it with "
@@ -385,7 +274,7 @@ class ReftPreTrainedModel(PreTrainedModel):
             positions = compute_positions(
                 self._spec, attention_mask, prompt_lengths, shape=(batch, seq), device=device
             )
-        self._pass = _Pass(positions, self._spec.first, seq)
+        self._pass = InterventionPass(positions, self._spec.first, seq)
 
     def _end_pass(self) -> None:
         """Forget the pass, unless a checkpointed backward may still replay hooked modules."""
@@ -543,46 +432,9 @@ class ReftPreTrainedModel(PreTrainedModel):
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ saving
-    def model_card(self, repo_id: str | None = None):
-        """The adapter's ``README.md`` as a :class:`huggingface_hub.ModelCard`."""
-        config = self.config
-        trainable, total = self.get_nb_trainable_parameters()
-        spec = self._spec
-        positions_text = " and ".join(
-            text
-            for count, text in (
-                (spec.first, f"first {spec.first} prompt tokens"),
-                (spec.last, f"last {spec.last} prompt tokens"),
-            )
-            if count
-        )
-        is_lm = config.task == "causal_lm"
-        return hub.render_card(
-            _CARD_TEMPLATE,
-            base_model=config.base_model_name_or_path,
-            base_model_relation="adapter",
-            tags=["reft", "representation-finetuning", config.intervention],
-            pipeline_tag="text-generation" if is_lm else "text-classification",
-            title=f"{_NAMES[config.intervention]} adapter" + (f": {repo_id}" if repo_id else ""),
-            intervention=config.intervention,
-            intervention_name=_NAMES[config.intervention],
-            formula=_FORMULAS[config.intervention],
-            layers="all" if config.layers == "all" else ", ".join(str(i) for i in self.layer_indices),
-            component=config.component,
-            positions=str(spec),
-            positions_text=positions_text,
-            share_weights=config.share_weights,
-            rank=config.rank,
-            trainable_params=trainable,
-            all_params=total,
-            trainable_percent=100 * trainable / total,
-            task=config.task,
-            intervention_dtype=config.intervention_dtype,
-            base_model_revision=config.base_model_revision,
-            auto_class="AutoModelForCausalLM" if is_lm else "AutoModelForSequenceClassification",
-            repo_id=repo_id or "path/to/this-adapter",
-            extra=None,
-        )
+    def model_card(self, repo_id: str | None = None) -> ModelCard:
+        """The adapter's ``README.md`` as a :class:`huggingface_hub.ModelCard` (with :attr:`card_extra`)."""
+        return render_adapter_card(self, repo_id, extra=self.card_extra)
 
     def save_pretrained(
         self,
@@ -667,7 +519,7 @@ class ReftPreTrainedModel(PreTrainedModel):
         """
         if model_args:
             raise TypeError(f"{cls.__name__}.from_pretrained takes no positional model arguments.")
-        for name in _AUTO_ONLY_KWARGS:
+        for name in AUTO_ONLY_KWARGS:
             kwargs.pop(name, None)
         if kwargs.get("trust_remote_code") is None:
             kwargs.pop("trust_remote_code", None)
@@ -705,20 +557,7 @@ class ReftPreTrainedModel(PreTrainedModel):
 
     def load_adapter_weights(self, path: str | os.PathLike[str]) -> None:
         """Load ``model.safetensors`` of a saved adapter into this model (clear errors when absent/corrupt)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"The adapter weights {path} are missing. Re-save the adapter with save_pretrained, or "
-                "re-download it (from_pretrained(..., force_download=True))."
-            )
-        try:
-            tensors = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise OSError(
-                f"The adapter weights {path} are corrupt or not a safetensors file ({err}). Re-save the adapter "
-                "with save_pretrained, or re-download it (from_pretrained(..., force_download=True))."
-            ) from err
-        self.load_state_dict(tensors, strict=True)
+        self.load_state_dict(read_adapter_tensors(path), strict=True)
 
 
 def _wrong_task_message(task: str, class_name: str) -> str:
@@ -741,39 +580,6 @@ def _module_device(module: nn.Module) -> torch.device:
     for param in module.parameters():
         return torch.device("cpu") if param.device.type == "meta" else param.device
     return torch.device("cpu")
-
-
-def load_base_model(config: ReftConfig, **kwargs: Any) -> PreTrainedModel:
-    """Load the base model an adapter config names (Hub id at its pinned revision, or local folder)."""
-    name = config.base_model_name_or_path
-    if not name:
-        raise ValueError(
-            "The adapter config names no base model (base_model_name_or_path); pass base_model=."
-        )
-    if os.path.isabs(name) and not os.path.isdir(name):
-        raise FileNotFoundError(
-            f"The adapter's base model folder {name} does not exist on this machine. Pass the base explicitly: "
-            "from_pretrained(adapter, base_model=AutoModel….from_pretrained(...))."
-        )
-    load_kwargs: dict[str, Any] = dict(config.base_model_kwargs)
-    if isinstance(load_kwargs.get("dtype"), str) and load_kwargs["dtype"] != "auto":
-        load_kwargs["dtype"] = getattr(torch, load_kwargs["dtype"])
-    if config.base_model_revision and not os.path.isdir(name):
-        load_kwargs.setdefault("revision", config.base_model_revision)
-    if config.task == "sequence_classification":
-        load_kwargs.setdefault("num_labels", config.num_labels)
-        if config.id2label:
-            load_kwargs.setdefault("id2label", config.id2label)
-            load_kwargs.setdefault("label2id", config.label2id)
-        if config.problem_type:
-            load_kwargs.setdefault("problem_type", config.problem_type)
-    load_kwargs.update(kwargs)
-    auto = (
-        AutoModelForSequenceClassification
-        if config.task == "sequence_classification"
-        else AutoModelForCausalLM
-    )
-    return auto.from_pretrained(name, **load_kwargs)
 
 
 class ReftModelForCausalLM(ReftPreTrainedModel):
@@ -814,7 +620,7 @@ class ReftModelForCausalLM(ReftPreTrainedModel):
             labels=labels,
             prompt_lengths=prompt_lengths,
             intervention_positions=intervention_positions,
-            cache_length=_cache_length(kwargs),
+            cache_length=cache_length(kwargs),
         )
         try:
             return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
@@ -848,7 +654,7 @@ class ReftModelForCausalLM(ReftPreTrainedModel):
             inputs_embeds=kwargs.get("inputs_embeds"),
             prompt_lengths=prompt_lengths,
             intervention_positions=intervention_positions,
-            cache_length=_cache_length(kwargs),
+            cache_length=cache_length(kwargs),
         )
         try:
             if input_ids is not None:
@@ -913,7 +719,7 @@ class ReftModelForSequenceClassification(ReftPreTrainedModel):
             inputs_embeds=kwargs.get("inputs_embeds"),
             prompt_lengths=prompt_lengths,
             intervention_positions=intervention_positions,
-            cache_length=_cache_length(kwargs),
+            cache_length=cache_length(kwargs),
         )
         try:
             return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
