@@ -71,7 +71,7 @@ def _checked_file_name(name: str) -> str:
     return str(path)
 
 
-def _encode_program(program: Program, policy: SandboxPolicy) -> dict[str, Any]:
+def _encode_program(program: Program) -> dict[str, Any]:
     if not isinstance(program.source, str):
         raise TypeError(f"the program source must be a str, got {type(program.source).__name__}")
     if isinstance(program.args, str) or not all(isinstance(arg, str) for arg in program.args):
@@ -91,8 +91,6 @@ def _encode_program(program: Program, policy: SandboxPolicy) -> dict[str, Any]:
         "args": list(program.args),
         "files": files,
         "call": program.call,
-        "allowed_imports": None if policy.allowed_imports is None else sorted(policy.allowed_imports),
-        "limits": policy.limits(),
     }
 
 
@@ -152,6 +150,10 @@ class _Worker:
             "memory_bytes": policy.memory_bytes,
             "max_processes": policy.max_processes,
             "cgroups": policy.cgroups,
+            "limits": {
+                **policy.limits(),
+                "allowed_imports": None if policy.allowed_imports is None else sorted(policy.allowed_imports),
+            },
             "landlock": policy.landlock,
             "fallback_workdir_root": self.scratch,
         }
@@ -218,7 +220,7 @@ class _Worker:
             protocol.write_message(self.request_fd, request)
         except OSError:
             return None
-        deadline = time.monotonic() + request["limits"]["wall_time"] + RESPONSE_GRACE
+        deadline = time.monotonic() + self.policy.wall_time + RESPONSE_GRACE
         message = self._read(deadline)
         return message if message is not None and message.get("op") == "result" else None
 
@@ -337,12 +339,12 @@ class Sandbox:
     def run_batch(self, programs: Iterable[str | Program]) -> list[SandboxResult]:
         """Run many programs on all workers at once; results come back in the same order."""
         items = [item if isinstance(item, Program) else Program(item) for item in programs]
-        requests = [_encode_program(item, self.policy) for item in items]  # bad input fails before any runs
+        requests = [_encode_program(item) for item in items]  # bad input fails before any runs
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="hf-reft-sandbox-batch") as pool:
             return list(pool.map(self._run_request, requests))
 
     def _run(self, program: Program) -> SandboxResult:
-        return self._run_request(_encode_program(program, self.policy))
+        return self._run_request(_encode_program(program))
 
     def _run_request(self, request: dict[str, Any]) -> SandboxResult:
         self._ensure_open()

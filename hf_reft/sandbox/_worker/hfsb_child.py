@@ -3,8 +3,8 @@
 :func:`run_child` never returns. Isolation is applied step by step *before* the program's code is
 compiled; if any mandatory step fails the child reports a setup error and exits without running
 the program. The child is forked *before* its program is known (so the fork and the generic isolation steps
-overlap with the host's work); it then reads the program from a pipe (fd 3) and sends its report
-as one framed JSON message over another (fd 4).
+overlap with the host's work); it then reads the program from the host's request pipe (fd 3) and
+sends its report as one framed JSON message over a pipe to the worker (fd 4).
 """
 
 from __future__ import annotations
@@ -157,15 +157,15 @@ def prepare(setup: dict[str, Any]) -> dict[str, int]:
     return baseline
 
 
-def _apply_request(request: dict[str, Any], baseline: dict[str, int]) -> None:
+def _apply_request(request: dict[str, Any], baseline: dict[str, int], limits: dict[str, Any]) -> None:
     stdin = request["stdin"]
     _set_stdin(None if stdin is None else base64.b64decode(stdin))
     _write_files(request["files"])
-    _apply_limits(request["limits"], baseline)
+    _apply_limits(limits, baseline)
     _fresh_text_streams()
     sys.argv = ["program.py", *request["args"]]
-    if request["allowed_imports"] is not None:
-        install_import_guard(frozenset(request["allowed_imports"]))
+    if limits["allowed_imports"] is not None:
+        install_import_guard(frozenset(limits["allowed_imports"]))
 
 
 # --------------------------------------------------------------------------- import allowlist
@@ -290,24 +290,39 @@ def _flush_streams() -> None:
             stream.flush()
 
 
+STARTED = b"S"
+
+
 def run_child(setup: dict[str, Any], fds: dict[str, int]) -> None:
     """Body of a freshly forked child: isolate, wait for one program, run it, report, exit.
 
-    ``fds`` holds this child's ends of the pipes: ``stdout``, ``stderr``, ``request``, ``report``.
+    ``fds`` holds this child's ends of the pipes: ``stdout``, ``stderr`` and ``report`` to the
+    worker, and ``request``, the host's request pipe, from which the child takes its program itself
+    (one hop less than relaying it through the worker). Having read it, the child closes that pipe
+    and tells the worker with one :data:`STARTED` byte on the report pipe, which starts the clock.
     """
+    failure: BaseException | None = None
     try:
         _wire_standard_streams(fds["stdout"], fds["stderr"])
         _keep_only(fds["request"], fds["report"], setup["landlock_fd"])
         baseline = prepare(setup)
     except BaseException as error:
-        _setup_failed(error)
-    request = protocol.read_message(REQUEST_FD)
-    if request is None:  # the worker is shutting down
-        os._exit(0)
+        failure = error
     try:
-        _apply_request(request, baseline)
-    except BaseException as error:
-        _setup_failed(error)
+        request = protocol.read_message(REQUEST_FD)
+    except BaseException:
+        request = None
+    if request is None:  # the host closed the pipe: the worker is shutting down
+        os._exit(0)
+    os.close(REQUEST_FD)
+    os.write(REPORT_FD, STARTED)
+    if failure is None:
+        try:
+            _apply_request(request, baseline, setup["limits"])
+        except BaseException as error:
+            failure = error
+    if failure is not None:
+        _setup_failed(failure)
     report = _execute(request["source"], request["call"])
     _flush_streams()
     try:

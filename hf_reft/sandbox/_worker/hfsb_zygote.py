@@ -149,6 +149,7 @@ class ZygoteState:
     gid: int | None
     seccomp: dict[str, Any] | None
     landlock_fd: int | None
+    request_fd: int = -1
 
 
 def _namespaces_and_mounts(config: dict[str, Any], layers: Layers) -> None:
@@ -300,20 +301,22 @@ class Capture:
             self.over_limit = True
         getattr(self, stream).extend(chunk[: max(room, 0)])
 
+    @property
+    def started(self) -> bool:
+        """Whether the child has taken its program from the host's pipe."""
+        return self.report[:1] == hfsb_child.STARTED
+
     def report_complete(self) -> bool:
-        """Whether a whole framed report has arrived."""
-        header = protocol.HEADER.size
-        return (
-            len(self.report) >= header
-            and len(self.report) >= header + protocol.HEADER.unpack(self.report[:header])[0]
-        )
+        """Whether a whole framed report has arrived (after the start marker)."""
+        header, body = protocol.HEADER.size, self.report[1:]
+        return len(body) >= header and len(body) >= header + protocol.HEADER.unpack(body[:header])[0]
 
     def decoded_report(self) -> dict[str, Any] | None:
         """The program's report, or ``None`` if it sent none (or garbage)."""
         if not self.report_complete():
             return None
         try:
-            report = json.loads(bytes(self.report[protocol.HEADER.size :]).decode("utf-8", "replace"))
+            report = json.loads(bytes(self.report[1 + protocol.HEADER.size :]).decode("utf-8", "replace"))
         except ValueError:
             return None
         return report if isinstance(report, dict) else None
@@ -324,7 +327,6 @@ class Child:
     """A forked child waiting for its program, and the zygote's ends of its pipes."""
 
     pid: int
-    request_fd: int
     pipes: dict[int, str]
 
 
@@ -358,26 +360,23 @@ def _clean_shared_memory(state: ZygoteState) -> None:
 def fork_child(state: ZygoteState) -> Child:
     """Fork the next program's process; it isolates itself and waits for its program."""
     setup = {
+        "limits": state.config["limits"],
         "workdir": _prepare_workdir(state),
         "uid": state.uid,
         "gid": state.gid,
         "seccomp": state.seccomp,
         "landlock_fd": state.landlock_fd,
     }
-    (out_r, out_w), (err_r, err_w), (req_r, req_w), (rep_r, rep_w) = (
-        os.pipe(),
-        os.pipe(),
-        os.pipe(),
-        os.pipe(),
-    )
+    (out_r, out_w), (err_r, err_w), (rep_r, rep_w) = os.pipe(), os.pipe(), os.pipe()
     pid = os.fork()
     if pid == 0:
-        hfsb_child.run_child(setup, {"stdout": out_w, "stderr": err_w, "request": req_r, "report": rep_w})
-    for fd in (out_w, err_w, req_r, rep_w):
+        fds = {"stdout": out_w, "stderr": err_w, "request": state.request_fd, "report": rep_w}
+        hfsb_child.run_child(setup, fds)
+    for fd in (out_w, err_w, rep_w):
         os.close(fd)
     for fd in (out_r, err_r, rep_r):
         os.set_blocking(fd, False)
-    return Child(pid=pid, request_fd=req_w, pipes={out_r: "stdout", err_r: "stderr", rep_r: "report"})
+    return Child(pid=pid, pipes={out_r: "stdout", err_r: "stderr", rep_r: "report"})
 
 
 def _read_available(fd: int, stream: str, capture: Capture) -> bool:
@@ -394,27 +393,37 @@ def _read_available(fd: int, stream: str, capture: Capture) -> bool:
             return True
 
 
-def _supervise(child: Child, capture: Capture, deadline: float) -> str:
-    """Collect output until the program reports, exits, runs out of time or prints too much."""
+def _supervise(child: Child, capture: Capture, wall_time: float) -> tuple[str, float]:
+    """Follow one program from the moment its child takes it until it reports or must be stopped.
+
+    Returns the reason (``reported``, ``exited``, ``timeout``, ``output``, or ``gone`` when the child
+    exited without taking a program) and the time the program started.
+    """
     selector = selectors.DefaultSelector()
     pidfd = os.pidfd_open(child.pid)
     selector.register(pidfd, selectors.EVENT_READ, "exit")
     for fd, stream in child.pipes.items():
         selector.register(fd, selectors.EVENT_READ, stream)
+    started = deadline = None
     try:
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return "timeout"
-            for key, _ in selector.select(remaining):
+            timeout = None if deadline is None else deadline - time.monotonic()
+            if timeout is not None and timeout <= 0:
+                return "timeout", started
+            for key, _ in selector.select(timeout):
                 if key.data == "exit":
-                    return "exited"
+                    report_fd = next(fd for fd, stream in child.pipes.items() if stream == "report")
+                    _read_available(report_fd, "report", capture)
+                    return ("exited" if capture.started else "gone"), started or time.monotonic()
                 if not _read_available(key.fd, key.data, capture):
                     selector.unregister(key.fd)
+                if started is None and capture.started:
+                    started = time.monotonic()
+                    deadline = started + wall_time
                 if capture.over_limit:
-                    return "output"
+                    return "output", started
                 if key.data == "report" and capture.report_complete():
-                    return "reported"
+                    return "reported", started
     finally:
         selector.close()
         os.close(pidfd)
@@ -441,8 +450,6 @@ def _finish(state: ZygoteState, child: Child, capture: Capture | None) -> os.wai
     except ChildProcessError:
         status, usage = None, None
     iso.reap_all_children(kill_everyone_in_namespace=state.pid_namespace)
-    with contextlib.suppress(OSError):
-        os.close(child.request_fd)
     for fd, stream in child.pipes.items():
         if capture is not None:
             _read_available(fd, stream, capture)
@@ -498,40 +505,29 @@ def _result_message(
     }
 
 
-def run_program(state: ZygoteState, child: Child, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Run ``request`` in the waiting ``child``; return the result and whether cleanup is still due.
+def run_program(state: ZygoteState, child: Child) -> tuple[dict[str, Any] | None, bool]:
+    """Supervise the waiting ``child`` through its program; return the result and whether cleanup is due.
 
     When the program reports normally the result is returned at once and the child's tree is
     cleaned up afterwards (off the host's critical path); otherwise it is killed and reaped first,
-    since its exit status decides the outcome.
+    since its exit status decides the outcome. ``None`` means the host closed the request pipe.
     """
-    limits = request["limits"]
+    limits = state.config["limits"]
     capture = Capture(limit=limits["max_output_bytes"])
     oom_before = state.cgroups.oom_kills()
-    started = time.monotonic()
-    with contextlib.suppress(OSError):  # if the child died during set-up, its exit status tells why
-        protocol.write_message(child.request_fd, request)
-    reason = _supervise(child, capture, started + limits["wall_time"])
+    reason, started = _supervise(child, capture, limits["wall_time"])
     wall_time = time.monotonic() - started
     if reason == "reported":
         for fd, stream in child.pipes.items():
             if stream != "report":
                 _read_available(fd, stream, capture)
-        report = capture.decoded_report() or {}
         if not capture.over_limit:
-            kind = _classify("reported", None, 0.0, report, limits, oom=False)
-            extra = {"exit_code": 0, "signal": None, "cpu_time": report.get("cpu_time", 0.0)}
-            return _result_message(
-                kind,
-                capture,
-                report,
-                wall_time=wall_time,
-                max_rss_bytes=report.get("max_rss_bytes", 0),
-                **extra,
-            ), True
+            return _reported_result(capture, limits, wall_time), True
         reason = "output"
     finished = _finish(state, child, capture)
     status, usage = finished if finished is not None else (None, None)
+    if reason == "gone":
+        return None if status is None or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0) else {}, False
     cpu_time = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
     report = capture.decoded_report()
     kind = _classify(reason, status, cpu_time, report, limits, state.cgroups.oom_kills() > oom_before)
@@ -544,25 +540,39 @@ def run_program(state: ZygoteState, child: Child, request: dict[str, Any]) -> tu
     return _result_message(kind, capture, report or {}, wall_time=wall_time, **extra), False
 
 
-def serve(state: ZygoteState, request_fd: int, response_fd: int) -> None:
-    """Answer requests until the host closes its end of the request pipe."""
+def _reported_result(capture: Capture, limits: dict[str, Any], wall_time: float) -> dict[str, Any]:
+    report = capture.decoded_report() or {}
+    kind = _classify("reported", None, 0.0, report, limits, oom=False)
+    return _result_message(
+        kind,
+        capture,
+        report,
+        wall_time=wall_time,
+        exit_code=0,
+        signal=None,
+        cpu_time=report.get("cpu_time", 0.0),
+        max_rss_bytes=report.get("max_rss_bytes", 0),
+    )
+
+
+def serve(state: ZygoteState, response_fd: int) -> None:
+    """Run programs until the host closes its end of the request pipe.
+
+    The zygote never reads that pipe itself: the pre-forked child waiting for the next program does.
+    """
     protocol.write_message(
         response_fd,
         {"op": "ready", "layers": state.layers.active, "notes": state.layers.notes, "pid": os.getpid()},
     )
-    child = fork_child(state)
-    while (request := protocol.read_message(request_fd)) is not None:
-        if request.get("op") != "run":
-            protocol.write_message(
-                response_fd, {"op": "error", "message": f"unknown op {request.get('op')!r}"}
-            )
-            continue
-        result, cleanup_due = run_program(state, child, request)
-        protocol.write_message(response_fd, result)
+    while True:
+        child = fork_child(state)
+        result, cleanup_due = run_program(state, child)
+        if result is None:
+            return
+        if result:  # an empty result: the child died before taking a program; fork another
+            protocol.write_message(response_fd, result)
         if cleanup_due:
             _finish(state, child, None)
-        child = fork_child(state)
-    _finish(state, child, None)
 
 
 # --------------------------------------------------------------------------- processes
@@ -578,7 +588,8 @@ def _zygote_main(
         message = f"sandbox worker set-up failed: {type(error).__name__}: {error}"
         protocol.write_message(fds[1], {"op": "failed", "message": message})
         os._exit(1)
-    serve(state, *fds)
+    state.request_fd = fds[0]
+    serve(state, fds[1])
     os._exit(0)
 
 
