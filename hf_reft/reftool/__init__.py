@@ -6,8 +6,12 @@
 * :mod:`~hf_reft.reftool.chat` — :class:`ChatBackend` and :func:`get_chat_backend`.
 * :mod:`~hf_reft.reftool.toolbox` — :class:`Toolbox` → chapters → sections → :class:`Tool`,
   ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub``.
+* :mod:`~hf_reft.reftool.solver` — :class:`RefToolSolver` (hierarchical selection, streamed
+  :class:`SolverStep` s, a :class:`SolveTrace`); :mod:`~hf_reft.reftool.baselines` — chain and
+  program of thought; :mod:`~hf_reft.reftool.scripted` — :class:`ScriptedChatBackend`.
 """
 
+from .baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
 from .chat import (
     ChatBackend,
     ChatBackendError,
@@ -24,6 +28,8 @@ from .reference import (
     SectionPart,
     WorkedExample,
 )
+from .scripted import RecordingChatBackend, ScriptedChatBackend
+from .solver import BaseSolver, RefToolSolver, SolverStep, SolveTrace
 from .toolbox import (
     BuildStats,
     Tool,
@@ -38,15 +44,23 @@ from .toolbox import (
 
 __all__ = [
     "NAMED_REFERENCES",
+    "BaseSolver",
     "BuildStats",
+    "ChainOfThoughtSolver",
     "Chapter",
     "ChatBackend",
     "ChatBackendError",
     "InferenceClientBackend",
+    "ProgramOfThoughtSolver",
+    "RecordingChatBackend",
+    "RefToolSolver",
     "Reference",
     "ReferenceFormatError",
+    "ScriptedChatBackend",
     "Section",
     "SectionPart",
+    "SolveTrace",
+    "SolverStep",
     "Tool",
     "Toolbox",
     "ToolboxChapter",

@@ -1,0 +1,162 @@
+"""Every prompt RefTool sends to a chat model, in one place.
+
+Each function returns a chat (``[{"role": ..., "content": ...}]``). The first line of each user
+message names the task ("Write tools", "Repair the tool", "Choose the chapters", "Choose the
+tools", "Write a program", "Solve step by step"), so scripted backends can answer by rule.
+
+Formats the parsers (:mod:`~hf_reft.reftool.creation`, :mod:`~hf_reft.reftool.solver`) expect:
+
+* tool creation / repair — one block per tool::
+
+      TOOL: density_from_mass_volume
+      DESCRIPTION: Density in g/cm^3 from a mass in g and a volume in cm^3.
+      EXAMPLE: 1.1
+      ```python
+      def density_from_mass_volume(mass_g, volume_cm3):
+          return mass_g / volume_cm3
+      ```
+      ```python
+      print(density_from_mass_volume(9.26, 1.04))
+      ```
+
+  (the first code block defines the tool, the second is the validation program that solves the
+  named worked example's exercise with the tool and prints the answer);
+* chapter choice — chapter numbers, e.g. ``5, 9``; ``NONE`` when no chapter fits;
+* tool choice — tool names, one per line; ``NONE`` when no tool fits;
+* programs — one fenced ```python block that prints the final answer with its unit;
+* chain of thought — reasoning ending in ``The answer is <number> <unit>.``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "CREATION_FORMAT_EXAMPLE",
+    "SYSTEM",
+    "chapter_choice_messages",
+    "cot_messages",
+    "creation_messages",
+    "pot_messages",
+    "repair_messages",
+    "tool_choice_messages",
+    "tool_program_messages",
+]
+
+SYSTEM = "You are an expert chemist and a careful Python programmer."
+
+CREATION_FORMAT_EXAMPLE = """TOOL: density_from_mass_volume
+DESCRIPTION: Density (g/cm^3) of a sample from its mass (g) and volume (cm^3).
+EXAMPLE: 1.1
+```python
+def density_from_mass_volume(mass_g, volume_cm3):
+    \"\"\"Density in g/cm^3 = mass (g) / volume (cm^3).\"\"\"
+    return mass_g / volume_cm3
+```
+```python
+print(density_from_mass_volume(9.26, 1.04))
+```"""
+
+
+def _chat(user: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+# --------------------------------------------------------------------------- tool creation
+def creation_messages(
+    section_label: str, section_text: str, examples: Sequence[tuple[str, str]], max_tools: int
+) -> list[dict[str, str]]:
+    """Ask for up to ``max_tools`` tools from a section.
+
+    Args:
+        section_label: ``"1.4 Measurements"``.
+        section_text: the section's text (without the answers of its exercises).
+        examples: ``(number, exercise)`` of the worked examples a tool can be validated on;
+            the exercise's answer is withheld and checked against the book's.
+        max_tools: the most tools to write.
+    """
+    listed = "\n".join(f"Example {number}: {exercise}" for number, exercise in examples)
+    return _chat(
+        f"Write tools: reusable Python functions for the chemistry in section {section_label} below.\n\n"
+        f"--- SECTION {section_label} ---\n{section_text}\n--- END OF SECTION ---\n\n"
+        f"Write at most {max_tools} tools. Each tool is a self-contained Python function (import what it "
+        "needs inside it; only math, numpy, sympy, fractions and the standard library are available) that "
+        "computes a quantity from its arguments, with units in the argument names and docstring. For each "
+        "tool, pick one of these exercises and write a short program that solves it by calling the tool and "
+        "prints the numeric answer:\n"
+        f"{listed}\n\n"
+        "Use exactly this format for each tool (TOOL, DESCRIPTION, EXAMPLE number, the function in one "
+        "```python block, the exercise's program in a second ```python block):\n\n"
+        f"{CREATION_FORMAT_EXAMPLE}"
+    )
+
+
+def repair_messages(
+    section_label: str,
+    exercise: str,
+    tool_block: str,
+    error: str,
+) -> list[dict[str, str]]:
+    """Ask once for a corrected tool after its validation failed with ``error``."""
+    return _chat(
+        f"Repair the tool. This tool from section {section_label} failed its check on this exercise:\n"
+        f"{exercise}\n\n{tool_block}\n\nWhat went wrong: {error}\n\n"
+        "Write the corrected tool and program in the same format (TOOL, DESCRIPTION, EXAMPLE, the function "
+        "in one ```python block, the program that prints the answer in a second ```python block)."
+    )
+
+
+# --------------------------------------------------------------------------- solving
+def chapter_choice_messages(
+    problem: str, chapters: Sequence[tuple[int, str, Sequence[str]]], max_chapters: int
+) -> list[dict[str, str]]:
+    """Ask which chapters (``(number, title, section titles)``) could help with ``problem``."""
+    listed = "\n".join(
+        f"{number}. {title}" + (f" (sections: {'; '.join(sections)})" if sections else "")
+        for number, title, sections in chapters
+    )
+    return _chat(
+        f"Choose the chapters of a chemistry reference book whose tools could help solve this problem.\n\n"
+        f"Problem: {problem}\n\nChapters:\n{listed}\n\n"
+        f"Answer with the numbers of at most {max_chapters} chapters, separated by commas (for example: "
+        f"{chapters[0][0] if chapters else 1}), or NONE if no chapter fits. Answer:"
+    )
+
+
+def tool_choice_messages(
+    problem: str, tools: Sequence[tuple[str, str, str]], max_tools: int
+) -> list[dict[str, str]]:
+    """Ask which tools (``(name, signature, description)``) to use for ``problem``."""
+    listed = "\n".join(f"- {signature}: {description}" for _, signature, description in tools)
+    return _chat(
+        f"Choose the tools that help solve this problem.\n\nProblem: {problem}\n\nTools:\n{listed}\n\n"
+        f"Answer with the names of at most {max_tools} tools, one per line, or NONE if no tool fits. Answer:"
+    )
+
+
+def tool_program_messages(problem: str, tool_code: str) -> list[dict[str, str]]:
+    """Ask for a program that solves ``problem`` by calling the (already defined) tools."""
+    return _chat(
+        "Write a program that solves the problem by calling these Python functions, which are already "
+        f"defined (do not redefine them):\n```python\n{tool_code.strip()}\n```\n\n"
+        f"Problem: {problem}\n\n"
+        "Answer with one ```python block that computes the answer and prints it as a number followed by "
+        'its unit, for example print(f"{answer} kJ/mol").'
+    )
+
+
+def pot_messages(problem: str) -> list[dict[str, str]]:
+    """Program of thought: a plain program that prints the answer."""
+    return _chat(
+        f"Write a program that solves this chemistry problem.\n\nProblem: {problem}\n\n"
+        "Answer with one ```python block that computes the answer and prints it as a number followed by "
+        'its unit, for example print(f"{answer} kJ/mol").'
+    )
+
+
+def cot_messages(problem: str) -> list[dict[str, str]]:
+    """Chain of thought: reasoning in words ending in the answer."""
+    return _chat(
+        f"Solve step by step.\n\nProblem: {problem}\n\n"
+        "Reason step by step, then end with: The answer is <number> <unit>."
+    )
