@@ -27,7 +27,7 @@ def same_outputs(a: PolicyWithValueHead, b: PolicyWithValueHead) -> None:
     ids = torch.tensor([[1, 5, 9, 13, 2], [1, 7, 7, 7, 7]])
     out_a, out_b = a(ids), b(ids)
     torch.testing.assert_close(out_a.logits, out_b.logits)
-    torch.testing.assert_close(out_a.values, out_b.values)
+    torch.testing.assert_close(out_a.value, out_b.value)
 
 
 def test_forward_shapes_and_a_new_head_starts_at_zero():
@@ -36,8 +36,8 @@ def test_forward_shapes_and_a_new_head_starts_at_zero():
     before = {k: v.clone() for k, v in policy.state_dict().items()}
     model = PolicyWithValueHead(policy)
     out = model(torch.tensor([[1, 5, 9]]), attention_mask=torch.ones(1, 3, dtype=torch.long))
-    assert out.logits.shape == (1, 3, policy.config.vocab_size) and out.values.shape == (1, 3)
-    assert out.values.dtype == torch.float32 and torch.all(out.values == 0)
+    assert out.logits.shape == (1, 3, policy.config.vocab_size) and out.value.shape == (1, 3)
+    assert out.value.dtype == torch.float32 and torch.all(out.value == 0)
     # wrapping initialises nothing of the policy
     assert all(torch.equal(before[k], v) for k, v in policy.state_dict().items())
     assert model.config is not policy.config  # trainer settings on the wrapper stay off the policy
@@ -54,7 +54,7 @@ def test_wrapping_a_loreft_policy_keeps_its_interventions():
     assert model.policy_takes_prompt_lengths and model.value_head.hidden_size == 64
     assert all(torch.equal(before[k], v) for k, v in policy.state_dict().items())
     out = model(torch.tensor([[1, 5, 9, 4]]), prompt_lengths=torch.tensor([3]))
-    assert out.values.shape == (1, 4)
+    assert out.value.shape == (1, 4)
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -237,7 +237,7 @@ class ReinforcedTrainer(Trainer):
                 ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, lengths: torch.Tensor
             ):
                 out = model(input_ids=ids, attention_mask=mask, position_ids=pos, prompt_lengths=lengths)
-                return out.logits, out.values
+                return out.logits, out.value
 
             rollout = build_rollout(
                 completions,
@@ -338,7 +338,7 @@ class ReinforcedTrainer(Trainer):
             prompt_lengths=inputs["prompt_lengths"],
         )
         logits = outputs.logits[:, p - 1 : p + width - 1]
-        values = outputs.values[:, p - 1 : p + width - 1].float()
+        values = outputs.value[:, p - 1 : p + width - 1].float()
         logprobs = ppo.logprobs_from_logits(logits, inputs["input_ids"][:, p:], temperature=args.temperature)
         pg = ppo.policy_loss(
             logprobs, inputs["old_logprobs"], inputs["advantages"], mask, clip_range=args.cliprange

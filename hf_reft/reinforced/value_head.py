@@ -65,11 +65,12 @@ class PolicyValueOutput(ModelOutput):
 
     Attributes:
         logits: ``[B, T, V]`` next-token logits of the policy.
-        values: ``[B, T]`` value of the state after each position's token.
+        value: ``[B, T]`` value of the state after each position's token. (Not ``values``: a
+            ``ModelOutput`` is a dict, and DDP calls its ``values()`` method.)
     """
 
     logits: torch.FloatTensor | None = None
-    values: torch.FloatTensor | None = None
+    value: torch.FloatTensor | None = None
 
 
 def _hidden_size(policy: nn.Module) -> int:
@@ -167,7 +168,7 @@ class PolicyWithValueHead(PreTrainedModel):
     ) -> PolicyValueOutput:
         """Logits ``[B, T, V]`` and values ``[B, T]`` for ``input_ids`` ``[B, T]``."""
         logits, hidden = self.policy_forward(input_ids, attention_mask, position_ids, prompt_lengths)
-        return PolicyValueOutput(logits=logits, values=self.value_head(hidden))
+        return PolicyValueOutput(logits=logits, value=self.value_head(hidden))
 
     # ----------------------------------------------------------------------- save / load
     def save_pretrained(
