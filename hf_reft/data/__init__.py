@@ -4,7 +4,7 @@ named data sets under ``../shared/data``, and the train/test leak check."""
 from .collator import SupervisedCollator
 from .leakage import DataLeakError, check_no_overlap, normalize_question
 from .sources import NAMED_DATASETS, DatasetSpec, default_data_dir, load_named_dataset
-from .tokenization import IGNORE_INDEX, prepare_supervised_dataset, tokenize_example
+from .tokenization import IGNORE_INDEX, format_prompt, prepare_supervised_dataset, tokenize_example
 
 __all__ = [
     "IGNORE_INDEX",
@@ -14,6 +14,7 @@ __all__ = [
     "SupervisedCollator",
     "check_no_overlap",
     "default_data_dir",
+    "format_prompt",
     "load_named_dataset",
     "normalize_question",
     "prepare_supervised_dataset",

@@ -11,7 +11,13 @@ from typing import Any
 
 IGNORE_INDEX = -100
 
-__all__ = ["IGNORE_INDEX", "prepare_supervised_dataset", "render_chat_prompt", "tokenize_example"]
+__all__ = [
+    "IGNORE_INDEX",
+    "format_prompt",
+    "prepare_supervised_dataset",
+    "render_chat_prompt",
+    "tokenize_example",
+]
 
 
 def render_chat_prompt(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> str:
@@ -88,6 +94,43 @@ def tokenize_example(
     }
 
 
+def format_prompt(
+    row: Mapping[str, Any],
+    tokenizer: Any = None,
+    *,
+    prompt_column: str = "prompt",
+    prompt_template: str | Callable[[Mapping[str, Any]], str] | None = None,
+    use_chat_template: bool = False,
+    system_prompt: str | None = None,
+) -> str:
+    """The prompt text of one row, exactly as :func:`prepare_supervised_dataset` tokenizes it.
+
+    Without ``use_chat_template`` this is the template filled from the row (or the
+    ``prompt_column`` value); tokenize it with ``add_special_tokens=True``. With it, the prompt
+    is the user message (after ``system_prompt``) rendered by ``tokenizer``'s chat template up
+    to the assistant's turn; tokenize it with ``add_special_tokens=False``.
+    """
+    if prompt_template is None:
+        if prompt_column not in row:
+            raise ValueError(f"Column {prompt_column!r} not in the row (it has {sorted(row)}).")
+        text = str(row[prompt_column])
+    elif callable(prompt_template):
+        text = prompt_template(row)
+    else:
+        try:
+            text = prompt_template.format(**row)
+        except KeyError as err:
+            raise ValueError(
+                f"prompt_template names column {err} that the data lacks ({sorted(row)})."
+            ) from None
+    if not use_chat_template:
+        return text
+    chat = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+        {"role": "user", "content": text}
+    ]
+    return render_chat_prompt(tokenizer, chat)
+
+
 def prepare_supervised_dataset(
     dataset: Any,
     tokenizer: Any,
@@ -128,16 +171,7 @@ def prepare_supervised_dataset(
         )
 
     def build_prompt(row: Mapping[str, Any]) -> str:
-        if prompt_template is None:
-            return str(row[prompt_column])
-        if callable(prompt_template):
-            return prompt_template(row)
-        try:
-            return prompt_template.format(**row)
-        except KeyError as err:
-            raise ValueError(
-                f"prompt_template names column {err} that the dataset lacks ({sorted(columns)})."
-            ) from None
+        return format_prompt(row, prompt_column=prompt_column, prompt_template=prompt_template)
 
     def encode(row: Mapping[str, Any]) -> dict[str, Any]:
         response = row[response_column] if response_column else None
