@@ -320,3 +320,24 @@ def test_result_round_trips_to_plain_data():
     result = SandboxResult(status=SandboxStatus.TIMEOUT, stdout="x", wall_time=1.5)
     data = result.to_dict()
     assert data["status"] == "timeout" and SandboxResult.from_message(data) == result
+
+
+def test_sandbox_is_the_ground_floor():
+    """``hf_reft.sandbox`` imports no other part of hf_reft and never torch."""
+    script = (
+        "import sys, types\n"
+        "package = types.ModuleType('hf_reft')\n"
+        "package.__path__ = [sys.argv[1]]\n"
+        "sys.modules['hf_reft'] = package  # skip hf_reft/__init__, which is not the sandbox's\n"
+        "import hf_reft.sandbox\n"
+        "others = sorted(name for name in sys.modules if name.startswith('hf_reft') and not name.startswith('hf_reft.sandbox'))\n"
+        "print(others, 'torch' in sys.modules)\n"
+    )
+    import subprocess
+    from pathlib import Path
+
+    package_dir = Path(__file__).resolve().parents[1] / "hf_reft"
+    output = subprocess.run(
+        [sys.executable, "-c", script, str(package_dir)], capture_output=True, text=True, check=True
+    )
+    assert output.stdout.strip() == "['hf_reft'] False"

@@ -97,7 +97,7 @@ def _encode_program(program: Program) -> dict[str, Any]:
 # --------------------------------------------------------------------------- workers
 def _worker_uid(index: int) -> int:
     """A dedicated uid (and gid) per worker, outside the usual ranges of real users."""
-    return 0x40000 + (os.getpid() % 0x8000) * 8 + index % 8
+    return 0x40000 + (os.getpid() % 0x8000) * 64 + index % 64
 
 
 def _protect_host() -> bool:
@@ -270,8 +270,8 @@ class Sandbox:
         self.policy = policy or SandboxPolicy()
         self._workers = [_Worker(index, self.policy) for index in range(count)]
         self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._lock = threading.Lock()
         self._closed = False
+        self._notes: list[str] = []
         for worker in self._workers:
             worker.start()
             self._idle.put(worker)
@@ -287,14 +287,15 @@ class Sandbox:
     @property
     def layers(self) -> dict[str, bool]:
         """Which isolation layers are active (as reported by the first worker)."""
-        worker = self._workers[0]
-        with self._lock:
-            self._ensure_open()
-            if not worker.alive or worker.request_fd < 0:
-                worker.stop()
-                worker.start()
+        self._ensure_open()
+        worker = self._idle.get()
+        try:
+            self._revive(worker)
             worker.wait_ready()
+            self._notes = list(worker.notes)
             return dict(worker.layers or {})
+        finally:
+            self._idle.put(worker)
 
     def describe(self) -> str:
         """A readable table of the isolation layers, the policy's limits and worker notes."""
@@ -302,7 +303,7 @@ class Sandbox:
         lines = [f"hf-reft sandbox: {self.workers} worker(s), running as uid {os.geteuid()}"]
         lines += [f"  [{'x' if active else ' '}] {name}" for name, active in layers.items()]
         lines += [f"  {key} = {value}" for key, value in self.policy.limits().items()]
-        lines += [f"  note: {note}" for note in self._workers[0].notes]
+        lines += [f"  note: {note}" for note in self._notes]
         return "\n".join(lines)
 
     def _check_required_layers(self) -> None:
@@ -355,9 +356,7 @@ class Sandbox:
             self._idle.put(worker)
 
     def _run_on(self, worker: _Worker, request: dict[str, Any]) -> SandboxResult:
-        if not worker.alive or worker.request_fd < 0:
-            worker.stop()
-            worker.start()
+        self._revive(worker)
         started = time.monotonic()
         message = worker.run(request)
         if message is None:
@@ -370,6 +369,13 @@ class Sandbox:
                 f"the sandbox could not isolate the program: {message.get('exception_message')}"
             )
         return SandboxResult.from_message(message)
+
+    @staticmethod
+    def _revive(worker: _Worker) -> None:
+        """Restart a worker that died (or was stopped after failing)."""
+        if not worker.alive or worker.request_fd < 0:
+            worker.stop()
+            worker.start()
 
     # ----------------------------------------------------------------- lifetime
     def _ensure_open(self) -> None:

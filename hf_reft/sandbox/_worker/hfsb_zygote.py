@@ -37,6 +37,7 @@ READ_CHUNK = 65536
 MAX_REPORT_BYTES = 4 << 20
 NAMESPACE_WORKDIR_ROOT = "/tmp/sandbox"
 ZYGOTE_MEMORY_SLACK = 64 << 20
+MAX_EARLY_DEATHS = 3
 
 
 @dataclass
@@ -328,6 +329,7 @@ class Child:
 
     pid: int
     pipes: dict[int, str]
+    oom_kills_before: int = 0
 
 
 def _prepare_workdir(state: ZygoteState) -> str:
@@ -376,7 +378,8 @@ def fork_child(state: ZygoteState) -> Child:
         os.close(fd)
     for fd in (out_r, err_r, rep_r):
         os.set_blocking(fd, False)
-    return Child(pid=pid, pipes={out_r: "stdout", err_r: "stderr", rep_r: "report"})
+    pipes = {out_r: "stdout", err_r: "stderr", rep_r: "report"}
+    return Child(pid=pid, pipes=pipes, oom_kills_before=state.cgroups.oom_kills())
 
 
 def _read_available(fd: int, stream: str, capture: Capture) -> bool:
@@ -514,7 +517,6 @@ def run_program(state: ZygoteState, child: Child) -> tuple[dict[str, Any] | None
     """
     limits = state.config["limits"]
     capture = Capture(limit=limits["max_output_bytes"])
-    oom_before = state.cgroups.oom_kills()
     reason, started = _supervise(child, capture, limits["wall_time"])
     wall_time = time.monotonic() - started
     if reason == "reported":
@@ -530,7 +532,9 @@ def run_program(state: ZygoteState, child: Child) -> tuple[dict[str, Any] | None
         return None if status is None or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0) else {}, False
     cpu_time = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
     report = capture.decoded_report()
-    kind = _classify(reason, status, cpu_time, report, limits, state.cgroups.oom_kills() > oom_before)
+    kind = _classify(
+        reason, status, cpu_time, report, limits, state.cgroups.oom_kills() > child.oom_kills_before
+    )
     extra = {
         "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
@@ -564,15 +568,18 @@ def serve(state: ZygoteState, response_fd: int) -> None:
         response_fd,
         {"op": "ready", "layers": state.layers.active, "notes": state.layers.notes, "pid": os.getpid()},
     )
-    while True:
+    early_deaths = 0
+    while early_deaths < MAX_EARLY_DEATHS:
         child = fork_child(state)
         result, cleanup_due = run_program(state, child)
         if result is None:
             return
-        if result:  # an empty result: the child died before taking a program; fork another
+        early_deaths = 0 if result else early_deaths + 1  # empty: died before taking a program
+        if result:
             protocol.write_message(response_fd, result)
         if cleanup_due:
             _finish(state, child, None)
+    raise RuntimeError(f"{MAX_EARLY_DEATHS} children in a row died while setting up")
 
 
 # --------------------------------------------------------------------------- processes
