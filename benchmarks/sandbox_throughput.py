@@ -57,6 +57,32 @@ def measure_baseline(count: int, source: str) -> float:
     return statistics.median(durations)
 
 
+FORK_FLOOR = """
+import gc, os, sys, time
+import numpy, sympy
+gc.collect(); gc.freeze()
+count = int(sys.argv[1])
+started = time.perf_counter()
+for _ in range(count):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+print((time.perf_counter() - started) / count)
+"""
+
+
+def measure_fork_floor(count: int) -> float:
+    """Seconds for a bare fork + exit + wait of an interpreter with numpy and sympy loaded.
+
+    The sandbox cannot beat this per worker; it calibrates the numbers against the machine's state.
+    """
+    output = subprocess.run(
+        [sys.executable, "-c", FORK_FLOOR, str(count)], check=True, capture_output=True, text=True
+    )
+    return float(output.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--programs", type=int, default=300, help="programs per sandbox measurement")
@@ -78,6 +104,7 @@ def main() -> None:
 
     bare = measure_baseline(args.baseline, TRIVIAL)
     heavy = measure_baseline(max(args.baseline // 4, 5), "import numpy, sympy; print(1 + 1)")
+    floor = measure_fork_floor(100)
     numbers = {
         "cpus": os.cpu_count(),
         "load_average_1min": os.getloadavg()[0],
@@ -90,6 +117,7 @@ def main() -> None:
         "baseline_ms_per_program": bare * 1000,
         "baseline_programs_per_second": 1 / bare,
         "baseline_with_numpy_sympy_ms_per_program": heavy * 1000,
+        "bare_fork_exit_wait_ms": floor * 1000,
     }
     print(f"cpus: {numbers['cpus']}   load average (1 min): {numbers['load_average_1min']:.2f}")
     print(f"active layers:   {', '.join(numbers['active_layers'])}")
@@ -105,6 +133,9 @@ def main() -> None:
     ]
     for name, rate in rows:
         print(f"{name:36}{rate:12.1f}{1000 / rate:12.2f}{rate * bare:12.1f}x")
+    print(
+        f"{'floor: bare fork+exit+wait (1 proc)':36}{1 / floor:12.1f}{floor * 1000:12.2f}{bare / floor:12.1f}x"
+    )
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=2) + "\n")
 
