@@ -65,6 +65,19 @@ class PromptFormat:
             )
         return self.prompt(str(row[self.question_column]))
 
+    def render(self, question: str, tokenizer: Any = None, *, use_chat_template: bool = False) -> str:
+        """The text a policy is prompted with: :meth:`prompt`, or it as the user's turn of the
+        tokenizer's chat template (as :func:`hf_reft.data.prepare_supervised_dataset` renders it
+        for training with ``use_chat_template=True``)."""
+        prompt = self.prompt(question)
+        if not use_chat_template:
+            return prompt
+        if tokenizer is None:
+            raise ValueError("use_chat_template=True needs the tokenizer whose chat template renders the prompt.")
+        from ..data.tokenization import render_chat_prompt
+
+        return render_chat_prompt(tokenizer, [{"role": "user", "content": prompt}])
+
     @property
     def is_program(self) -> bool:
         """Whether completions are programs that must run in the sandbox."""
