@@ -596,8 +596,10 @@ def _zygote_main(
         protocol.write_message(fds[1], {"op": "failed", "message": message})
         os._exit(1)
     state.request_fd = fds[0]
-    serve(state, fds[1])
-    os._exit(0)
+    try:
+        serve(state, fds[1])
+    finally:  # never fall back into the launcher's code in this forked process
+        os._exit(0)
 
 
 def _wait_for(zygote: int, pid_ns: bool) -> None:
