@@ -1,0 +1,116 @@
+"""``hf-reft space ...``: run the RefTool chemistry demo locally, or deploy it as a Space.
+
+* ``hf-reft space run`` — serve the page (default http://127.0.0.1:7860) and print its URL.
+* ``hf-reft space deploy OWNER/NAME`` — bundle hf-reft as a wheel and push the Space folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..cli import UsageError
+
+__all__ = ["register"]
+
+
+def _settings(args: argparse.Namespace):
+    from .settings import SpaceSettings, SpaceSettingsError
+
+    if args.model:
+        os.environ["HF_REFT_CHAT_MODEL"] = args.model
+    if args.toolboxes is not None:
+        os.environ["HF_REFT_SPACE_TOOLBOXES"] = args.toolboxes
+    try:
+        return SpaceSettings.from_env(args.space_dir)
+    except SpaceSettingsError as err:
+        raise UsageError(str(err)) from err
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not 0 <= args.port < 65536:
+        raise UsageError(f"--port must be between 0 and 65535 (got {args.port}).")
+    try:
+        import gradio  # noqa: F401
+    except ImportError as err:
+        raise UsageError('The demo needs Gradio: pip install "hf-reft[space]".') from err
+    settings = _settings(args)
+    from .app import serve
+
+    try:
+        serve(settings, host=args.host, port=args.port, warm=not args.no_warm)
+    except OSError as err:
+        raise UsageError(f"Cannot serve on {args.host}:{args.port}: {err}. Pick another --port.") from err
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from .deploy import DeployError, deploy_space
+    from .settings import default_space_dir, is_hub_id
+
+    if not is_hub_id(args.repo_id):
+        raise UsageError(
+            f"Name the Space as owner/name, e.g. my-user/reftool-chemistry (got {args.repo_id!r})."
+        )
+    space_dir = args.space_dir or default_space_dir()
+    try:
+        result = deploy_space(
+            args.repo_id,
+            space_dir=space_dir,
+            wheel=args.wheel,
+            token=args.token,
+            private=args.private or None,
+            commit_message=args.message,
+        )
+    except DeployError as err:
+        raise UsageError(str(err)) from err
+    print(f"Deployed {space_dir} to {result.url} (commit {result.commit[:12]}).")
+    if result.wheel_url:
+        print(f"hf-reft is installed from {result.wheel_url}")
+    else:
+        print(f"hf-reft is installed at start-up from the bundled wheels/{result.wheel} (private Space).")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``space`` group (``run``, ``deploy``) to the ``hf-reft`` parser."""
+    group = subparsers.add_parser("space", help="the RefTool chemistry demo: run it locally or deploy it")
+    sub = group.add_subparsers(dest="space_command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="serve the demo page and print its local URL",
+        description="Serve the RefTool chemistry demo. Settings come from the environment "
+        "(HF_REFT_CHAT_MODEL, HF_TOKEN, HF_REFT_SPACE_TOOLBOXES, ...; see hf_reft/space/settings.py).",
+    )
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
+    run.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+        help="port (default 7860)",
+    )
+    run.add_argument(
+        "--space-dir", help="the Space folder (default: spaces/reftool-chemistry of the checkout)"
+    )
+    run.add_argument("--model", help="default chat model: Hub id, local folder or OpenAI-compatible URL")
+    run.add_argument("--toolboxes", help="toolbox allowlist, e.g. 'my-org/*,someone/chem-toolbox'")
+    run.add_argument("--no-warm", action="store_true", help="do not load the default model before serving")
+    run.set_defaults(func=_run)
+
+    deploy = sub.add_parser(
+        "deploy",
+        help="push the Space folder (with a bundled hf-reft wheel) as a Hugging Face Space",
+        description="Build hf-reft's wheel, upload it to the Space repo, then push the Space folder with "
+        "requirements.txt pinned to that wheel's commit.",
+    )
+    deploy.add_argument("repo_id", help="the Space, owner/name")
+    deploy.add_argument("--space-dir", help="the Space folder (default: spaces/reftool-chemistry)")
+    deploy.add_argument("--wheel", help="a prebuilt hf-reft wheel (default: built from this checkout)")
+    deploy.add_argument("--private", action="store_true", help="create the Space private")
+    deploy.add_argument("--token", help="Hugging Face token (default: the logged-in one)")
+    deploy.add_argument("--message", help="commit message")
+    deploy.set_defaults(func=_deploy)
+
+    group.set_defaults(func=lambda args: group.print_help(sys.stdout) or 2)

@@ -1,0 +1,288 @@
+"""The RefTool chemistry Space through its API: gradio_client against a running app.
+
+The app runs on 127.0.0.1 with the fixture toolbox (three validated tools) and a scripted chat model
+(tests/space_fixtures.py); the solver, the sandbox and the page's queue are the real ones.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from space_fixtures import free_port, make_fixture_toolbox, make_space_dir, running_app, scripted_backend
+
+from hf_reft.space import BUNDLED, SpaceService, SpaceSettings, SpaceSettingsError, load_examples
+from hf_reft.space.render import SolveView
+
+gradio_client = pytest.importorskip("gradio_client")
+
+OUTPUTS = ("status", "chapters", "tools", "program", "output", "answer", "trace")
+
+
+@pytest.fixture(scope="module")
+def space_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_space_dir(tmp_path_factory.mktemp("space"))
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return scripted_backend()
+
+
+@pytest.fixture(scope="module")
+def service(space_dir: Path, backend) -> SpaceService:
+    settings = SpaceSettings(space_dir=space_dir, sandbox_seconds=2.0, max_problem_chars=600)
+    return SpaceService(settings, backend_factory=lambda model: backend)
+
+
+@pytest.fixture(scope="module")
+def app_url(service: SpaceService):
+    with running_app(service) as url:
+        yield url
+
+
+def _client(url: str):
+    return gradio_client.Client(url, verbose=False, analytics_enabled=False, download_files=False)
+
+
+def _solve(client, problem: str, model: str = "", toolbox: str = BUNDLED) -> dict:
+    result = client.predict(problem, model, toolbox, api_name="/solve")
+    assert len(result) == len(OUTPUTS)
+    return dict(zip(OUTPUTS, result, strict=True))
+
+
+def _vdw_problem(service: SpaceService) -> str:
+    return next(e.text for e in service.examples if e.source == "atkins" and e.problem_id == "1.4")
+
+
+def _assert_no_stack_trace(result: dict) -> None:
+    for name in OUTPUTS[:-1]:
+        text = str(result[name])
+        assert "Traceback" not in text and not re.search(r'File "[^"]+", line \d+', text), (name, text)
+
+
+# --------------------------------------------------------------------------- the API
+def test_api_solve_returns_trace_and_answer(app_url: str, service: SpaceService) -> None:
+    result = _solve(_client(app_url), _vdw_problem(service))
+    trace = result["trace"]
+    assert trace["method"] == "reftool" and trace["model"] == "scripted-chemist"
+    assert [c["number"] for c in trace["chapters_chosen"]] == [9]
+    assert [t["name"] for t in trace["tools_chosen"]] == ["van_der_waals_pressure"]
+    assert "van_der_waals_pressure(" in trace["program"]
+    assert trace["answer"]["value"] == pytest.approx(0.366, abs=1e-3)
+    assert trace["answer"]["unit"] == "dm^3/mol" and trace["error"] is None
+    assert [s["kind"] for s in trace["steps"]] == ["chapters", "tools", "program", "output", "answer"]
+    # the panels show the same solve
+    assert "0.366 dm^3/mol" in result["answer"]
+    assert "within 5 %" in result["answer"] and "✓" in result["answer"]  # SciBench's answer for the example
+    assert "Chapter 9: Gases" in result["chapters"] and "9.6 Non-Ideal Gas Behavior" in result["chapters"]
+    assert "def van_der_waals_pressure" in result["tools"]
+    assert "bisection" in result["program"]
+    assert result["output"].startswith("[ok") and "0.366 dm^3/mol" in result["output"]
+    assert "⏳" not in result["status"] and "✓ Answer: 0.366 dm^3/mol" in result["status"]
+    _assert_no_stack_trace(result)
+
+
+def test_three_simultaneous_users_all_get_answers(app_url: str, backend) -> None:
+    problems = {
+        "vdw": ("Estimate the molar volume of CO2 at 500 K and 100 atm as a van der Waals gas.", "0.366"),
+        "density": ("A copper cube of edge 0.843 cm has a mass of 5.34 g. What is its density?", "8.91"),
+        "pot": ("With no tool: what pressure do 1.0 mol of an ideal gas exert in 24.6 L at 300 K?", "1.001"),
+    }
+    calls_before = len(backend.calls)
+    barrier = threading.Barrier(len(problems))
+    results: dict[str, dict] = {}
+    errors: list[BaseException] = []
+
+    def user(key: str, problem: str) -> None:
+        try:
+            client = _client(app_url)  # one client (session) per user
+            barrier.wait(timeout=30)
+            results[key] = _solve(client, problem)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=user, args=(k, p)) for k, (p, _) in problems.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert sorted(results) == sorted(problems)
+    for key, (_, expected) in problems.items():
+        assert expected in results[key]["answer"], (key, results[key]["answer"])
+        assert results[key]["trace"]["error"] is None
+    # no tool fitted the third problem: it fell back to program of thought
+    assert results["pot"]["trace"]["tools_chosen"] == [] and results["pot"]["trace"]["fallback"]
+    assert "Falling back" in results["pot"]["tools"]
+    assert len(backend.calls) - calls_before >= 3 * 3
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        (
+            "An infinite loop: compute the van der Waals volume.",
+            "timeout: wall-clock limit of 2.0 s exceeded",
+        ),
+        ("A silent program: compute the van der Waals volume.", "printed no numeric answer"),
+        ("", "Type a chemistry problem"),
+        ("x" * 601, "at most 600"),
+    ],
+    ids=["sandbox-timeout", "no-answer", "empty", "too-long"],
+)
+def test_failures_are_readable_and_the_app_stays_usable(
+    app_url: str, service: SpaceService, problem: str, message: str
+) -> None:
+    client = _client(app_url)
+    failed = _solve(client, problem)
+    assert failed["answer"].startswith("### No answer")
+    assert message in failed["answer"], failed["answer"]
+    assert "✗" in failed["status"] and "⏳" not in failed["status"]
+    _assert_no_stack_trace(failed)
+    # the same session solves the next problem normally
+    after = _solve(client, _vdw_problem(service))
+    assert "0.366" in after["answer"]
+
+
+def test_sandbox_timeout_shows_the_sandbox_status(app_url: str) -> None:
+    result = _solve(_client(app_url), "An infinite loop again, please.")
+    assert result["output"].startswith("[timeout")
+    assert "ran past the sandbox's time limit" in result["output"]
+    steps = [s["kind"] for s in result["trace"]["steps"]]
+    assert steps[-1] == "error" and "output" in steps
+
+
+def test_unreachable_model_is_a_readable_message(space_dir: Path) -> None:
+    port = free_port()  # nothing listens there
+    settings = SpaceSettings(space_dir=space_dir, default_model=f"http://127.0.0.1:{port}/v1")
+    service = SpaceService(settings)  # the real backend choice: an OpenAI-compatible server URL
+    with running_app(service) as url:
+        client = _client(url)
+        result = _solve(client, "What is the density of a 2.00 cm lead cube of mass 90.7 g?")
+        assert "### No answer" in result["answer"]
+        assert "could not be reached" in result["answer"] and f"127.0.0.1:{port}" in result["answer"]
+        _assert_no_stack_trace(result)
+        again = _solve(client, "And a second try?")  # still answering requests, same readable error
+        assert "could not be reached" in again["answer"]
+
+
+def test_toolbox_not_on_the_allowlist_is_refused(app_url: str) -> None:
+    result = _solve(_client(app_url), "Any problem.", toolbox="someone/else")
+    assert "not on this Space's allowlist" in result["answer"]
+    _assert_no_stack_trace(result)
+
+
+def test_model_without_a_token_is_refused(app_url: str) -> None:
+    result = _solve(_client(app_url), "Any problem.", model="Qwen/Qwen2.5-72B-Instruct")
+    assert "needs Inference Providers" in result["answer"] and "HF_TOKEN" in result["answer"]
+
+
+def test_toolbox_endpoint_reports_size_and_counts(app_url: str) -> None:
+    summary, rows, *_rest, size = _client(app_url).predict(BUNDLED, api_name="/toolbox")
+    assert "**3** tools" in summary and "on disk" in summary
+    assert "CC BY 4.0" in summary
+    assert re.search(r"\d+(\.\d)? KB", size)
+    counts = {row[0]: row[1:] for row in rows["data"]}
+    assert counts[9][:3] == ["Gases", 2, 2]
+
+
+# --------------------------------------------------------------------------- settings and service
+def test_settings_bound_what_visitors_may_pick(space_dir: Path) -> None:
+    settings = SpaceSettings(space_dir=space_dir, toolbox_allowlist=("my-org/*", "alice/chem-tools"))
+    assert settings.check_model("") is None and settings.check_model(settings.default_model_label) is None
+    with pytest.raises(SpaceSettingsError, match="no HF_TOKEN"):
+        settings.check_model("Qwen/Qwen2.5-72B-Instruct")
+    with_token = settings.with_(has_token=True)
+    assert with_token.check_model("Qwen/Qwen2.5-72B-Instruct") == "Qwen/Qwen2.5-72B-Instruct"
+    assert with_token.model_choices[1:] == list(with_token.provider_models)
+    with pytest.raises(SpaceSettingsError, match="not offered"):
+        with_token.check_model("someone/any-model")
+    any_model = with_token.with_(any_model=True)
+    assert any_model.check_model("someone/any-model") == "someone/any-model"
+    with pytest.raises(SpaceSettingsError, match="not a Hub model id"):
+        any_model.check_model("http://10.0.0.1/v1")  # visitors never point the Space at a URL
+    assert settings.check_toolbox("my-org/anything") == "my-org/anything"
+    assert settings.check_toolbox("alice/chem-tools") == "alice/chem-tools"
+    assert settings.toolbox_choices == [BUNDLED, "alice/chem-tools"] and settings.toolbox_open_owners
+    with pytest.raises(SpaceSettingsError, match="allowlist"):
+        settings.check_toolbox("alice/other")
+    with pytest.raises(SpaceSettingsError, match="not a toolbox id"):
+        settings.check_toolbox("../etc")
+
+
+def test_settings_from_env(space_dir: Path) -> None:
+    env = {
+        "SPACE_ID": "someone/reftool-chemistry",
+        "HF_TOKEN": "hf_x",
+        "HF_REFT_SPACE_TOOLBOXES": "my-org/*, alice/chem-tools",
+        "HF_REFT_SPACE_MAX_CHARS": "900",
+    }
+    settings = SpaceSettings.from_env(space_dir, env)
+    assert settings.on_space and settings.default_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert settings.has_token and settings.toolbox_allowlist == ("my-org/*", "alice/chem-tools")
+    assert settings.max_problem_chars == 900
+    local = SpaceSettings.from_env(space_dir, {})
+    assert local.default_model is None and not local.on_space  # the offline default
+    with pytest.raises(SpaceSettingsError, match="HF_REFT_SPACE_MAX_CHARS"):
+        SpaceSettings.from_env(space_dir, {"HF_REFT_SPACE_MAX_CHARS": "many"})
+    with pytest.raises(SpaceSettingsError, match="neither 'owner/name' nor 'owner/\\*'"):
+        SpaceSettings.from_env(space_dir, {"HF_REFT_SPACE_TOOLBOXES": "just-a-name"})
+    with pytest.raises(SpaceSettingsError, match="does not exist"):
+        SpaceSettings.from_env(space_dir / "missing", {})
+
+
+def test_allowlisted_hub_toolbox_is_loaded_and_solves(hub, tmp_path: Path, space_dir: Path, backend) -> None:
+    repo_id = hub.repo_id("chem-tools")
+    make_fixture_toolbox(tmp_path / "box").push_to_hub(repo_id)
+    settings = SpaceSettings(space_dir=space_dir, toolbox_allowlist=(f"{hub.user}/*",))
+    service = SpaceService(settings, backend_factory=lambda model: backend)
+    loaded = service.toolbox(repo_id)
+    assert loaded.label == repo_id and len(loaded.toolbox) == 3 and loaded.toolbox.trusted
+    assert loaded.size_bytes > 1000
+    views = list(service.solve("A copper cube of edge 0.843 cm has a mass of 5.34 g. Density?", "", repo_id))
+    assert "8.91 g/cm^3" in views[-1].answer and repo_id in views[-1].status
+
+
+def test_missing_bundled_toolbox_is_a_readable_message(tmp_path: Path, space_dir: Path, backend) -> None:
+    bare = tmp_path / "bare"
+    (bare / "examples").mkdir(parents=True)
+    for path in (space_dir / "examples").iterdir():
+        (bare / "examples" / path.name).write_bytes(path.read_bytes())
+    service = SpaceService(SpaceSettings(space_dir=bare), backend_factory=lambda model: backend)
+    view = list(service.solve("Some problem"))[-1]
+    assert "ships no toolbox" in view.answer and "hf-reft reftool build" in view.answer
+
+
+def test_example_problems_ship_with_the_space() -> None:
+    examples = load_examples(
+        Path(__file__).resolve().parents[1] / "spaces" / "reftool-chemistry" / "examples"
+    )
+    assert len(examples) == 43
+    assert {e.source for e in examples} == {"atkins", "chemmc", "matter", "quan"}
+    assert all(e.label.startswith(f"{e.source} {e.problem_id} · ") and len(e.label) < 100 for e in examples)
+
+
+def test_solve_view_folds_steps_into_panels() -> None:
+    from hf_reft.reftool.solver import SolverStep
+
+    view = SolveView.started("m", "bundled")
+    view.add(
+        SolverStep(
+            "fallback", "Falling back to program of thought", {"reason": "The toolbox has no tools."}, 0.0
+        )
+    )
+    assert "No chapter was used" in view.chapters and "The toolbox has no tools." in view.tools
+    view.add(
+        SolverStep("program", "Program written", {"program": None, "tools": [], "reply": "I cannot."}, 1.0)
+    )
+    assert view.program.startswith("# The model wrote no program") and "# I cannot." in view.program
+    view.add(
+        SolverStep("error", "No answer", {"message": "The model wrote no program.", "trace": {"x": 1}}, 0.0)
+    )
+    assert (
+        view.done and view.answer == "### No answer\nThe model wrote no program." and view.trace == {"x": 1}
+    )
+    assert "<script>" not in SolveView.started("<script>alert(1)</script>", "b").status
