@@ -181,10 +181,12 @@ def upload_folder(
     commit_message: str | None = None,
     create_pr: bool = False,
     space_sdk: str | None = None,
+    delete_patterns: Sequence[str] | None = None,
 ) -> Any:
     """Create ``repo_id`` if needed and upload ``folder`` to it in one commit.
 
-    Returns the client's :class:`~huggingface_hub.CommitInfo`.
+    ``delete_patterns`` removes remote files matching them that ``folder`` does not hold (to mirror
+    a folder). Returns the client's :class:`~huggingface_hub.CommitInfo`.
     """
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, space_sdk=space_sdk)
@@ -197,6 +199,7 @@ def upload_folder(
         revision=revision,
         commit_message=commit_message or "Upload with hf-reft",
         create_pr=create_pr,
+        delete_patterns=list(delete_patterns) if delete_patterns else None,
     )
 
 
