@@ -133,6 +133,13 @@ def test_allowed_imports_and_submodules_work(sandbox):
     assert result.ok and result.stdout == "1/3 True\n"
 
 
+def test_library_internal_imports_are_not_refused(sandbox):
+    """The standard library imports codecs lazily through ``__import__``: that must keep working."""
+    result = sandbox.run("print('bücher.example'.encode('idna'))\nimport sympy\nprint(sympy.sqrt(8))\n")
+    assert result.ok, result
+    assert result.stdout == "b'xn--bcher-kva.example'\n2*sqrt(2)\n"
+
+
 def test_dunder_import_and_relative_import_are_checked(sandbox):
     assert sandbox.run("__import__('os')").exception_type == "ImportError"
     assert sandbox.run("exec('import os', {})").exception_type == "ImportError"
@@ -301,6 +308,26 @@ def test_fallback_without_namespaces_still_runs_programs():
         result = box.run("print(sum(range(10)))")
     assert result.stdout == "45\n"
     assert not layers["pid_namespace"] and layers["child_subreaper"] and layers["seccomp_network_filter"]
+
+
+def test_network_policy_opens_the_network():
+    """``network=True`` keeps the host's network (tested against a listener on 127.0.0.1 only)."""
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    source = (
+        "import socket, sys\nsocket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5).close()\n"
+    )
+    try:
+        with Sandbox(SandboxPolicy(preload=("math",), network=True).allow("socket", "sys"), workers=1) as box:
+            result = box.run(source, args=(str(listener.getsockname()[1]),))
+            layers = box.layers
+    finally:
+        listener.close()
+    assert result.ok, result
+    assert not layers["network_namespace"] and not layers["seccomp_network_filter"]
 
 
 def test_worker_death_is_reported_and_recovered():

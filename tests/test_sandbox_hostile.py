@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -221,8 +222,6 @@ def test_setsid_double_fork_escapee_does_not_survive(box, main_sleeps):
 
     def watch() -> None:
         _wait_until(lambda: bool(seen.extend(_processes_with(marker)) or seen), timeout=3.0)
-
-    import threading
 
     watcher = threading.Thread(target=watch)
     watcher.start()

@@ -185,7 +185,9 @@ def install_import_guard(allowed: frozenset[str]) -> None:
     original_import = builtins.__import__
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if not _is_library_frame(globals):
+        # Judge by the frame doing the import, not by the ``globals`` it passes (library code
+        # such as the codec search function calls ``__import__`` without any).
+        if not _is_library_frame(sys._getframe(1).f_globals):
             if level:
                 raise ImportError("relative imports are not available to sandboxed programs")
             top = name.partition(".")[0]

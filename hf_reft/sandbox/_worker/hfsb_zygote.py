@@ -79,13 +79,14 @@ def _preload(modules: list[str], layers: Layers) -> None:
     gc.freeze()
 
 
-def _unshare_each(layers: Layers) -> None:
-    for name, flag in (
-        ("mount_namespace", iso.CLONE_NEWNS),
-        ("network_namespace", iso.CLONE_NEWNET),
-        ("ipc_namespace", iso.CLONE_NEWIPC),
-        ("uts_namespace", iso.CLONE_NEWUTS),
-    ):
+def _unshare_each(layers: Layers, network: bool) -> None:
+    namespaces = [("mount_namespace", iso.CLONE_NEWNS), ("ipc_namespace", iso.CLONE_NEWIPC)]
+    namespaces += [("uts_namespace", iso.CLONE_NEWUTS)]
+    if network:
+        layers.set("network_namespace", False, "network allowed by the policy")
+    else:
+        namespaces.append(("network_namespace", iso.CLONE_NEWNET))
+    for name, flag in namespaces:
         layers.attempt(name, lambda flag=flag: iso.unshare(flag))
 
 
@@ -155,7 +156,7 @@ class ZygoteState:
 
 def _namespaces_and_mounts(config: dict[str, Any], layers: Layers) -> None:
     host_mount_ns = iso.namespace_id("mnt")
-    _unshare_each(layers)
+    _unshare_each(layers, config["network"])
     if layers.active.get("mount_namespace"):
         _private_filesystem(config, layers, host_mount_ns)
     else:
@@ -244,8 +245,6 @@ def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namesp
         _namespaces_and_mounts(config, layers)
     else:
         _no_namespaces(layers, "not root" if not root else "disabled by the policy")
-    if config["network"]:
-        layers.set("network_namespace", False, "network allowed by the policy")
     in_private_tmp = layers.active.get("private_tmp", False)
     workdir_root = NAMESPACE_WORKDIR_ROOT if in_private_tmp else config["fallback_workdir_root"]
     os.makedirs(workdir_root, mode=0o755, exist_ok=True)
