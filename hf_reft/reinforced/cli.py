@@ -43,6 +43,7 @@ __all__ = [
 SUBCOMMANDS: list[str] = [
     "hf_reft.reinforced.cli:add_sft_command",
     "hf_reft.reinforced.cli:add_evaluate_command",
+    "hf_reft.reinforced.ppo_cli:add_train_command",
 ]
 
 

@@ -68,6 +68,12 @@ class ReinforcedConfig(TrainingArguments):
     answer_column: str = field(
         default="answer_value", metadata={"help": "Dataset column with the gold answer."}
     )
+    add_special_tokens: bool = field(
+        default=True,
+        metadata={
+            "help": "Tokenize prompts with special tokens (BOS...); False for chat-template-rendered prompts."
+        },
+    )
     eval_num_samples: int = field(
         default=0, metadata={"help": "Sampled solutions per eval question; 0 means one greedy solution."}
     )

@@ -157,7 +157,12 @@ class ReinforcedTrainer(Trainer):
         self.generator = (
             generator
             if generator is not None
-            else TransformersGenerator(model.policy, processing_class, batch_size=args.generation_batch_size)
+            else TransformersGenerator(
+                model.policy,
+                processing_class,
+                batch_size=args.generation_batch_size,
+                add_special_tokens=args.add_special_tokens,
+            )
         )
         pad = processing_class.pad_token_id
         self.pad_token_id = pad if pad is not None else processing_class.eos_token_id

@@ -1,0 +1,86 @@
+"""``hf-reft reinforced train``: PPO from a warm-up folder, end to end on a tiny model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from hf_reft.cli import main
+from hf_reft.reinforced.ppo_stage import PPO_INFO_NAME
+from hf_reft.reinforced.sft import WARMUP_INFO_NAME, WarmupInfo
+from hf_reft.reinforced.value_head import VALUE_HEAD_FILE, PolicyWithValueHead
+
+from tiny_models import make_tokenizer, tiny_config
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a shared CPU: one thread per test process is fastest and deterministic
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def warmup(tmp_path):
+    """A tiny 'warm-up' folder (full model + tokenizer + warm-up record) and a question file."""
+    torch.manual_seed(0)
+    folder = tmp_path / "warmup"
+    AutoModelForCausalLM.from_config(tiny_config("llama")).save_pretrained(folder)
+    make_tokenizer().save_pretrained(folder)
+    (folder / WARMUP_INFO_NAME).write_text(json.dumps(asdict(WarmupInfo(format="nl", policy="full"))))
+    questions = tmp_path / "questions.json"
+    rows = [
+        {"question": f"Tom has {i} apples and buys 5 more. How many?", "answer_value": str(i + 5)}
+        for i in range(8)
+    ]
+    questions.write_text(json.dumps(rows))
+    return folder, questions
+
+
+def test_train_from_a_warm_up_folder(warmup, tmp_path):
+    folder, questions = warmup
+    out = tmp_path / "ppo"
+    argv = ["reinforced", "train", "--model", str(folder), "--output", str(out), "--data", str(questions)]
+    argv += ["--max-steps", "2", "--batch-size", "2", "--samples-per-question", "2", "--max-new-tokens", "4"]
+    argv += ["--mini-batches", "2", "--learning-rate", "1e-3"]
+    assert main(argv) == 0
+    assert (out / VALUE_HEAD_FILE).is_file() and (out / "model.safetensors").is_file()
+    assert (out / "checkpoints").is_dir() and (out / "tokenizer.json").is_file()
+    summary = json.loads((out / PPO_INFO_NAME).read_text())
+    assert summary["steps"] == 2 and summary["format"] == "nl" and summary["kl_coef"] == 0.05
+    assert summary["samples_per_question"] == 2 and summary["policy"] == "full"
+    # the warm-up record travels along, so evaluation prompts the PPO policy the same way
+    assert json.loads((out / WARMUP_INFO_NAME).read_text())["format"] == "nl"
+    trained = PolicyWithValueHead.from_pretrained(out, require_value_head=True)
+    assert trained.value_head.hidden_size == 64
+    # a random tiny model never states an answer: reward 0 everywhere (learning is tested in test_reinforced_trainer)
+    assert summary["first_reward"] == summary["last_reward"] == 0.0
+
+
+def test_bad_arguments_are_usage_errors(warmup, tmp_path, capsys):
+    folder, questions = warmup
+    (folder / WARMUP_INFO_NAME).unlink()
+    base = ["reinforced", "train", "--model", str(folder), "--output", str(tmp_path / "o")]
+    cases = [
+        ([*base, "--data", str(questions)], "Pass format='nl' or 'program' (--format)"),
+        ([*base, "--format", "nl", "--data", str(tmp_path / "missing.json")], "missing.json"),
+        ([*base, "--format", "nl", "--data", str(questions), "--answer-column", "gold"], "--answer-column"),
+        ([*base, "--format", "nl", "--eval-steps", "5"], "--eval-steps needs --eval-data"),
+        (
+            [*base, "--format", "nl", "--batch-size", "3", "--mini-batches", "2"],
+            "--mini-batches 2 must divide",
+        ),
+        ([*base, "--format", "nl", "--resume"], "--resume: no checkpoint"),
+        (["reinforced", "train", "--output", str(tmp_path / "o")], "--model is required"),
+        ([*base, "--format", "nl", "--data", "svamp-nl", "--test-set", "svamp-nl"], "--no-leak-check"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
