@@ -162,6 +162,32 @@ def test_memory_hog_is_stopped(roomy_box, source):
     _assert_healthy(roomy_box)
 
 
+SPREAD_HOG = """
+import os, time
+pids = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(100 << 20)  # each child stays under its own address-space limit
+        time.sleep(1)
+        os._exit(0)
+    pids.append(pid)
+print(sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids))
+"""
+
+
+@pytest.mark.parametrize("mode_name", OWN_UID_MODES)
+def test_memory_spread_over_processes_is_capped_by_the_cgroup(mode_name):
+    policy = _policy(mode_name, memory_bytes=128 << 20, wall_time=20.0, preload=("math",))
+    with Sandbox(policy, workers=1) as box:
+        if not box.layers["memory_cgroup"]:
+            pytest.skip("no memory cgroup here")
+        result = box.run(SPREAD_HOG)
+        assert result.ok, result
+        assert result.stdout.count("-9") >= 1, "4 x 100 MiB fitted in a 128 MiB budget"
+        _assert_healthy(box)
+
+
 # --------------------------------------------------------------------------- processes
 FORK_BOMB = """
 import os
