@@ -369,6 +369,32 @@ def test_cannot_write_outside_its_directory(mode_name, tmp_path):
     assert "wrote ~/inside.txt" in result.stdout and "wrote here.txt" in result.stdout
 
 
+def test_symlinks_left_behind_do_not_steer_the_root_clean_up(box, tmp_path):
+    """The worker (root) empties the working directory and /dev/shm after each program."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    shm_links = [Path(f"/dev/shm/hf-reft-probe-{uuid.uuid4().hex}-{kind}") for kind in ("dir", "file")]
+    source = (
+        "import os, sys\n"
+        "os.symlink(sys.argv[1], 'dir_link')\n"
+        "os.symlink(sys.argv[1] + '/keep.txt', 'file_link')\n"
+        "for link, target in zip(sys.argv[2:], (sys.argv[1], sys.argv[1] + '/keep.txt')):\n"
+        "    try:\n"
+        "        os.symlink(target, link)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    try:
+        assert box.run(source, args=(str(victim), *map(str, shm_links))).ok
+        assert box.run("print('next')").ok  # the clean-up of the first program has happened by now
+        assert (victim / "keep.txt").read_text() == "precious"
+    finally:
+        for link in shm_links:  # without a private /dev/shm (and without Landlock) they land on the host
+            with contextlib.suppress(OSError):
+                link.unlink()
+
+
 def test_home_is_the_throwaway_directory(box):
     assert box.run("import os\nopen(os.path.expanduser('~/note'), 'w').write('x')\n").ok
     assert box.run("import os\nprint(os.path.exists(os.path.expanduser('~/note')))\n").stdout == "False\n"
