@@ -18,7 +18,12 @@ from . import __version__
 __all__ = ["COMMAND_MODULES", "UsageError", "build_parser", "main"]
 
 #: Modules whose ``register(subparsers)`` adds a sub-command group, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("hf_reft.reinforced.cli", "hf_reft.reftool.cli", "hf_reft.space.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "hf_reft.representation.cli",
+    "hf_reft.reinforced.cli",
+    "hf_reft.reftool.cli",
+    "hf_reft.space.cli",
+)
 
 
 class UsageError(Exception):

@@ -1,0 +1,715 @@
+"""``hf-reft representation train|evaluate``: LoReFT adapters from the command line.
+
+* ``train`` — a LoReFT adapter on (prompt, response) data through :class:`ReftTrainer`; refuses
+  training data that overlaps the test set (``--eval-data`` / ``--test-set``, and by default the
+  named test set of the training data's benchmark); evaluates on ``--eval-data`` afterwards. The
+  ``--output`` folder is a finished adapter (config, weights, tokenizer, card with the evaluation
+  result); checkpoints live in ``--output/checkpoints`` while training runs and make ``--resume``
+  continue a cut-off run.
+* ``evaluate`` — greedy-decoding accuracy of an adapter (or any causal LM) on a named set or a
+  file, with a 95 % interval; JSON output; optionally into the adapter's card.
+
+Examples::
+
+    hf-reft representation train --data svamp-nl --prompt-template $'Question:\\n{question}\\nAnswer reasoning:\\n' \\
+        --layers 6 12 18 24 --positions f5+l5 --rank 8 --learning-rate 4e-3 --max-train-minutes 15 \\
+        --eval-data svamp-test --eval-limit 300 --output runs/loreft-svamp
+    hf-reft representation evaluate --model runs/loreft-svamp --data svamp-test --limit 300 \\
+        --prompt-template $'Question:\\n{question}\\nAnswer reasoning:\\n' --output runs/loreft-svamp/eval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..cli import UsageError
+
+__all__ = ["register"]
+
+#: Named test set checked for overlap by default, per benchmark of a named training set.
+DEFAULT_TEST_SETS = {"svamp": "svamp-test", "gsm8k": "gsm8k-test"}
+CHECKPOINTS_DIR = "checkpoints"
+EVALUATION_NAME = "evaluation.json"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``hf-reft representation`` with ``train`` and ``evaluate``."""
+    group = subparsers.add_parser(
+        "representation",
+        help="LoReFT representation finetuning (Wu et al. 2024): train and evaluate adapters",
+        description="Representation finetuning (LoReFT and its family): train an adapter over a frozen model, "
+        "evaluate adapters and base models by greedy generation.",
+    )
+    commands = group.add_subparsers(dest="representation_command", metavar="COMMAND")
+
+    def _help(args: argparse.Namespace) -> int:
+        group.print_help()
+        return 2
+
+    group.set_defaults(func=_help)
+    _add_train(commands)
+    _add_evaluate(commands)
+
+
+# ----------------------------------------------------------------------------------------- arguments
+def _add_data_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
+    from ..data import NAMED_DATASETS
+
+    named = ", ".join(n for n in NAMED_DATASETS if not n.startswith("llm-adapters/"))
+    parser.add_argument(
+        "--data",
+        default=None,
+        help=f"{what}: a named set ({named}, llm-adapters/<set>) or a JSON/JSONL file",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="the shared data folder for named sets (default: $HF_REFT_DATA_DIR, else ../shared/data if it exists)",
+    )
+    parser.add_argument(
+        "--question-column",
+        default=None,
+        help="column with the question/prompt (default: the set's, else question)",
+    )
+    parser.add_argument(
+        "--prompt-template",
+        default=None,
+        help="str.format template over a row, e.g. 'Question:\\n{question}\\nAnswer reasoning:\\n' "
+        "(default: the question column as it is)",
+    )
+    parser.add_argument(
+        "--chat-template", action="store_true", help="wrap prompts in the tokenizer's chat template"
+    )
+    parser.add_argument("--system-prompt", default=None, help="system message (with --chat-template)")
+
+
+def _add_generation_arguments(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
+    parser.add_argument(
+        f"--{prefix}batch-size",
+        dest="eval_batch_size",
+        type=int,
+        default=16,
+        help="prompts per generate call (default 16)",
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="generation budget (default 256)")
+    parser.add_argument(
+        "--benchmark",
+        default=None,
+        help="answer-extraction strategy (hf_reft.answers benchmark: svamp, gsm8k, boolq, …; default: the "
+        "set's, else numeric)",
+    )
+    parser.add_argument(
+        "--answer-column", default=None, help="column with the gold answer (default: the set's, else answer)"
+    )
+
+
+def _add_train(commands: Any) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a LoReFT adapter (and evaluate it)",
+        description="Train a LoReFT adapter over a frozen causal LM on (prompt, response) data; the loss covers the "
+        "response only. The output folder is a finished adapter that from_pretrained loads.",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="base model: Hub id or folder (default: the offline SmolLM2-135M-Instruct)",
+    )
+    _add_data_arguments(parser, what="training data")
+    parser.add_argument(
+        "--response-column",
+        "--target-column",
+        dest="response_column",
+        default=None,
+        help="column with the training target (default: the set's, else response)",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N rows only")
+    parser.add_argument(
+        "--output", "--output-dir", dest="output", required=True, help="folder of the adapter"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished adapter in --output")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
+
+    adapter = parser.add_argument_group("LoReFT adapter")
+    adapter.add_argument(
+        "--layers", nargs="+", default=["all"], help="layer indices (e.g. 6 12 18 24 or 6,12,18,24) or all"
+    )
+    adapter.add_argument(
+        "--positions", default="f7+l7", help="prompt positions: f<p>+l<s>, f<p> or l<s> (default f7+l7)"
+    )
+    adapter.add_argument("--rank", type=int, default=4, help="rank of each intervention (default 4)")
+    adapter.add_argument(
+        "--intervention", default="loreft", help="loreft, direft, noreft, consreft or lobireft"
+    )
+    adapter.add_argument(
+        "--share-weights", action="store_true", help="one intervention for prefix and suffix"
+    )
+    adapter.add_argument(
+        "--dropout", type=float, default=0.0, help="dropout on the low-rank edit (default 0)"
+    )
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=1e-3)
+    training.add_argument("--epochs", type=float, default=1.0, help="epochs (default 1)")
+    training.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
+    training.add_argument("--batch-size", type=int, default=8, help="examples per step (default 8)")
+    training.add_argument("--gradient-accumulation-steps", type=int, default=1)
+    training.add_argument("--warmup-ratio", type=float, default=0.0, help="share of steps with a rising LR")
+    training.add_argument("--weight-decay", type=float, default=0.0)
+    training.add_argument("--max-length", type=int, default=512, help="tokens per example (default 512)")
+    training.add_argument(
+        "--max-train-minutes", type=float, default=None, help="stop training after this many minutes"
+    )
+    training.add_argument(
+        "--budget-clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="what --max-train-minutes counts: wall-clock or this process's CPU time (default wall)",
+    )
+    training.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")
+    training.add_argument("--logging-steps", type=int, default=10)
+    training.add_argument("--seed", type=int, default=42)
+    training.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+    evaluation = parser.add_argument_group("test set and evaluation")
+    evaluation.add_argument(
+        "--eval-data",
+        default=None,
+        help="test set (named or file): training data overlapping it is refused; evaluated after training",
+    )
+    evaluation.add_argument(
+        "--test-set",
+        action="append",
+        default=[],
+        help="another test set the training questions must not overlap (repeatable)",
+    )
+    evaluation.add_argument(
+        "--eval-question-column",
+        default=None,
+        help="question column of the test set (default: the set's, else question)",
+    )
+    evaluation.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N test rows")
+    _add_generation_arguments(parser, prefix="eval-")
+    evaluation.add_argument(
+        "--no-leak-check", action="store_true", help="skip the train/test overlap check (not recommended)"
+    )
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="upload the finished adapter")
+    parser.set_defaults(func=_run_train)
+
+
+def _add_evaluate(commands: Any) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="greedy-decoding accuracy of an adapter or a model",
+        description="Evaluate a LoReFT adapter (folder or Hub id) or any causal LM by greedy generation: answers "
+        "extracted by the benchmark's strategy, accuracy with a 95 %% Wilson interval.",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="adapter or model: Hub id or folder (default: the offline SmolLM2-135M-Instruct)",
+    )
+    parser.add_argument("--base-model", default=None, help="load the adapter on this base instead of its own")
+    parser.add_argument(
+        "--no-interventions",
+        action="store_true",
+        help="evaluate the adapter's base model (interventions off)",
+    )
+    _add_data_arguments(parser, what="evaluation data")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N rows")
+    _add_generation_arguments(parser)
+    parser.add_argument(
+        "--output", default=None, help="write the result (with every completion) to this JSON file"
+    )
+    parser.add_argument(
+        "--cache", default=None, help="JSONL of finished completions: a rerun continues from it"
+    )
+    parser.add_argument(
+        "--update-card", action="store_true", help="add the result to the adapter folder's README.md card"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.set_defaults(func=_run_evaluate)
+
+
+# ------------------------------------------------------------------------------------------ checks
+def _positive(value: float | None, flag: str, *, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise UsageError(f"{flag} must be {'zero or ' if allow_zero else ''}positive, got {value}.")
+
+
+def _parse_layers(values: list[str]) -> list[int] | str:
+    items = [item for value in values for item in value.replace(",", " ").split()]
+    if items == ["all"]:
+        return "all"
+    try:
+        layers = [int(item) for item in items]
+    except ValueError:
+        raise UsageError(
+            f"--layers takes layer indices (6 12 18 24 or 6,12,18,24) or 'all', got {' '.join(values)!r}."
+        ) from None
+    if not layers:
+        raise UsageError("--layers needs at least one layer index, or 'all'.")
+    return layers
+
+
+def _load_data(name: str | None, data_dir: str | None, flag: str, limit: int | None = None):
+    """``(dataset, spec or None)`` for a named set or file; clear errors for bad names and folders."""
+    from ..data import load_named_dataset
+    from ..data.sources import resolve_data_file
+
+    if name is None:
+        raise UsageError(f"{flag} is required: a named set (e.g. svamp-nl) or a JSON/JSONL file.")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise UsageError(f"--data-dir {data_dir} is not a folder; point it at the shared data folder.")
+    try:
+        resolve_data_file(name, data_dir)
+    except FileNotFoundError as err:
+        raise UsageError(f"{flag}: {err}") from err
+    try:
+        return load_named_dataset(name, data_dir, limit=limit)
+    except Exception as err:  # datasets' JSON errors for malformed files
+        raise UsageError(f"{flag} {name}: could not read it as JSON/JSONL data ({err}).") from err
+
+
+def _column(explicit: str | None, spec_value: str | None, fallback: str, dataset: Any, flag: str) -> str:
+    column = explicit or spec_value or fallback
+    if column not in dataset.column_names:
+        raise UsageError(
+            f"Column {column!r} is not in the data (it has {', '.join(dataset.column_names)}); pass {flag}."
+        )
+    return column
+
+
+def _check_template(template: str | None, dataset: Any) -> None:
+    if template is None:
+        return
+    import string
+
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    except ValueError as err:
+        raise UsageError(f"--prompt-template is not a valid str.format template: {err}.") from None
+    missing = sorted(fields - set(dataset.column_names))
+    if missing:
+        raise UsageError(
+            f"--prompt-template names {missing}, not columns of the data ({', '.join(dataset.column_names)})."
+        )
+
+
+def _check_model(model: str | None, flag: str = "--model") -> None:
+    if model is None:
+        return
+    path = Path(model).expanduser()
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1
+    if (looks_local or path.exists()) and not path.is_dir():
+        raise UsageError(
+            f"{flag} {model} is not a folder; pass a model folder (config.json inside) or a Hub id."
+        )
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise UsageError(f"{flag} {model} has no config.json: pass a folder written by save_pretrained.")
+
+
+def _check_repo_id(repo_id: str | None) -> None:
+    if repo_id is None:
+        return
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise UsageError(f"--push-to-hub {repo_id!r} is not a valid repo id (user/name): {err}") from None
+
+
+def _benchmark(explicit: str | None, spec: Any) -> str:
+    from ..answers import get_benchmark
+
+    name = explicit or (spec.benchmark if spec is not None else "numeric")
+    try:
+        return get_benchmark(name).name
+    except ValueError as err:
+        raise UsageError(f"--benchmark: {err}") from None
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    _positive(threads, "--threads")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------------------------------- train
+def _reft_config(args: argparse.Namespace):
+    from . import ReftConfig
+
+    try:
+        return ReftConfig(
+            layers=_parse_layers(args.layers),
+            positions=args.positions,
+            rank=args.rank,
+            intervention=args.intervention,
+            share_weights=args.share_weights,
+            dropout=args.dropout,
+        )
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"Bad LoReFT setting: {err}") from None
+
+
+def _test_sets(args: argparse.Namespace, spec: Any) -> list[str]:
+    sets = list(args.test_set)
+    if args.eval_data:
+        sets.insert(0, args.eval_data)
+    if spec is not None and spec.benchmark in DEFAULT_TEST_SETS and not sets:
+        sets.append(DEFAULT_TEST_SETS[spec.benchmark])
+    return list(dict.fromkeys(sets))
+
+
+def _leak_check(args: argparse.Namespace, train: Any, question_column: str, spec: Any) -> None:
+    from ..data import DataLeakError, check_no_overlap
+
+    for name in _test_sets(args, spec):
+        test, test_spec = _load_data(name, args.data_dir, "--eval-data/--test-set")
+        column = _column(
+            args.eval_question_column if name == args.eval_data else None,
+            test_spec.question if test_spec else None,
+            "question",
+            test,
+            "--eval-question-column",
+        )
+        try:
+            check_no_overlap(
+                [str(q) for q in train[question_column]],
+                [str(q) for q in test[column]],
+                train_name=f"the training data ({args.data})",
+                test_name=f"the test set ({name})",
+            )
+        except DataLeakError as err:
+            raise UsageError(str(err)) from None
+
+
+def _prepare_output(args: argparse.Namespace) -> Path:
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output {output} is a file; pass a folder.")
+    finished = (output / "model.safetensors").is_file()
+    checkpoints = output / CHECKPOINTS_DIR
+    if args.resume and args.overwrite:
+        raise UsageError("--resume continues a run and --overwrite starts afresh; pass one of them.")
+    if finished and not args.overwrite:
+        raise UsageError(f"{output} already holds a finished adapter; pass --overwrite to replace it.")
+    if args.resume and not checkpoints.is_dir():
+        raise UsageError(f"--resume: {checkpoints} does not exist; train without --resume to start a run.")
+    if not args.resume and not args.overwrite and checkpoints.is_dir():
+        raise UsageError(
+            f"{checkpoints} holds checkpoints of an unfinished run; pass --resume to continue it or --overwrite."
+        )
+    if args.overwrite and output.is_dir():
+        shutil.rmtree(output)
+    return output
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    for value, flag, zero in (
+        (args.learning_rate, "--learning-rate", False),
+        (args.epochs, "--epochs", False),
+        (args.max_steps, "--max-steps", False),
+        (args.batch_size, "--batch-size", False),
+        (args.gradient_accumulation_steps, "--gradient-accumulation-steps", False),
+        (args.max_length, "--max-length", False),
+        (args.max_train_minutes, "--max-train-minutes", False),
+        (args.save_steps, "--save-steps", False),
+        (args.logging_steps, "--logging-steps", False),
+        (args.limit, "--limit", False),
+        (args.eval_limit, "--eval-limit", False),
+        (args.eval_batch_size, "--eval-batch-size", False),
+        (args.max_new_tokens, "--max-new-tokens", False),
+        (args.weight_decay, "--weight-decay", True),
+    ):
+        _positive(value, flag, allow_zero=zero)
+    if not 0 <= args.warmup_ratio < 1:
+        raise UsageError(f"--warmup-ratio must be in [0, 1), got {args.warmup_ratio}.")
+    if args.max_length < 2:
+        raise UsageError(f"--max-length must be at least 2, got {args.max_length}.")
+    _check_model(args.model)
+    _check_repo_id(args.push_to_hub)
+    config = _reft_config(args)
+    train, spec = _load_data(args.data, args.data_dir, "--data", args.limit)
+    question_column = _column(
+        args.question_column, spec.question if spec else None, "question", train, "--question-column"
+    )
+    response_column = _column(
+        args.response_column, spec.target if spec else None, "response", train, "--response-column"
+    )
+    _check_template(args.prompt_template, train)
+    if not args.no_leak_check:
+        _leak_check(args, train, question_column, spec)
+    eval_setup = None
+    if args.eval_data:
+        test, test_spec = _load_data(args.eval_data, args.data_dir, "--eval-data", args.eval_limit)
+        eval_setup = (
+            test,
+            _column(
+                args.eval_question_column,
+                test_spec.question if test_spec else None,
+                "question",
+                test,
+                "--eval-question-column",
+            ),
+            _column(
+                args.answer_column, test_spec.answer if test_spec else None, "answer", test, "--answer-column"
+            ),
+            _benchmark(args.benchmark, test_spec),
+        )
+        _check_template(args.prompt_template, test)
+    output = _prepare_output(args)
+    _set_threads(args.threads)
+    return _train(args, config, train, question_column, response_column, eval_setup, output)
+
+
+def _train(args, config, train, question_column, response_column, eval_setup, output: Path) -> int:
+    import torch
+    from transformers import TrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from ..data import prepare_supervised_dataset
+    from ..models import load_chat_model
+    from . import get_reft_model
+    from .trainer import ReftTrainer, TrainingTimeBudget
+
+    base, tokenizer = load_chat_model(args.model)
+    if args.chat_template and not getattr(tokenizer, "chat_template", None):
+        raise UsageError("--chat-template: this model's tokenizer has no chat template; drop the flag.")
+    dataset = prepare_supervised_dataset(
+        train,
+        tokenizer,
+        prompt_column=question_column,
+        response_column=response_column,
+        prompt_template=args.prompt_template,
+        use_chat_template=args.chat_template,
+        system_prompt=args.system_prompt,
+        max_length=args.max_length,
+    )
+    torch.manual_seed(args.seed)
+    try:
+        model = get_reft_model(base, config)
+    except ValueError as err:  # e.g. a layer out of range, a rank too large for the base
+        raise UsageError(f"Bad LoReFT setting for this model: {err}") from None
+    model.print_trainable_parameters()
+    checkpoints = output / CHECKPOINTS_DIR
+    training_args = TrainingArguments(
+        str(checkpoints),
+        per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_ratio,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps or -1,
+        logging_steps=args.logging_steps,
+        save_strategy="steps",
+        save_steps=args.save_steps,
+        save_total_limit=2,
+        report_to="none",
+        seed=args.seed,
+        restore_callback_states_from_checkpoint=True,
+    )
+    callbacks = []
+    if args.max_train_minutes:
+        callbacks.append(TrainingTimeBudget(args.max_train_minutes * 60, clock=args.budget_clock))
+    trainer = ReftTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    resume = get_last_checkpoint(str(checkpoints)) if args.resume else None
+    if args.resume and resume is None:
+        raise UsageError(f"--resume: {checkpoints} holds no checkpoint-N folder yet; train without --resume.")
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(output))
+    budget = next(
+        (cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TrainingTimeBudget)), None
+    )
+    summary = {
+        "steps": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "losses": [(e["step"], e["loss"]) for e in trainer.state.log_history if "loss" in e],
+    }
+    if budget is not None:
+        summary.update(train_wall_s=budget.wall_elapsed, train_cpu_s=budget.cpu_elapsed)
+    from .. import hub
+
+    hub.atomic_write_text(output / "train_summary.json", json.dumps(summary, indent=2))
+    print(f"trained {summary['steps']} steps, loss {summary['train_loss']:.4f}; adapter in {output}")
+    if eval_setup is not None:
+        test, test_question, test_answer, benchmark = eval_setup
+        result = _generate_and_score(
+            model,
+            tokenizer,
+            test,
+            args,
+            question_column=test_question,
+            answer_column=test_answer,
+            benchmark=benchmark,
+            name=args.eval_data,
+        )
+        result.save(output / EVALUATION_NAME)
+        _add_to_card(output, result)
+        print(result.summary())
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the run is finished: the folder is the adapter
+    if args.push_to_hub:
+        from .. import hub
+
+        info = hub.upload_folder(
+            output, args.push_to_hub, commit_message="Upload LoReFT adapter with hf-reft"
+        )
+        print(f"pushed to {getattr(info, 'commit_url', args.push_to_hub)}")
+    return 0
+
+
+def _generate_and_score(
+    model, tokenizer, test, args, *, question_column, answer_column, benchmark, name, cache=None
+):
+    from .evaluation import evaluate_generation
+
+    if args.chat_template and not getattr(tokenizer, "chat_template", None):
+        raise UsageError("--chat-template: this model's tokenizer has no chat template; drop the flag.")
+    return evaluate_generation(
+        model,
+        tokenizer,
+        test,
+        question_column=question_column,
+        answer_column=answer_column,
+        benchmark=benchmark,
+        prompt_template=args.prompt_template,
+        use_chat_template=args.chat_template,
+        system_prompt=args.system_prompt,
+        batch_size=args.eval_batch_size,
+        max_new_tokens=args.max_new_tokens,
+        cache_file=cache,
+        dataset_name=str(name),
+    )
+
+
+def _add_to_card(folder: Path, result: Any) -> None:
+    from .evaluation import add_evaluation_to_card
+
+    add_evaluation_to_card(folder, {"LoReFT adapter": result})
+
+
+# ---------------------------------------------------------------------------------------- evaluate
+def _load_for_evaluation(args: argparse.Namespace):
+    """``(model, tokenizer, is_adapter)`` for ``--model`` (a LoReFT adapter or any causal LM)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from .. import hub
+    from ..models import load_chat_model
+
+    if args.model is None:
+        if args.base_model or args.no_interventions:
+            raise UsageError("--base-model/--no-interventions need an adapter in --model.")
+        model, tokenizer = load_chat_model()
+        return model, tokenizer, False
+    try:
+        config = AutoConfig.from_pretrained(args.model)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"--model {args.model}: no model or adapter there ({err}).") from None
+    if config.model_type != "reft":
+        if args.base_model or args.no_interventions:
+            raise UsageError(
+                "--base-model/--no-interventions apply to LoReFT adapters; --model is a plain model."
+            )
+        model, tokenizer = load_chat_model(args.model)
+        return model, tokenizer, False
+    if config.task != "causal_lm":
+        raise UsageError(
+            f"--model {args.model} is a {config.task} adapter; generation-based evaluation needs a causal-LM "
+            "adapter (use hf_reft.representation.evaluation.evaluate_classification for classifiers)."
+        )
+    base = None
+    if args.base_model:
+        _check_model(args.base_model, "--base-model")
+        base, tokenizer = load_chat_model(args.base_model)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(args.model, base_model=base)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise UsageError(f"--model {args.model}: could not load the adapter: {err}") from None
+    if base is None:
+        folder = hub.resolve_folder(args.model)
+        source = folder if (folder / "tokenizer_config.json").is_file() else config.base_model_name_or_path
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    return model, tokenizer, True
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    for value, flag in (
+        (args.limit, "--limit"),
+        (args.eval_batch_size, "--batch-size"),
+        (args.max_new_tokens, "--max-new-tokens"),
+    ):
+        _positive(value, flag)
+    _check_model(args.model)
+    test, spec = _load_data(args.data, args.data_dir, "--data", args.limit)
+    question_column = _column(
+        args.question_column, spec.question if spec else None, "question", test, "--question-column"
+    )
+    answer_column = _column(
+        args.answer_column, spec.answer if spec else None, "answer", test, "--answer-column"
+    )
+    _check_template(args.prompt_template, test)
+    benchmark = _benchmark(args.benchmark, spec)
+    card_folder = Path(args.model) if args.model else None
+    if args.update_card and (card_folder is None or not (card_folder / "README.md").is_file()):
+        raise UsageError("--update-card needs --model to be a local adapter folder with a README.md card.")
+    if args.output and Path(args.output).is_dir():
+        raise UsageError(f"--output {args.output} is a folder; pass a JSON file path.")
+    _set_threads(args.threads)
+    model, tokenizer, is_adapter = _load_for_evaluation(args)
+    if args.update_card and not is_adapter:
+        raise UsageError("--update-card applies to LoReFT adapters; --model is a plain model.")
+    if args.no_interventions:
+        with model.disable_interventions():
+            result = _generate_and_score(
+                model,
+                tokenizer,
+                test,
+                args,
+                question_column=question_column,
+                answer_column=answer_column,
+                benchmark=benchmark,
+                name=args.data,
+                cache=args.cache,
+            )
+    else:
+        result = _generate_and_score(
+            model,
+            tokenizer,
+            test,
+            args,
+            question_column=question_column,
+            answer_column=answer_column,
+            benchmark=benchmark,
+            name=args.data,
+            cache=args.cache,
+        )
+    result.settings["model"] = args.model
+    result.settings["interventions"] = is_adapter and not args.no_interventions
+    if args.output:
+        result.save(args.output)
+    if args.update_card:
+        from .evaluation import add_evaluation_to_card
+
+        label = "base model (interventions off)" if args.no_interventions else "LoReFT adapter"
+        add_evaluation_to_card(card_folder, {label: result})
+    print(result.summary())
+    return 0
