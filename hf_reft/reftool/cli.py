@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 
 from ..cli import UsageError
+from .commands import PIPELINE_SUBCOMMANDS
 
 __all__ = ["SUBCOMMANDS", "register"]
 
@@ -162,7 +163,11 @@ def _add_chat(sub: argparse._SubParsersAction) -> None:
 
 
 #: Functions adding one ``reftool`` sub-command each, in help order.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_inspect, _add_chat]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_inspect,
+    _add_chat,
+    *PIPELINE_SUBCOMMANDS,
+]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

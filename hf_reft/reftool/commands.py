@@ -1,0 +1,312 @@
+"""``hf-reft reftool build | solve | evaluate``: the RefTool pipeline on the command line.
+
+* ``hf-reft reftool build [REFERENCE] --output DIR`` — write and validate tools for every section
+  of a book (default ``chemistry-2e``), saving after each section; rerunning continues
+  (``--chapters 9,5`` builds only those chapters, in that order).
+* ``hf-reft reftool solve "PROBLEM" --toolbox DIR`` — solve one problem and print each step
+  (``--method pot|cot`` for the baselines, ``--json`` for the whole trace).
+* ``hf-reft reftool evaluate --toolbox DIR`` — SciBench chemistry accuracy of RefTool, PoT and CoT
+  with the same model, in one table with n and Wilson 95 % intervals (``--limit N``).
+
+Model choice everywhere: ``--model`` (Hub id, local folder or OpenAI-compatible URL), else
+``$HF_REFT_CHAT_MODEL``, else the offline default (SmolLM2-135M-Instruct).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ..cli import UsageError
+
+__all__ = ["PIPELINE_SUBCOMMANDS"]
+
+
+# --------------------------------------------------------------------------- shared options
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("chat model")
+    g.add_argument(
+        "--model", help="Hub id, local folder, or server URL (http://host:port/v1); default: offline model"
+    )
+    g.add_argument("--backend", choices=["auto", "transformers", "inference"], help="force a backend")
+    g.add_argument("--served-model", help="model name to send to an OpenAI-compatible server")
+    g.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a remote server")
+    g.add_argument("--max-retries", type=int, default=4, help="retries on 429/5xx/connection errors (remote)")
+    g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
+
+
+def _backend(args: argparse.Namespace):
+    from .chat import InferenceClientBackend, get_chat_backend
+
+    if args.max_retries < 0 or args.timeout <= 0:
+        raise UsageError("--max-retries must be ≥ 0 and --timeout positive.")
+    if args.temperature < 0:
+        raise UsageError(f"--temperature must be ≥ 0 (got {args.temperature}).")
+    try:
+        backend = get_chat_backend(args.model, backend=args.backend, served_model=args.served_model)
+    except (ValueError, OSError) as err:
+        raise UsageError(str(err)) from err
+    if isinstance(backend, InferenceClientBackend):
+        backend.max_retries = args.max_retries
+        backend.client.timeout = args.timeout
+    print(f"[{backend.kind}: {backend.name}]", file=sys.stderr)
+    return backend
+
+
+def _int_list(text: str | None, what: str) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated numbers like 9,5,3 (got {text!r}).") from None
+
+
+def _toolbox(args: argparse.Namespace):
+    from .toolbox import Toolbox, ToolboxFormatError
+
+    try:
+        return Toolbox.from_pretrained(args.toolbox, trust_remote_code=args.trust_remote_code)
+    except (ToolboxFormatError, OSError, ValueError) as err:
+        raise UsageError(f"Cannot load the toolbox {args.toolbox!r}: {err}") from err
+
+
+def _positive(name: str, value: float) -> None:
+    if value < 1:
+        raise UsageError(f"--{name} must be at least 1 (got {value}).")
+
+
+# --------------------------------------------------------------------------- build
+def _build(args: argparse.Namespace) -> int:
+    from .building import build_toolbox, select_sections
+    from .creation import ToolCreator
+    from .reference import Reference, ReferenceFormatError
+
+    for name in ("max_tools", "max_new_tokens"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    if args.workers is not None:
+        _positive("workers", args.workers)
+    if args.budget < 500:
+        raise UsageError(f"--budget must be at least 500 characters (got {args.budget}).")
+    if not 0 < args.rel_tol < 1:
+        raise UsageError(f"--rel-tol must be between 0 and 1, e.g. 0.02 (got {args.rel_tol}).")
+    try:
+        reference = Reference.load(args.reference, data_dir=args.data_dir)
+    except ReferenceFormatError as err:
+        raise UsageError(str(err)) from err
+    try:
+        sections = select_sections(
+            reference,
+            chapters=_int_list(args.chapters, "--chapters"),
+            sections=[s for s in (args.sections or "").split(",") if s],
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    backend = _backend(args)
+    creator = ToolCreator(
+        backend,
+        max_tools=args.max_tools,
+        budget=args.budget,
+        rel_tol=args.rel_tol,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        repair=not args.no_repair,
+    )
+    try:
+        report = build_toolbox(
+            reference,
+            backend,
+            args.output,
+            creator=creator,
+            sections=sections,
+            workers=args.workers,
+            resume=not args.no_resume,
+            progress=not args.no_progress,
+        )
+    except (FileExistsError, ValueError) as err:
+        raise UsageError(str(err)) from err
+    summary = report.summary()
+    print(json.dumps(summary, indent=2))
+    if args.push_to_hub and not report.interrupted:
+        url = report.toolbox.push_to_hub(args.push_to_hub, private=args.private)
+        print(f"pushed to {url}", file=sys.stderr)
+    return 130 if report.interrupted else (1 if report.failed else 0)
+
+
+def _add_build(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build",
+        help="write and validate tools for every section of a reference book (resumable)",
+        description="Tools are validated on the book's own worked examples (their stated answers) in the "
+        "sandbox; a failure goes back to the model once for repair. The toolbox is saved after every section; "
+        "rerun the same command to continue an interrupted build.",
+    )
+    p.add_argument("reference", nargs="?", default="chemistry-2e", help="book folder/file or named reference")
+    p.add_argument("--output", required=True, help="toolbox folder (created, saved after every section)")
+    p.add_argument("--data-dir", help="shared data folder for named references (default: ../shared/data)")
+    p.add_argument("--chapters", help="build only these chapters, in this order (e.g. 9,5,3)")
+    p.add_argument("--sections", help="build only these sections (ids or numbers, e.g. 9.2,m68674)")
+    p.add_argument("--max-tools", type=int, default=2, help="m: most tools per section (default 2)")
+    p.add_argument("--budget", type=int, default=6000, help="most characters of section text per prompt")
+    p.add_argument("--rel-tol", type=float, default=0.02, help="tolerance against the book's answer (0.02)")
+    p.add_argument("--max-new-tokens", type=int, default=768, help="most tokens per model reply")
+    p.add_argument("--no-repair", action="store_true", help="drop failing tools without asking for a repair")
+    p.add_argument("--workers", type=int, help="sections in flight (default: 1 local model, 4 remote)")
+    p.add_argument("--no-resume", action="store_true", help="refuse to continue a toolbox in --output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the finished toolbox to this Hub repo")
+    p.add_argument("--private", action="store_true", help="with --push-to-hub: create a private repo")
+    _add_model_options(p)
+    p.set_defaults(func=_build)
+
+
+# --------------------------------------------------------------------------- solve
+def _make_solver(args: argparse.Namespace, backend, method: str):
+    from .baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
+    from .solver import RefToolSolver
+
+    common = {"program_tokens": args.max_new_tokens, "temperature": args.temperature}
+    if method == "cot":
+        return ChainOfThoughtSolver(backend, **common)
+    if method == "pot":
+        return ProgramOfThoughtSolver(backend, **common)
+    from .toolbox import UntrustedToolboxError
+
+    toolbox = _toolbox(args)
+    try:
+        return RefToolSolver(
+            toolbox, backend, max_chapters=args.max_chapters, max_tools=args.max_tools, **common
+        )
+    except UntrustedToolboxError as err:
+        raise UsageError(str(err)) from err
+
+
+def _check_solver_args(args: argparse.Namespace) -> None:
+    for name in ("max_chapters", "max_tools", "max_new_tokens"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+
+
+def _solve(args: argparse.Namespace) -> int:
+    _check_solver_args(args)
+    if not args.problem.strip():
+        raise UsageError("The problem is empty; pass the problem text in quotes.")
+    if args.method == "reftool" and not args.toolbox:
+        raise UsageError(
+            "--toolbox is required with --method reftool (a folder from `hf-reft reftool build`)."
+        )
+    backend = _backend(args)
+    solver = _make_solver(args, backend, args.method)
+    final = None
+    for step in solver.stream(args.problem):
+        final = step
+        if args.json:
+            continue
+        print(f"== {step.title}  ({step.seconds:.1f} s)")
+        data = step.data
+        if step.kind == "program" and data.get("program"):
+            print(data["program"])
+        elif step.kind == "output":
+            print(data["stdout"] or data.get("error") or "(nothing printed)")
+        elif step.kind == "tools":
+            for tool in data["chosen"]:
+                print(f"  {tool['signature']}: {tool['description']}")
+        elif step.kind == "fallback":
+            print(f"  {data['reason']}")
+        elif step.kind == "reasoning":
+            print(data["text"])
+        elif step.kind == "error":
+            print(f"  {data['message']}")
+    assert final is not None
+    if args.json:
+        print(json.dumps(final.data["trace"], indent=2, ensure_ascii=False))
+    return 0 if final.kind == "answer" else 1
+
+
+def _add_solver_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--toolbox", help="toolbox folder or Hub id (from `hf-reft reftool build`)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow running tools of a Hub toolbox")
+    p.add_argument("--max-chapters", type=int, default=2, help="n_c: chapters the model may pick")
+    p.add_argument("--max-tools", type=int, default=3, help="n_t: tools the model may pick")
+    p.add_argument("--max-new-tokens", type=int, default=512, help="most tokens of a program or reasoning")
+
+
+def _add_solve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "solve",
+        help="solve one problem with a toolbox (or with the PoT/CoT baselines) and print every step",
+        description="RefTool: the model picks chapters, then tools, then writes a program that calls them; "
+        "it runs in the sandbox. No tool fits → plain program of thought.",
+    )
+    p.add_argument("problem", help="the problem text")
+    p.add_argument("--method", choices=["reftool", "pot", "cot"], default="reftool")
+    p.add_argument("--json", action="store_true", help="print the whole trace as JSON")
+    _add_solver_options(p)
+    _add_model_options(p)
+    p.set_defaults(func=_solve)
+
+
+# --------------------------------------------------------------------------- evaluate
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import METHODS, evaluate_scibench, format_table, load_scibench
+
+    _check_solver_args(args)
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise UsageError(
+            f"--methods takes a comma-separated subset of {list(METHODS)} (got {args.methods!r})."
+        )
+    if "reftool" in methods and not args.toolbox:
+        raise UsageError("--toolbox is required to evaluate reftool (or pass --methods pot,cot).")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be positive (got {args.limit}).")
+    try:
+        problems = load_scibench(
+            args.subsets.split(","), data_dir=args.data_dir, limit=args.limit, seed=args.seed
+        )
+    except (OSError, ValueError) as err:
+        raise UsageError(str(err)) from err
+    backend = _backend(args)
+    solvers = {m: _make_solver(args, backend, m) for m in methods}
+    result = evaluate_scibench(
+        solvers, problems, progress=not args.no_progress, output=Path(args.output) if args.output else None
+    )
+    print(format_table(result))
+    if args.output:
+        print(f"results and traces: {args.output}", file=sys.stderr)
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="SciBench chemistry accuracy of RefTool vs program of thought vs chain of thought",
+        description="Same model and sandbox for every method; 5 %% relative tolerance; one table with n and "
+        "Wilson 95 %% intervals. --limit N takes a fixed (seeded) sample of the problems.",
+    )
+    p.add_argument("--methods", default="reftool,pot,cot", help="comma-separated: reftool,pot,cot")
+    p.add_argument(
+        "--subsets",
+        default="atkins,chemmc",
+        help="SciBench files in scibench-chemistry/ (default: the test sets atkins,chemmc; also matter_sol, "
+        "quan_sol, atkins_sol, chemmc_sol)",
+    )
+    p.add_argument("--data-dir", help="shared data folder (default: $HF_REFT_DATA_DIR or ../shared/data)")
+    p.add_argument("--limit", type=int, help="evaluate a fixed sample of this many problems")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    p.add_argument("--output", help="folder for results.json and traces.jsonl")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_solver_options(p)
+    _add_model_options(p)
+    p.set_defaults(func=_evaluate)
+
+
+#: The pipeline's sub-commands, appended to the ``reftool`` group's ``SUBCOMMANDS``.
+PIPELINE_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_build,
+    _add_solve,
+    _add_evaluate,
+]

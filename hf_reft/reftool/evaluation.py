@@ -1,0 +1,266 @@
+"""SciBench chemistry evaluation: RefTool vs program of thought vs chain of thought.
+
+Problems come from ``scibench-chemistry/`` in the shared data folder (``atkins`` and ``chemmc`` test
+sets by default; the ``*_sol`` files can be added). As SciBench does, a unit such as
+``10^{-19} J`` is split: the model is told the unit without its power of ten ("The unit of the
+answer is J.") and its number is compared with ``answer_number × 10^-19`` at 5 % relative tolerance
+(:func:`hf_reft.answers.is_correct` with ``benchmark="scibench"``).
+
+Every method gets the same problems in the same order, with the same backend; each
+(problem, method) solve is appended to ``traces.jsonl`` as it finishes, so an interrupted run
+continues where it stopped when given the same ``output`` folder. Accuracy comes with n and a
+Wilson 95 % interval (:func:`hf_reft.stats.wilson_interval`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..answers import is_correct, parse_scibench_gold, split_unit_scale
+from ..stats import Interval, wilson_interval
+from .solver import BaseSolver
+
+__all__ = [
+    "METHODS",
+    "MethodResult",
+    "SciBenchProblem",
+    "evaluate_scibench",
+    "format_table",
+    "load_scibench",
+    "scibench_dir",
+]
+
+METHODS = ("reftool", "pot", "cot")
+DEFAULT_SUBSETS = ("atkins", "chemmc")
+SCIBENCH_FOLDER = "scibench-chemistry"
+
+
+@dataclass(frozen=True)
+class SciBenchProblem:
+    """One SciBench problem.
+
+    Attributes:
+        id: ``"<subset>/<problemid>"``.
+        text: what the solver gets: the problem and "The unit of the answer is …".
+        answer_number, unit: the gold fields as the data writes them.
+    """
+
+    id: str
+    text: str
+    answer_number: str
+    unit: str
+
+    @property
+    def gold(self) -> dict[str, str]:
+        """The gold row for :func:`hf_reft.answers.is_correct`."""
+        return {"answer_number": self.answer_number, "unit": self.unit}
+
+
+def scibench_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``<data_dir>/scibench-chemistry`` (default data dir: ``$HF_REFT_DATA_DIR`` or ``../shared/data``)."""
+    base = Path(data_dir or os.environ.get("HF_REFT_DATA_DIR") or "../shared/data")
+    folder = base / SCIBENCH_FOLDER
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"SciBench chemistry is not at {folder}; pass --data-dir (the folder holding {SCIBENCH_FOLDER}/) "
+            "or set HF_REFT_DATA_DIR."
+        )
+    return folder
+
+
+def load_scibench(
+    subsets: Sequence[str] = DEFAULT_SUBSETS,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> list[SciBenchProblem]:
+    """The problems of ``subsets`` (file names without ``.json``); with ``limit``, a fixed sample of
+    that many, drawn with ``seed`` across all subsets (the same sample every time)."""
+    folder = scibench_dir(data_dir)
+    problems: list[SciBenchProblem] = []
+    for subset in subsets:
+        subset = subset.strip().removesuffix(".json")
+        path = folder / f"{subset}.json"
+        if not path.is_file():
+            available = sorted(p.stem for p in folder.glob("*.json"))
+            raise FileNotFoundError(f"No SciBench subset {subset!r} in {folder} (available: {available}).")
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from err
+        for k, row in enumerate(rows):
+            try:
+                problem_text, number, unit = row["problem_text"], row["answer_number"], row.get("unit") or ""
+                parse_scibench_gold(number, unit)
+            except (KeyError, ValueError, TypeError) as err:
+                raise ValueError(f"{path} row {k} is not a SciBench problem: {err}") from err
+            _, readable = split_unit_scale(unit)
+            text = problem_text.strip() + (f"\nThe unit of the answer is {readable}." if readable else "")
+            pid = (row.get("problemid") or str(k)).strip()
+            problems.append(SciBenchProblem(f"{subset}/{pid}#{k}", text, str(number).strip(), unit))
+    if limit is not None and limit < len(problems):
+        problems = random.Random(seed).sample(problems, limit)
+    return problems
+
+
+@dataclass
+class MethodResult:
+    """Accuracy of one method.
+
+    Attributes:
+        method: ``"reftool"``, ``"pot"`` or ``"cot"``.
+        n: problems solved; correct: right within 5 %; answered: gave any number;
+        fallback: RefTool solves that fell back to plain program of thought;
+        errors: solves that ended without an answer; seconds: total solve time.
+    """
+
+    method: str
+    n: int = 0
+    correct: int = 0
+    answered: int = 0
+    fallback: int = 0
+    tools_used: int = 0
+    seconds: float = 0.0
+    model: str = ""
+
+    @property
+    def accuracy(self) -> Interval:
+        return wilson_interval(self.correct, self.n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "model": self.model,
+            "n": self.n,
+            "correct": self.correct,
+            "answered": self.answered,
+            "fallback": self.fallback,
+            "tools_used": self.tools_used,
+            "seconds": round(self.seconds, 2),
+            "accuracy": self.accuracy.to_dict() if self.n else None,
+        }
+
+
+@dataclass
+class EvaluationResult:
+    """Per-method results on the same problems."""
+
+    methods: dict[str, MethodResult] = field(default_factory=dict)
+    problems: int = 0
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "problems": self.problems,
+            "interrupted": self.interrupted,
+            "methods": {m: r.to_dict() for m, r in self.methods.items()},
+        }
+
+
+def _record(problem: SciBenchProblem, method: str, trace: Any) -> dict[str, Any]:
+    answer = trace.answer
+    return {
+        "id": problem.id,
+        "method": method,
+        "correct": is_correct(answer, problem.gold, "scibench"),
+        "answer": None if answer is None else {"value": answer.value, "unit": answer.unit},
+        "gold": problem.gold,
+        "fallback": trace.fallback,
+        "tools": [t["name"] for t in trace.tools_chosen],
+        "seconds": trace.seconds,
+        "error": trace.error,
+        "model": trace.model,
+        "trace": trace.to_dict(),
+    }
+
+
+def evaluate_scibench(
+    solvers: Mapping[str, BaseSolver],
+    problems: Sequence[SciBenchProblem],
+    *,
+    output: Path | None = None,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Solve every problem with every solver (interleaved, problem by problem) and score them.
+
+    With ``output``, each solve is appended to ``output/traces.jsonl`` at once, solves already
+    there are reused (resume), and ``output/results.json`` is written at the end.
+    """
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    traces_path = None
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        traces_path = output / "traces.jsonl"
+        if traces_path.is_file():
+            for line in traces_path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    done[(row["id"], row["method"])] = row
+    result = EvaluationResult({m: MethodResult(m) for m in solvers}, problems=len(problems))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(problems) * len(solvers), desc="SciBench chemistry", unit="solve")
+    try:
+        for problem in problems:
+            for method, solver in solvers.items():
+                row = done.get((problem.id, method))
+                if row is None:
+                    started = time.monotonic()
+                    trace = solver.solve(problem.text)
+                    trace.seconds = trace.seconds or time.monotonic() - started
+                    row = _record(problem, method, trace)
+                    if traces_path is not None:
+                        with traces_path.open("a", encoding="utf-8") as handle:
+                            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                stats = result.methods[method]
+                stats.n += 1
+                stats.correct += bool(row["correct"])
+                stats.answered += row["answer"] is not None
+                stats.fallback += bool(row["fallback"])
+                stats.tools_used += bool(row["tools"])
+                stats.seconds += float(row["seconds"] or 0.0)
+                stats.model = row.get("model") or stats.model
+                if bar is not None:
+                    bar.set_postfix({m: f"{r.correct}/{r.n}" for m, r in result.methods.items()})
+                    bar.update(1)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    if output is not None:
+        (output / "results.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def format_table(result: EvaluationResult) -> str:
+    """A Markdown table: method, n, correct, accuracy with its Wilson 95 % interval, and more."""
+    lines = [
+        "| method | n | correct | accuracy % [95% CI] | answered | fell back to PoT | used tools | s/problem |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    names = {"reftool": "RefTool", "pot": "PoT", "cot": "CoT"}
+    for method, r in result.methods.items():
+        accuracy = r.accuracy.format() if r.n else "–"
+        fallback = str(r.fallback) if method == "reftool" else "–"
+        tools = str(r.tools_used) if method == "reftool" else "–"
+        per = f"{r.seconds / r.n:.1f}" if r.n else "–"
+        lines.append(
+            f"| {names.get(method, method)} | {r.n} | {r.correct} | {accuracy} | {r.answered} | {fallback} | {tools} | {per} |"
+        )
+    model = next((r.model for r in result.methods.values() if r.model), "")
+    if model:
+        lines.append(f"\nModel: {model}. SciBench chemistry, 5 % relative tolerance.")
+    if result.interrupted:
+        lines.append("Interrupted: counts cover the problems solved so far.")
+    return "\n".join(lines)

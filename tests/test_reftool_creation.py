@@ -1,0 +1,338 @@
+"""RefTool tool creation, validation, repair and resumable building, with a scripted backend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
+from hf_reft.reftool.creation import ToolCreator, section_exercises, section_prompt_text
+from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
+from hf_reft.reftool.reference import Chapter, Reference, Section, WorkedExample
+from hf_reft.reftool.scripted import ScriptedChatBackend
+from hf_reft.reftool.toolbox import Toolbox
+from hf_reft.sandbox import Sandbox, SandboxPolicy
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(SandboxPolicy(wall_time=5, cpu_time=5), workers=1) as box:
+        yield box
+
+
+DENSITY = WorkedExample(
+    id="ex-density",
+    number="1.1",
+    title="Calculation of Density",
+    problem="Gold has a density of 19.3 g/cm^3. What is the mass of 2.00 cm^3 of gold?",
+    solution="mass = density × volume = 19.3 g/cm^3 × 2.00 cm^3 = 38.6 g",
+    answer="38.6 g",
+    check_problem="A piece of copper has a mass of 8.91 g and a volume of 1.00 cm^3. What is its density?",
+    check_answer="8.91 g/cm^3",
+    section_id="s14",
+)
+ROUNDING = WorkedExample(
+    id="ex-round",
+    number="1.2",
+    title="Rounding",
+    problem="Round 0.424 to two significant figures.",
+    solution="0.42",
+    answer=None,
+    check_problem="Explain rounding.",
+    check_answer="It drops digits.",
+    section_id="s14",
+)
+SECTION = Section(
+    id="s14",
+    number="1.4",
+    title="Measurements",
+    chapter_number=1,
+    chapter_title="Essential Ideas",
+    blocks=("Density is mass divided by volume.", DENSITY, "Significant figures matter.", ROUNDING),
+)
+CONCEPTS = Section(
+    id="s11",
+    number="1.1",
+    title="Chemistry in Context",
+    chapter_number=1,
+    chapter_title="Essential Ideas",
+    blocks=("Chemistry is the study of matter.",),
+)
+
+GOOD = """TOOL: density
+DESCRIPTION: Density (g/cm^3) from mass (g) and volume (cm^3).
+EXAMPLE: 1.1
+```python
+def density(mass_g, volume_cm3):
+    return mass_g / volume_cm3
+```
+```python
+print(density(8.91, 1.00))
+```
+"""
+WRONG = """TOOL: mass_from_density
+DESCRIPTION: Mass (g) from density and volume.
+EXAMPLE: 1.1
+```python
+def mass_from_density(density, volume):
+    return density + volume
+```
+```python
+print(mass_from_density(8.91, 1.00), "g/cm^3")
+```
+"""
+FIXED = WRONG.replace("density + volume", "density * volume")
+CHEATS = """TOOL: volume_of_cube
+DESCRIPTION: Volume of a cube from its edge.
+```python
+def volume_of_cube(edge):
+    return edge ** 3
+```
+```python
+print(8.91)
+```
+"""
+
+
+def _reference(*sections: Section) -> Reference:
+    """A book holding ``sections`` (grouped into their chapters, in the order given)."""
+    chapters: dict[int, list[Section]] = {}
+    for section in sections:
+        chapters.setdefault(section.chapter_number, []).append(section)
+    return Reference(
+        title="Tiny book",
+        chapters=tuple(Chapter(n, group[0].chapter_title, tuple(group)) for n, group in chapters.items()),
+    )
+
+
+def test_exercises_come_from_the_book_and_answers_are_withheld():
+    exercises = section_exercises(SECTION)
+    assert [(e.number, e.expected, e.hidden) for e in exercises] == [("1.1", "8.91 g/cm^3", True)]
+    assert exercises[0].expected_values == [8.91]
+    assert "Check Your Learning" in exercises[0].source
+    text = section_prompt_text(SECTION, exercises, 6000)
+    assert "copper" in text and "Density is mass" in text
+    assert "8.91 g/cm^3" not in text  # the check answer is not shown to the model
+    # a worked example without a check answer is validated on its own stated answer
+    no_check = WorkedExample("e", "2.1", "t", "p?", "s = 5 mol", answer="5 mol", section_id="x")
+    section = Section("x", "2.1", "T", 2, "C", ("Text.", no_check))
+    assert [(e.expected, e.hidden) for e in section_exercises(section)] == [("5 mol", False)]
+    # a tight budget keeps the exercises and drops paragraphs
+    assert "copper" in section_prompt_text(SECTION, exercises, 500)
+
+
+def test_first_pass_repair_and_drop(sandbox):
+    def cheats_again(messages):
+        return (
+            "Repair the tool" in messages[-1]["content"] and "TOOL: volume_of_cube" in messages[-1]["content"]
+        )
+
+    backend = ScriptedChatBackend(
+        [GOOD + "\n" + WRONG + "\n" + CHEATS, FIXED], rules=[(cheats_again, CHEATS)]
+    )
+    creator = ToolCreator(backend, sandbox=sandbox, max_tools=3)
+    build = creator.build_section(SECTION)
+    assert build.stats.__dict__ == {"proposed": 3, "first_pass": 1, "repaired": 1, "dropped": 1}
+    by_name = {t.name: t for t in build.tools}
+    assert set(by_name) == {"density", "mass_from_density"}
+    density = by_name["density"]
+    assert density.record.status == "passed" and density.record.attempts == 1
+    assert (
+        density.validation.expected_answer == "8.91 g/cm^3" and density.validation.example_id == "ex-density"
+    )
+    assert density.validation.solution == "print(density(8.91, 1.00))"
+    repaired = by_name["mass_from_density"]
+    assert repaired.record.status == "repaired" and repaired.record.attempts == 2
+    assert "density * volume" in repaired.code
+    # the repair request carried the error but not the book's answer
+    repair_prompts = [
+        c["messages"][-1]["content"]
+        for c in backend.calls
+        if "Repair the tool" in c["messages"][-1]["content"]
+    ]
+    assert len(repair_prompts) == 2
+    assert "printed 9.91" in repair_prompts[0] and "8.91 g/cm^3" not in repair_prompts[0]
+    # the tool that printed the answer without calling itself was refused
+    assert "does not call volume_of_cube" in repair_prompts[1]
+    events = [e["event"] for e in build.log]
+    assert events == [
+        "create",
+        "validate",
+        "validate",
+        "repair",
+        "validate",
+        "validate",
+        "repair",
+        "validate",
+    ]
+    # the creation prompt had the section, the format example and the exercise, not the answer
+    creation = backend.calls[0]["messages"][-1]["content"]
+    assert "Density is mass" in creation and "TOOL: density_from_mass_volume" in creation
+    assert "Example 1.1: A piece of copper" in creation and "8.91 g/cm^3" not in creation
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (GOOD.replace("return mass_g / volume_cm3", "return mass_g / 0"), "ZeroDivisionError"),
+        (GOOD.replace("print(density(8.91, 1.00))", "density(8.91, 1.00)"), "printed no number"),
+        (GOOD.replace("```python\nprint(density(8.91, 1.00))\n```", ""), "no program"),
+        (GOOD.replace("return mass_g / volume_cm3", "return mass_g /"), "not usable"),
+        (GOOD.replace("return mass_g / volume_cm3", "while True: pass"), "timeout"),
+    ],
+)
+def test_failures_without_repair_are_dropped(sandbox, reply, error):
+    creator = ToolCreator(ScriptedChatBackend([reply]), sandbox=sandbox, repair=False)
+    build = creator.build_section(SECTION)
+    assert build.tools == [] and build.stats.__dict__ == {
+        "proposed": 1,
+        "first_pass": 0,
+        "repaired": 0,
+        "dropped": 1,
+    }
+    assert error in build.log[1]["error"]
+
+
+def test_section_without_exercises_costs_no_model_call(sandbox):
+    backend = ScriptedChatBackend([])
+    build = ToolCreator(backend, sandbox=sandbox).build_section(CONCEPTS)
+    assert build.skipped and build.tools == [] and backend.calls == []
+
+
+def test_at_most_m_tools_and_unusable_replies(sandbox):
+    three = (
+        GOOD
+        + GOOD.replace("TOOL: density", "TOOL: density2")
+        .replace("def density(", "def density2(")
+        .replace("print(density(", "print(density2(")
+        + GOOD
+    )
+    build = ToolCreator(ScriptedChatBackend([three]), sandbox=sandbox).build_section(SECTION)
+    assert build.stats.proposed == 2 and [t.name for t in build.tools] == ["density", "density2"]
+    build = ToolCreator(ScriptedChatBackend(["I cannot write code."]), sandbox=sandbox).build_section(SECTION)
+    assert build.stats.__dict__ == {"proposed": 0, "first_pass": 0, "repaired": 0, "dropped": 0}
+
+
+def test_build_is_resumable_and_saves_every_section(tmp_path, sandbox, monkeypatch):
+    gas = WorkedExample(
+        "ex-gas",
+        "9.1",
+        "Gas",
+        "p?",
+        "s",
+        answer=None,
+        check_problem="Pressure of 1 mol at 273.15 K in 22.414 L?",
+        check_answer="1.00 atm",
+        section_id="s92",
+    )
+    gas_section = Section("s92", "9.2", "Gas Laws", 9, "Gases", ("PV = nRT.", gas))
+    gas_tool = """TOOL: ideal_gas_pressure
+DESCRIPTION: Pressure (atm) of n mol at T (K) in V (L).
+EXAMPLE: 9.1
+```python
+def ideal_gas_pressure(n, T, V):
+    return n * 0.082057 * T / V
+```
+```python
+print(ideal_gas_pressure(1, 273.15, 22.414))
+```"""
+    sections = [CONCEPTS, SECTION, gas_section]
+    backend = ScriptedChatBackend(
+        rules=[("section 1.4", GOOD), ("section 9.2", gas_tool)], name="scripted-model"
+    )
+    creator = ToolCreator(backend, sandbox=sandbox)
+    calls = {"n": 0}
+
+    def stop_after_two(section, build, toolbox):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "toolbox"
+    reference = _reference(*sections)
+    first = build_toolbox(reference, backend, out, creator=creator, progress=False, on_section=stop_after_two)
+    assert first.interrupted and first.built == 2
+    saved = Toolbox.from_pretrained(out)
+    assert [s.number for s in saved.sections] == ["1.1", "1.4"] and [t.name for t in saved.tools] == [
+        "density"
+    ]
+    assert saved.model == "scripted-model" and saved.settings["max_tools"] == 2
+    # rerun: only the missing section is built
+    n_calls = len(backend.calls)
+    second = build_toolbox(reference, backend, out, creator=creator, progress=False)
+    assert not second.interrupted and second.resumed == 2 and second.built == 1 and second.planned == 1
+    assert len(backend.calls) == n_calls + 1
+    final = Toolbox.from_pretrained(out)
+    assert [t.name for t in final.tools] == ["density", "ideal_gas_pressure"]
+    assert final.stats.__dict__ == {"proposed": 2, "first_pass": 2, "repaired": 0, "dropped": 0}
+    assert final.section("1.1").stats.proposed == 0
+    card = (out / "README.md").read_text()
+    assert "| passed validation first time | 2 |" in card
+    log = [json.loads(line) for line in (out / LOG_FILE).read_text().splitlines()]
+    assert [r["section"] for r in log] == ["1.1 Chemistry in Context", "1.4 Measurements", "9.2 Gas Laws"]
+    # a third run has nothing to do; a different model is refused
+    assert build_toolbox(reference, backend, out, creator=creator, progress=False).planned == 0
+    other = ScriptedChatBackend([], name="another-model")
+    with pytest.raises(ValueError, match="another-model"):
+        build_toolbox(reference, other, out, creator=ToolCreator(other), progress=False)
+    with pytest.raises(FileExistsError):
+        build_toolbox(reference, backend, out, creator=creator, progress=False, resume=False)
+
+
+def test_concurrent_build_renames_clashing_tools(tmp_path, sandbox):
+    twin = Section("s15", "1.5", "More Density", 1, "Essential Ideas", ("Density again.", DENSITY))
+    backend = ScriptedChatBackend(rules=[("Write tools", GOOD)], name="remote")
+    creator = ToolCreator(backend, sandbox=sandbox)
+    reference = _reference(SECTION, twin)
+    report = build_toolbox(reference, backend, tmp_path / "tb", creator=creator, workers=2, progress=False)
+    assert report.built == 2 and not report.failed
+    toolbox = Toolbox.from_pretrained(tmp_path / "tb")
+    assert sorted(t.name for t in toolbox.tools) == ["density", "density_2"]
+    renamed = toolbox.tool("density_2")
+    assert "def density_2(" in renamed.code and renamed.validation.solution == "print(density_2(8.91, 1.00))"
+
+
+def test_failed_section_is_not_saved_and_build_continues(tmp_path, sandbox):
+    backend = ScriptedChatBackend([])  # no reply for the one section that needs the model
+    reference = _reference(SECTION, CONCEPTS)
+    report = build_toolbox(
+        reference, backend, tmp_path / "tb", creator=ToolCreator(backend, sandbox=sandbox), progress=False
+    )
+    assert len(report.failed) == 1 and "1.4" in report.failed[0] and report.built == 1
+    assert [s.number for s in Toolbox.from_pretrained(tmp_path / "tb").sections] == ["1.1"]
+
+
+def test_parsers_are_lenient():
+    drafts = parse_tool_drafts(
+        "Here:\n```python\ndef f(x):\n    return 2 * x\n```\n```python\nprint(f(2))\n```"
+    )
+    assert [(d.name, d.program) for d in drafts] == [("f", "print(f(2))")]
+    drafts = parse_tool_drafts(
+        "**TOOL:** `g`\n**DESCRIPTION:** doubles\nEXAMPLE: Example 3.2\n```python\ndef g(x):\n    return 2*x\n```"
+    )
+    assert [(d.name, d.description, d.example, d.program) for d in drafts] == [("g", "doubles", "3.2", None)]
+    assert parse_tool_drafts("no code here") == []
+    chapters = [(3, "Composition of Substances"), (9, "Gases"), (10, "Liquids and Solids")]
+    assert parse_chapter_choice("9, 3", chapters, 2) == [9, 3]
+    assert parse_chapter_choice("Chapter 9. Gases and 10", chapters, 1) == [9]
+    assert parse_chapter_choice("The Gases chapter", chapters, 2) == [9]
+    assert parse_chapter_choice("NONE", chapters, 2) == [] and parse_chapter_choice("42", chapters, 2) == []
+    assert parse_chapter_choice("9.5 is not a chapter", chapters, 2) == []
+    assert parse_tool_choice(
+        "use ideal_gas_pressure then molar_mass", ["molar_mass", "ideal_gas_pressure", "ideal_gas"], 3
+    ) == [
+        "ideal_gas_pressure",
+        "molar_mass",
+    ]
+
+
+def test_select_sections():
+    reference = Reference.load("chemistry-2e")
+    assert len(select_sections(reference)) == len(reference.sections) == 135
+    chosen = select_sections(reference, chapters=[9, 5], sections=["1.4"])
+    assert chosen[0].chapter_number == 9 and chosen[-1].number == "1.4"
+    with pytest.raises(ValueError, match="Chapter 99"):
+        select_sections(reference, chapters=[99])
+    with pytest.raises(ValueError, match=r"42\.42"):
+        select_sections(reference, sections=["42.42"])
