@@ -15,10 +15,17 @@ Example::
 """
 
 from hf_reft.sandbox.core import Program, Sandbox, run_program
-from hf_reft.sandbox.policy import DEFAULT_ALLOWED_IMPORTS, DEFAULT_PRELOAD, LAYER_NAMES, SandboxPolicy
+from hf_reft.sandbox.policy import (
+    BASE_LAYERS,
+    DEFAULT_ALLOWED_IMPORTS,
+    DEFAULT_PRELOAD,
+    LAYER_NAMES,
+    SandboxPolicy,
+)
 from hf_reft.sandbox.result import SandboxError, SandboxResult, SandboxStatus
 
 __all__ = [
+    "BASE_LAYERS",
     "DEFAULT_ALLOWED_IMPORTS",
     "DEFAULT_PRELOAD",
     "LAYER_NAMES",

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hf_reft.sandbox._worker import hfsb_protocol as protocol
-from hf_reft.sandbox.policy import LAYER_NAMES, SandboxPolicy
+from hf_reft.sandbox.policy import BASE_LAYERS, LAYER_NAMES, SandboxPolicy
 from hf_reft.sandbox.result import SandboxError, SandboxResult
 
 __all__ = ["Program", "Sandbox", "run_program"]
@@ -200,6 +200,8 @@ class _Worker:
             self.stop()
             raise SandboxError(f"sandbox worker {self.index} did not start: {reason}")
         self.layers = {name: bool(message["layers"].get(name, False)) for name in LAYER_NAMES}
+        self.layers.update(dict.fromkeys(BASE_LAYERS, True))
+        self.layers["import_allowlist"] = self.policy.allowed_imports is not None
         self.layers["host_not_dumpable"] = _protect_host() if not self.layers["unprivileged_uid"] else False
         self.notes = list(message.get("notes", []))
 

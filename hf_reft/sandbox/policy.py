@@ -41,8 +41,22 @@ DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
 #: Modules every worker imports once, before forking, so programs start with them loaded.
 DEFAULT_PRELOAD: tuple[str, ...] = _STANDARD_ALLOWED
 
-#: Every isolation layer a worker reports on (see ``docs/sandbox.md``).
+#: Layers every program gets wherever the sandbox runs at all (a program never runs without them).
+BASE_LAYERS: tuple[str, ...] = (
+    "fresh_process",
+    "own_session",
+    "parent_death_signal",
+    "resource_limits",
+    "output_cap",
+    "empty_environment",
+    "throwaway_workdir",
+    "no_new_privs",
+)
+
+#: Every isolation layer a sandbox reports on (see ``docs/sandbox.md``).
 LAYER_NAMES: tuple[str, ...] = (
+    *BASE_LAYERS,
+    "import_allowlist",
     "pid_namespace",
     "mount_namespace",
     "readonly_root",
