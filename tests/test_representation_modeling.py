@@ -222,6 +222,26 @@ def test_reference_interventions_swap_without_copying_the_base():
     assert not any(p.requires_grad for p in reference.parameters())
 
 
+def test_two_adapters_can_share_one_base():
+    ids, mask, labels, _ = pad_batch(examples(), "right")
+    a_alone = reft(tiny_base("llama"), seed=1)
+    b_alone = reft(tiny_base("llama"), seed=2, intervention="consreft", positions="l3")
+    shared = tiny_base("llama")
+    a, b = reft(shared, seed=1), reft(shared, seed=2, intervention="consreft", positions="l3")
+    with torch.no_grad():
+        plain = shared(input_ids=ids, attention_mask=mask).logits
+        for _ in range(2):  # in either order, each wrapper intervenes only in its own calls
+            assert torch.equal(
+                a(input_ids=ids, attention_mask=mask, labels=labels).logits,
+                a_alone(input_ids=ids, attention_mask=mask, labels=labels).logits,
+            )
+            assert torch.equal(
+                b(input_ids=ids, attention_mask=mask, labels=labels).logits,
+                b_alone(input_ids=ids, attention_mask=mask, labels=labels).logits,
+            )
+            assert torch.equal(shared(input_ids=ids, attention_mask=mask).logits, plain)
+
+
 def test_only_interventions_train_and_state_dict_holds_only_them():
     model = reft(tiny_base("llama"), intervention="noreft")
     ids, mask, labels, _ = pad_batch(examples(), "right")

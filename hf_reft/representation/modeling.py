@@ -15,7 +15,9 @@ How an intervened forward works:
 3. One forward hook per intervened layer gathers the hidden states at the pass's positions,
    applies Φ in the interventions' dtype, and writes the results back out of place.
 
-Only the interventions (and a classification head) are in ``state_dict()`` and on disk.
+Only the interventions (and a classification head) are in ``state_dict()`` and on disk. Several
+wrappers may share one base (e.g. a policy and a reference adapter): each intervenes only in its
+own forward calls, and the bare base called directly is unchanged.
 """
 
 from __future__ import annotations
@@ -36,8 +38,6 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn.modules.module import _IncompatibleKeys
 from transformers import (
-    AutoModelForCausalLM,
-    AutoModelForSequenceClassification,
     PreTrainedModel,
 )
 
@@ -52,14 +52,6 @@ from .positions import (
     prompt_lengths_from_labels,
     validate_positions,
 )
-
-__all__ = [
-    "ADAPTER_WEIGHTS_NAME",
-    "ReftModelForCausalLM",
-    "ReftModelForSequenceClassification",
-    "ReftPreTrainedModel",
-    "get_reft_model",
-]
 from .saving import (
     ADAPTER_WEIGHTS_NAME,
     AUTO_ONLY_KWARGS,
@@ -67,6 +59,13 @@ from .saving import (
     read_adapter_tensors,
     render_adapter_card,
 )
+
+__all__ = [
+    "ReftModelForCausalLM",
+    "ReftModelForSequenceClassification",
+    "ReftPreTrainedModel",
+    "get_reft_model",
+]
 
 
 class ReftPreTrainedModel(PreTrainedModel):
@@ -83,7 +82,6 @@ class ReftPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
     _task = "causal_lm"
-    _base_auto_class: Any = AutoModelForCausalLM
     _labels_mark_prompt = True  # token labels: -100 marks the prompt
 
     def __init__(self, config: ReftConfig, base_model: PreTrainedModel | None = None) -> None:
@@ -597,7 +595,6 @@ class ReftModelForCausalLM(ReftPreTrainedModel):
     """
 
     _task = "causal_lm"
-    _base_auto_class = AutoModelForCausalLM
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -675,7 +672,6 @@ class ReftModelForSequenceClassification(ReftPreTrainedModel):
     """
 
     _task = "sequence_classification"
-    _base_auto_class = AutoModelForSequenceClassification
     _labels_mark_prompt = False
 
     def _fill_config_from_base(self, base: PreTrainedModel) -> None:
