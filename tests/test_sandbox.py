@@ -270,6 +270,25 @@ def test_bad_sandbox_arguments():
         Sandbox(policy={"wall_time": 1})  # type: ignore[arg-type]
 
 
+def test_sandbox_refuses_to_run_in_a_forked_copy(sandbox):
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            sandbox.run("print(1)")
+            os.write(write_end, b"ran")
+        except SandboxError as error:
+            os.write(write_end, str(error).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    message = os.read(read_end, 1000).decode()
+    os.close(read_end)
+    assert "another process" in message
+    assert sandbox.run("print(2)").stdout == "2\n"
+
+
 def test_closed_sandbox_refuses_to_run():
     box = Sandbox(SandboxPolicy(preload=("math",)), workers=1)
     box.close()

@@ -274,6 +274,7 @@ class Sandbox:
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._closed = False
         self._notes: list[str] = []
+        self._owner_pid = os.getpid()
         for worker in self._workers:
             worker.start()
             self._idle.put(worker)
@@ -383,10 +384,17 @@ class Sandbox:
     def _ensure_open(self) -> None:
         if self._closed:
             raise SandboxError("this Sandbox is closed; create a new one")
+        if os.getpid() != self._owner_pid:
+            raise SandboxError(
+                "this Sandbox was created in another process (before a fork); create one in this process"
+            )
 
     def close(self) -> None:
-        """Stop every worker (idempotent)."""
+        """Stop every worker (idempotent; in a forked copy of the owner it only forgets them)."""
         if self._closed:
+            return
+        if os.getpid() != self._owner_pid:
+            self._closed = True
             return
         self._closed = True
         for worker in self._workers:
