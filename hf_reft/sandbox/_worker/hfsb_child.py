@@ -1,8 +1,8 @@
 """The forked child of a sandbox worker: isolate this process, run one program, report, exit.
 
 :func:`run_child` never returns. Isolation is applied step by step *before* the program's code is
-compiled; if any mandatory step fails the child reports a setup error and exits without running
-the program. The child is forked *before* its program is known (so the fork and the generic isolation steps
+compiled; if any step fails the child reports a setup error and exits without running the program.
+The child is forked *before* its program is known (so the fork and the generic isolation steps
 overlap with the host's work); it then reads the program from the host's request pipe (fd 3) and
 sends its report as one framed JSON message over a pipe to the worker (fd 4).
 """
@@ -33,10 +33,6 @@ LANDLOCK_FD = 5
 PROGRAM_FILENAME = "<program>"
 MAX_REPR_CHARS = 65536
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
-
-
-class SetupError(RuntimeError):
-    """An isolation step failed; the program must not run."""
 
 
 # --------------------------------------------------------------------------- isolation steps
