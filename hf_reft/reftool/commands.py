@@ -36,6 +36,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a remote server")
     g.add_argument("--max-retries", type=int, default=4, help="retries on 429/5xx/connection errors (remote)")
     g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
+    g.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="no model: replay replies recorded by RecordingChatBackend.save (JSON), in order (for tests, demos)",
+    )
 
 
 def _backend(args: argparse.Namespace):
@@ -45,6 +50,15 @@ def _backend(args: argparse.Namespace):
         raise UsageError("--max-retries must be ≥ 0 and --timeout positive.")
     if args.temperature < 0:
         raise UsageError(f"--temperature must be ≥ 0 (got {args.temperature}).")
+    if args.replay:
+        from .scripted import ScriptedChatBackend
+
+        try:
+            backend = ScriptedChatBackend.from_file(args.replay)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+        print(f"[scripted: {backend.name}, {backend.remaining} recorded replies]", file=sys.stderr)
+        return backend
     try:
         backend = get_chat_backend(args.model, backend=args.backend, served_model=args.served_model)
     except (ValueError, OSError) as err:

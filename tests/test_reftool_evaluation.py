@@ -1,0 +1,170 @@
+"""SciBench evaluation and the ``hf-reft reftool build|solve|evaluate`` commands (scripted replies)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hf_reft.cli import main
+from hf_reft.reftool.baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
+from hf_reft.reftool.evaluation import evaluate_scibench, format_table, load_scibench
+from hf_reft.reftool.scripted import ScriptedChatBackend
+from hf_reft.reftool.toolbox import Tool, Toolbox, ToolboxSection, ValidationRecord
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+pytestmark = pytest.mark.skipif(not (DATA_DIR / "scibench-chemistry").is_dir(), reason="needs ../shared/data")
+
+
+def test_load_scibench_units_and_fixed_sample():
+    problems = load_scibench(["atkins", "chemmc"], data_dir=DATA_DIR)
+    assert len(problems) == 143 and len({p.id for p in problems}) == 143
+    work_function = next(p for p in problems if "threshold wavelength for potassium" in p.text)
+    # SciBench: the unit is given without its power of ten, the gold is scaled by it
+    assert (
+        work_function.text.endswith("The unit of the answer is J.")
+        and work_function.unit.strip() == "$10^{-19} \\mathrm{~J}$"
+    )
+    sample = load_scibench(["atkins", "chemmc"], data_dir=DATA_DIR, limit=10, seed=0)
+    assert sample == load_scibench(["atkins", "chemmc"], data_dir=DATA_DIR, limit=10, seed=0)
+    assert sample != load_scibench(["atkins", "chemmc"], data_dir=DATA_DIR, limit=10, seed=1)
+    with pytest.raises(FileNotFoundError, match="available"):
+        load_scibench(["physics"], data_dir=DATA_DIR)
+    with pytest.raises(FileNotFoundError, match="--data-dir"):
+        load_scibench(data_dir="/nonexistent")
+
+
+def _answer_right(messages):
+    """A 'model' that solves the work-function problem (in J, as SciBench scores it) and nothing else."""
+    prompt = messages[-1]["content"]
+    if "potassium" in prompt:
+        return "```python\nprint(6.626e-34 * 2.998e8 / 564e-9, 'J')\n```"
+    return "```python\nprint(1.0)\n```"
+
+
+def test_evaluate_scores_resumes_and_tabulates(tmp_path):
+    problems = [
+        p
+        for p in load_scibench(["chemmc"], data_dir=DATA_DIR)
+        if "potassium" in p.text or "de Broglie" in p.text
+    ][:2]
+    assert len(problems) == 2
+    cot = ScriptedChatBackend(default="So the answer is 0.123 nm.")
+    solvers = {
+        "pot": ProgramOfThoughtSolver(ScriptedChatBackend(default=_answer_right)),
+        "cot": ChainOfThoughtSolver(cot),
+    }
+    result = evaluate_scibench(solvers, problems, output=tmp_path, progress=False)
+    pot, cot_result = result.methods["pot"], result.methods["cot"]
+    assert (pot.n, pot.correct, pot.answered) == (2, 1, 2)
+    assert (cot_result.n, cot_result.correct) == (2, 1)  # 0.123 nm is the de Broglie answer
+    table = format_table(result)
+    assert "| PoT | 2 | 1 | 50.0 [" in table and "| CoT | 2 | 1 |" in table
+    rows = [json.loads(line) for line in (tmp_path / "traces.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and {r["method"] for r in rows} == {"pot", "cot"}
+    assert json.loads((tmp_path / "results.json").read_text())["methods"]["pot"]["correct"] == 1
+    # resume: nothing is solved again
+    silent = {
+        "pot": ProgramOfThoughtSolver(ScriptedChatBackend([])),
+        "cot": ChainOfThoughtSolver(ScriptedChatBackend([])),
+    }
+    again = evaluate_scibench(silent, problems, output=tmp_path, progress=False)
+    assert again.methods["pot"].correct == 1 and again.methods["cot"].correct == 1
+
+
+def _recording(path: Path, replies: list[str]) -> Path:
+    records = [{"messages": [{"role": "user", "content": "recorded"}], "reply": r} for r in replies]
+    path.write_text(json.dumps({"model": "recorded-model", "records": records}))
+    return path
+
+
+@pytest.fixture
+def toolbox_dir(tmp_path) -> Path:
+    box = Toolbox({"title": "Test chemistry"}, model="recorded-model")
+    tool = Tool(
+        "ideal_gas_pressure",
+        "Pressure (atm) of n mol of an ideal gas at T (K) in V (L).",
+        "def ideal_gas_pressure(n_mol, T_K, V_L):\n    return n_mol * 0.082057 * T_K / V_L\n",
+        record=ValidationRecord(status="passed", attempts=1),
+    )
+    box.add_section(ToolboxSection("m2", "9.2", "Gas laws"), [tool], chapter=(9, "Gases"))
+    return box.save_pretrained(tmp_path / "toolbox")
+
+
+def test_cli_solve_prints_steps_and_json(tmp_path, toolbox_dir, capsys):
+    replies = _recording(
+        tmp_path / "r.json",
+        [
+            "9",
+            "ideal_gas_pressure",
+            "```python\nprint(round(ideal_gas_pressure(10, 300.15, 4.86), 1), 'atm')\n```",
+        ],
+    )
+    problem = "10.0 mol of ethane in 4.860 dm3 at 27 C: pressure?"
+    assert main(["reftool", "solve", problem, "--toolbox", str(toolbox_dir), "--replay", str(replies)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Chapters chosen: 9. Gases" in out
+        and "ideal_gas_pressure(n_mol, T_K, V_L)" in out
+        and "Answer: 50.7 atm" in out
+    )
+    assert (
+        main(["reftool", "solve", problem, "--toolbox", str(toolbox_dir), "--replay", str(replies), "--json"])
+        == 0
+    )
+    trace = json.loads(capsys.readouterr().out)
+    assert trace["answer"]["value"] == 50.7 and trace["tools_chosen"][0]["name"] == "ideal_gas_pressure"
+    cot = _recording(tmp_path / "c.json", ["I am not sure."])
+    assert main(["reftool", "solve", problem, "--method", "cot", "--replay", str(cot)]) == 1
+    assert "No answer" in capsys.readouterr().out
+
+
+def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
+    replies = _recording(
+        tmp_path / "r.json",
+        ["NONE", "```python\nprint(1)\n```", "```python\nprint(2)\n```", "The answer is 3."],
+    )
+    code = main(
+        ["reftool", "evaluate", "--toolbox", str(toolbox_dir), "--replay", str(replies), "--data-dir", str(DATA_DIR),
+         "--subsets", "chemmc", "--limit", "1", "--no-progress", "--output", str(tmp_path / "eval")]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| RefTool | 1 |" in out and "| PoT | 1 |" in out and "| CoT | 1 |" in out
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "traces.jsonl").read_text().splitlines()]
+    assert [r["method"] for r in rows] == ["reftool", "pot", "cot"] and rows[0]["fallback"] is True
+    # build: chapter 1's sections with the model's replies recorded (none usable) → all counted, none kept
+    build = _recording(tmp_path / "b.json", ["I cannot write tools."] * 10)
+    code = main(
+        ["reftool", "build", "chemistry-2e", "--data-dir", str(DATA_DIR), "--sections", "1.1,1.4",
+         "--output", str(tmp_path / "tb"), "--replay", str(build), "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["sections_in_toolbox"] == 2 and summary["tools"] == 0 and summary["proposed"] == 0
+    assert Toolbox.from_pretrained(tmp_path / "tb").reference["title"] == "Chemistry 2e"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["solve", "q"], "--toolbox is required"),
+        (["solve", "  ", "--method", "cot"], "problem is empty"),
+        (["solve", "q", "--toolbox", "/nonexistent/tb"], "Cannot load the toolbox"),
+        (["solve", "q", "--method", "pot", "--max-tools", "0"], "--max-tools"),
+        (["evaluate", "--methods", "pot,magic"], "--methods"),
+        (["evaluate", "--methods", "pot", "--limit", "0"], "--limit"),
+        (["evaluate", "--methods", "pot", "--subsets", "physics"], "No SciBench subset"),
+        (["build", "--output", "x", "--chapters", "9,a"], "--chapters"),
+        (["build", "--output", "x", "--chapters", "99"], "Chapter 99"),
+        (["build", "--output", "x", "--rel-tol", "2"], "--rel-tol"),
+        (["solve", "q", "--method", "cot", "--replay", "/nonexistent.json"], "not a recording"),
+    ],
+)
+def test_cli_usage_errors(argv, message, capsys):
+    extra = ["--data-dir", str(DATA_DIR)] if argv[0] in ("build", "evaluate") else []
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reftool", *argv, *extra])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
