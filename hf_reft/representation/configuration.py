@@ -46,7 +46,9 @@ class ReftConfig(PreTrainedConfig):
         task: ``"causal_lm"`` or ``"sequence_classification"`` — set by the model class.
         base_model_name_or_path: Hub id or local folder of the frozen base model. Filled in from the
             base by :func:`~hf_reft.get_reft_model` when left ``None``.
-        base_model_revision: commit hash of the base on the Hub (pinned when it is known).
+        base_model_revision: commit hash of the base on the Hub. Left ``None``, it is pinned to the
+            commit the base's default branch points to when the adapter is created (set it yourself
+            if you loaded the base at another revision).
         base_model_kwargs: extra keyword arguments for the base's ``from_pretrained`` (``gguf_file``,
             ``subfolder``, ``dtype`` as a string such as ``"bfloat16"``, ``pad_token_id`` …).
         hidden_size: width of the hidden states the interventions were built for (filled in from the

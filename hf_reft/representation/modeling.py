@@ -144,7 +144,7 @@ class ReftPreTrainedModel(PreTrainedModel):
             name = str(base.name_or_path)
             config.base_model_name_or_path = str(Path(name).resolve()) if Path(name).is_dir() else name
         if config.base_model_name_or_path and config.base_model_revision is None:
-            config.base_model_revision = hub.pinned_revision(config.base_model_name_or_path)
+            config.base_model_revision = _pin_revision(config.base_model_name_or_path)
         kwargs = dict(config.base_model_kwargs)
         dtype = getattr(base, "dtype", None)
         if isinstance(dtype, torch.dtype) and "dtype" not in kwargs:
@@ -571,6 +571,21 @@ def _wrong_task_message(task: str, class_name: str) -> str:
         f"This adapter is a {task} adapter and can't be loaded as {class_name}; load it with "
         f"{auto.get(task, task)} or {model.get(task, task)}."
     )
+
+
+def _pin_revision(name: str) -> str | None:
+    """Commit hash the default branch of Hub repo ``name`` points to; ``None`` for local folders or offline.
+
+    Never raises and never waits on an unreachable Hub for long: transformers' own best-effort
+    resolution (the local cache in offline mode).
+    """
+    if os.path.isdir(name):
+        return None
+    from transformers.utils.hub import resolve_revision
+
+    resolved = resolve_revision(name, None)
+    commit = getattr(resolved, "resolved", None) or resolved
+    return commit if hub.is_commit_hash(commit) else None
 
 
 def _module_device(module: nn.Module) -> torch.device:
