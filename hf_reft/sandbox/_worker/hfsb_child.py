@@ -24,6 +24,7 @@ import tempfile
 import traceback
 from typing import Any
 
+import hfsb_filters as filters
 import hfsb_isolation as iso
 import hfsb_protocol as protocol
 
@@ -138,8 +139,8 @@ def prepare(setup: dict[str, Any]) -> dict[str, int]:
     iso.set_no_new_privs()
     if setup["seccomp"] is not None:
         seccomp = setup["seccomp"]
-        iso.install_seccomp_filter(
-            iso.seccomp_program(
+        filters.install_seccomp_filter(
+            filters.seccomp_program(
                 seccomp["deny_network"],
                 tuple(seccomp["protected_pids"]),
                 os.getpid() if seccomp["signal_only_self"] else None,
@@ -147,7 +148,7 @@ def prepare(setup: dict[str, Any]) -> dict[str, int]:
         )
     baseline = {"address_space": iso.address_space_bytes(), "other_processes": other_processes}
     if setup["landlock_fd"] is not None:
-        iso.landlock_restrict_self(LANDLOCK_FD)
+        filters.landlock_restrict_self(LANDLOCK_FD)
         os.close(LANDLOCK_FD)
     _reset_environment(setup["workdir"])
     return baseline

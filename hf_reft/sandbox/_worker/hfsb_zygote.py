@@ -18,23 +18,18 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
-import json
 import os
-import selectors
-import shutil
-import signal
 import socket
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import hfsb_child
+import hfsb_cgroups as cg
+import hfsb_filters as filters
 import hfsb_isolation as iso
 import hfsb_protocol as protocol
+from hfsb_supervise import ZygoteState, fork_child, run_program, tear_down
 
-READ_CHUNK = 65536
-MAX_REPORT_BYTES = 4 << 20
 NAMESPACE_WORKDIR_ROOT = "/tmp/sandbox"
 ZYGOTE_MEMORY_SLACK = 64 << 20
 MAX_EARLY_DEATHS = 3
@@ -138,22 +133,6 @@ def _restrict_ipc() -> None:
         handle.write("1")
 
 
-@dataclass
-class ZygoteState:
-    """Everything the zygote decided at start-up and uses for every program."""
-
-    config: dict[str, Any]
-    layers: Layers
-    cgroups: iso.WorkerCgroups
-    pid_namespace: bool
-    workdir_root: str
-    uid: int | None
-    gid: int | None
-    seccomp: dict[str, Any] | None
-    landlock_fd: int | None
-    request_fd: int = -1
-
-
 def _namespaces_and_mounts(config: dict[str, Any], layers: Layers) -> None:
     host_mount_ns = iso.namespace_id("mnt")
     _unshare_each(layers, config["network"])
@@ -176,7 +155,7 @@ def _no_namespaces(layers: Layers, reason: str) -> None:
     layers.set("fresh_proc", False, reason)
 
 
-def _memory_cgroup(config: dict[str, Any], cgroups: iso.WorkerCgroups, layers: Layers) -> None:
+def _memory_cgroup(config: dict[str, Any], cgroups: cg.WorkerCgroups, layers: Layers) -> None:
     limit = cgroups.memory_usage() + config["memory_bytes"] + ZYGOTE_MEMORY_SLACK
     layers.set("memory_cgroup", "memory" in cgroups.directories and cgroups.set_memory_limit(limit))
 
@@ -200,7 +179,7 @@ def _landlock_setup(
     write = [workdir_root, "/dev/null"] + (["/dev/shm"] if layers.active.get("private_tmp") else [])
     deny_tcp = not config["network"] and not layers.active.get("network_namespace", False)
     try:
-        ruleset, features = iso.landlock_ruleset(read, write, deny_tcp)
+        ruleset, features = filters.landlock_ruleset(read, write, deny_tcp)
     except OSError as error:
         for name in names:
             layers.set(name, False, str(error))
@@ -219,7 +198,7 @@ def _seccomp_setup(config: dict[str, Any], layers: Layers, pid_namespace: bool) 
     shared_uid = shared_uid and not layers.active.get("landlock_signal_scope", False)
     seccomp = {"deny_network": deny_network, "protected_pids": protected, "signal_only_self": shared_uid}
     try:
-        iso.seccomp_program(deny_network, tuple(protected), os.getpid() if shared_uid else None)
+        filters.seccomp_program(deny_network, tuple(protected), os.getpid() if shared_uid else None)
     except OSError as error:
         layers.set("seccomp_process_filter", False, str(error))
         layers.set("seccomp_network_filter", False, str(error))
@@ -229,7 +208,7 @@ def _seccomp_setup(config: dict[str, Any], layers: Layers, pid_namespace: bool) 
     return seccomp
 
 
-def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namespace: bool) -> ZygoteState:
+def set_up_zygote(config: dict[str, Any], cgroups: cg.WorkerCgroups, pid_namespace: bool) -> ZygoteState:
     """Put every available layer in place around this process; children inherit them."""
     layers = Layers()
     root = os.geteuid() == 0
@@ -280,284 +259,6 @@ def set_up_zygote(config: dict[str, Any], cgroups: iso.WorkerCgroups, pid_namesp
     )
 
 
-# --------------------------------------------------------------------------- one program
-@dataclass
-class Capture:
-    """Output read from one program's pipes."""
-
-    limit: int
-    stdout: bytearray = field(default_factory=bytearray)
-    stderr: bytearray = field(default_factory=bytearray)
-    report: bytearray = field(default_factory=bytearray)
-    over_limit: bool = False
-
-    def add(self, stream: str, chunk: bytes) -> None:
-        if stream == "report":
-            room = MAX_REPORT_BYTES - len(self.report)
-            self.report += chunk[: max(room, 0)]
-            return
-        room = self.limit - len(self.stdout) - len(self.stderr)
-        if len(chunk) > room:
-            self.over_limit = True
-        getattr(self, stream).extend(chunk[: max(room, 0)])
-
-    @property
-    def started(self) -> bool:
-        """Whether the child has taken its program from the host's pipe."""
-        return self.report[:1] == hfsb_child.STARTED
-
-    def report_complete(self) -> bool:
-        """Whether a whole framed report has arrived (after the start marker)."""
-        header, body = protocol.HEADER.size, self.report[1:]
-        return len(body) >= header and len(body) >= header + protocol.HEADER.unpack(body[:header])[0]
-
-    def decoded_report(self) -> dict[str, Any] | None:
-        """The program's report, or ``None`` if it sent none (or garbage)."""
-        if not self.report_complete():
-            return None
-        try:
-            report = json.loads(bytes(self.report[1 + protocol.HEADER.size :]).decode("utf-8", "replace"))
-        except ValueError:
-            return None
-        return report if isinstance(report, dict) else None
-
-
-@dataclass
-class Child:
-    """A forked child waiting for its program, and the zygote's ends of its pipes."""
-
-    pid: int
-    pipes: dict[int, str]
-    oom_kills_before: int = 0
-
-
-def _prepare_workdir(state: ZygoteState) -> str:
-    workdir = os.path.join(state.workdir_root, "work")
-    with contextlib.suppress(OSError):
-        info = os.lstat(workdir)
-        owner = os.getuid() if state.uid is None else state.uid
-        if info.st_mode == 0o40700 and info.st_uid == owner and not os.listdir(workdir):
-            return workdir  # still empty and untouched: reuse it
-    shutil.rmtree(workdir, ignore_errors=True)
-    os.mkdir(workdir, 0o700)
-    if state.uid is not None:
-        os.chown(workdir, state.uid, state.gid)
-    return workdir
-
-
-def _clean_shared_memory(state: ZygoteState) -> None:
-    if not state.layers.active.get("private_tmp"):  # /dev/shm is our own tmpfs only then
-        return
-    with contextlib.suppress(OSError):
-        for entry in os.listdir("/dev/shm"):
-            path = os.path.join("/dev/shm", entry)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-
-
-def fork_child(state: ZygoteState) -> Child:
-    """Fork the next program's process; it isolates itself and waits for its program."""
-    setup = {
-        "limits": state.config["limits"],
-        "workdir": _prepare_workdir(state),
-        "uid": state.uid,
-        "gid": state.gid,
-        "seccomp": state.seccomp,
-        "landlock_fd": state.landlock_fd,
-    }
-    (out_r, out_w), (err_r, err_w), (rep_r, rep_w) = os.pipe(), os.pipe(), os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        fds = {"stdout": out_w, "stderr": err_w, "request": state.request_fd, "report": rep_w}
-        hfsb_child.run_child(setup, fds)
-    for fd in (out_w, err_w, rep_w):
-        os.close(fd)
-    for fd in (out_r, err_r, rep_r):
-        os.set_blocking(fd, False)
-    pipes = {out_r: "stdout", err_r: "stderr", rep_r: "report"}
-    return Child(pid=pid, pipes=pipes, oom_kills_before=state.cgroups.oom_kills())
-
-
-def _read_available(fd: int, stream: str, capture: Capture) -> bool:
-    """Read what the pipe holds now; ``False`` at end of file."""
-    while True:
-        try:
-            chunk = os.read(fd, READ_CHUNK)
-        except BlockingIOError:
-            return True
-        if not chunk:
-            return False
-        capture.add(stream, chunk)
-        if capture.over_limit and stream != "report":
-            return True
-
-
-def _supervise(child: Child, capture: Capture, wall_time: float) -> tuple[str, float]:
-    """Follow one program from the moment its child takes it until it reports or must be stopped.
-
-    Returns the reason (``reported``, ``exited``, ``timeout``, ``output``, or ``gone`` when the child
-    exited without taking a program) and the time the program started.
-    """
-    selector = selectors.DefaultSelector()
-    pidfd = os.pidfd_open(child.pid)
-    selector.register(pidfd, selectors.EVENT_READ, "exit")
-    for fd, stream in child.pipes.items():
-        selector.register(fd, selectors.EVENT_READ, stream)
-    started = deadline = None
-    try:
-        while True:
-            timeout = None if deadline is None else deadline - time.monotonic()
-            if timeout is not None and timeout <= 0:
-                return "timeout", started
-            for key, _ in selector.select(timeout):
-                if key.data == "exit":
-                    report_fd = next(fd for fd, stream in child.pipes.items() if stream == "report")
-                    _read_available(report_fd, "report", capture)
-                    return ("exited" if capture.started else "gone"), started or time.monotonic()
-                if not _read_available(key.fd, key.data, capture):
-                    selector.unregister(key.fd)
-                if started is None and capture.started:
-                    started = time.monotonic()
-                    deadline = started + wall_time
-                if capture.over_limit:
-                    return "output", started
-                if key.data == "report" and capture.report_complete():
-                    return "reported", started
-    finally:
-        selector.close()
-        os.close(pidfd)
-
-
-def _kill_program(state: ZygoteState, pid: int) -> None:
-    if state.pid_namespace:
-        if os.getpid() != 1:
-            raise RuntimeError("kill(-1) is only safe for the init process of a PID namespace")
-        os.kill(-1, signal.SIGKILL)
-        return
-    # The program's own process group; escapees are adopted by us (a subreaper) once their
-    # parents die, and reap_all_children() finds and kills them then.
-    for kill, target in ((os.killpg, pid), (os.kill, pid)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            kill(target, signal.SIGKILL)
-
-
-def _finish(state: ZygoteState, child: Child, capture: Capture | None) -> os.wait_result | None:
-    """Kill whatever is left of the child's process tree, reap it all, close the pipes."""
-    _kill_program(state, child.pid)
-    try:
-        _, status, usage = os.wait4(child.pid, 0)
-    except ChildProcessError:
-        status, usage = None, None
-    iso.reap_all_children(kill_everyone_in_namespace=state.pid_namespace)
-    for fd, stream in child.pipes.items():
-        if capture is not None:
-            _read_available(fd, stream, capture)
-        os.close(fd)
-    _clean_shared_memory(state)
-    return (status, usage) if status is not None else None
-
-
-def _classify(
-    reason: str,
-    status: int | None,
-    cpu_time: float,
-    report: dict[str, Any] | None,
-    limits: dict[str, Any],
-    oom: bool,
-) -> tuple[str, str | None, str | None]:
-    """(status, exception type, message) for one finished program."""
-    if reason == "output":
-        return "output_limit", None, f"output exceeded {limits['max_output_bytes']} bytes"
-    if reason == "timeout":
-        return "timeout", None, f"wall-clock limit of {limits['wall_time']} s exceeded"
-    if status is not None and os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_time >= limits["cpu_time"] - 0.05):
-            return "timeout", None, f"CPU time limit of {limits['cpu_time']} s exceeded"
-        if oom:
-            return "memory", "MemoryError", "killed by the memory cgroup's OOM killer"
-        return "killed", None, f"terminated by signal {signal.Signals(sig).name}"
-    if report is not None and report.get("kind") in ("ok", "error", "memory", "setup_error"):
-        return report["kind"], report.get("exception_type"), report.get("exception_message")
-    code = os.WEXITSTATUS(status) if status is not None else -1
-    if code == 0:
-        return "ok", None, None
-    return "error", None, f"the program exited with status {code}"
-
-
-def _result_message(
-    kind: tuple[str, str | None, str | None], capture: Capture, report: dict[str, Any], **extra: Any
-) -> dict[str, Any]:
-    status, exception_type, message = kind
-    return {
-        "op": "result",
-        "status": status,
-        "stdout": capture.stdout.decode("utf-8", "replace"),
-        "stderr": capture.stderr.decode("utf-8", "replace"),
-        "output_truncated": capture.over_limit,
-        "value": report.get("value"),
-        "value_repr": report.get("value_repr"),
-        "exception_type": exception_type,
-        "exception_message": message,
-        "traceback": report.get("traceback"),
-        **extra,
-    }
-
-
-def run_program(state: ZygoteState, child: Child) -> tuple[dict[str, Any] | None, bool]:
-    """Supervise the waiting ``child`` through its program; return the result and whether cleanup is due.
-
-    When the program reports normally the result is returned at once and the child's tree is
-    cleaned up afterwards (off the host's critical path); otherwise it is killed and reaped first,
-    since its exit status decides the outcome. ``None`` means the host closed the request pipe.
-    """
-    limits = state.config["limits"]
-    capture = Capture(limit=limits["max_output_bytes"])
-    reason, started = _supervise(child, capture, limits["wall_time"])
-    wall_time = time.monotonic() - started
-    if reason == "reported":
-        for fd, stream in child.pipes.items():
-            if stream != "report":
-                _read_available(fd, stream, capture)
-        if not capture.over_limit:
-            return _reported_result(capture, limits, wall_time), True
-        reason = "output"
-    finished = _finish(state, child, capture)
-    status, usage = finished if finished is not None else (None, None)
-    if reason == "gone":
-        return None if status is None or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0) else {}, False
-    cpu_time = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
-    report = capture.decoded_report()
-    kind = _classify(
-        reason, status, cpu_time, report, limits, state.cgroups.oom_kills() > child.oom_kills_before
-    )
-    extra = {
-        "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
-        "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None,
-        "cpu_time": cpu_time,
-        "max_rss_bytes": usage.ru_maxrss * 1024 if usage is not None else 0,
-    }
-    return _result_message(kind, capture, report or {}, wall_time=wall_time, **extra), False
-
-
-def _reported_result(capture: Capture, limits: dict[str, Any], wall_time: float) -> dict[str, Any]:
-    report = capture.decoded_report() or {}
-    kind = _classify("reported", None, 0.0, report, limits, oom=False)
-    return _result_message(
-        kind,
-        capture,
-        report,
-        wall_time=wall_time,
-        exit_code=0,
-        signal=None,
-        cpu_time=report.get("cpu_time", 0.0),
-        max_rss_bytes=report.get("max_rss_bytes", 0),
-    )
-
-
 def serve(state: ZygoteState, response_fd: int) -> None:
     """Run programs until the host closes its end of the request pipe.
 
@@ -577,13 +278,13 @@ def serve(state: ZygoteState, response_fd: int) -> None:
         if result:
             protocol.write_message(response_fd, result)
         if cleanup_due:
-            _finish(state, child, None)
+            tear_down(state, child, None)
     raise RuntimeError(f"{MAX_EARLY_DEATHS} children in a row died while setting up")
 
 
 # --------------------------------------------------------------------------- processes
 def _zygote_main(
-    config: dict[str, Any], fds: tuple[int, int], cgroups: iso.WorkerCgroups, pid_ns: bool
+    config: dict[str, Any], fds: tuple[int, int], cgroups: cg.WorkerCgroups, pid_ns: bool
 ) -> None:
     iso.set_parent_death_signal()
     if not pid_ns:
@@ -627,7 +328,7 @@ def launcher_main(request_fd: int, response_fd: int, host_pid: int) -> None:
     config["host_pid"] = host_pid
     root = os.geteuid() == 0
     wanted = root and config["cgroups"]
-    cgroups = iso.WorkerCgroups.create(config["max_processes"] + 2) if wanted else iso.WorkerCgroups()
+    cgroups = cg.WorkerCgroups.create(config["max_processes"] + 2) if wanted else cg.WorkerCgroups()
     pid_ns = False
     if root and config["namespaces"]:
         with contextlib.suppress(OSError):
