@@ -48,6 +48,7 @@ __all__ = [
     "evaluate_policy",
     "format_table",
     "load_questions",
+    "rescore",
 ]
 
 
@@ -242,6 +243,57 @@ def compare_greedy(base: EvaluationReport, other: EvaluationReport, *, seed: int
     if not shared:
         raise ValueError("The two reports share no questions; evaluate both on the same subset.")
     return paired_bootstrap_difference([a[i] for i in shared], [b[i] for i in shared], seed=seed)
+
+
+def rescore(
+    report: EvaluationReport,
+    *,
+    format: str | PromptFormat | None = None,
+    strict: bool | None = None,
+    extractor: AnswerExtractor | None = None,
+) -> EvaluationReport:
+    """Score a report's stored completions again under another format or answer rule, without
+    generating anything: e.g. the lenient (last-number) accuracy of an ``nl`` run, or a base
+    model's completions read as programs (both formats prompt the same way).
+
+    The vote stage needs its completions, which reports keep (``completions`` of each record).
+    """
+    fmt = get_format(format or report.settings.format)
+    rule = report.settings.strict if strict is None else strict
+    spec = get_benchmark(report.settings.benchmark)
+    extractor = extractor or AnswerExtractor(fmt, benchmark=spec, strict=rule)
+    settings = EvaluationSettings(**{**asdict(report.settings), "format": fmt.name, "strict": rule})
+    out = EvaluationReport(
+        report.model,
+        report.data,
+        settings,
+        greedy_seconds=report.greedy_seconds,
+        vote_seconds=report.vote_seconds,
+    )
+    if report.greedy:
+        extracted = extractor.extract_detailed([r["completion"] for r in report.greedy])
+        for record, extraction in zip(report.greedy, extracted, strict=True):
+            gold = parse_gold(record["gold"], spec)
+            out.greedy.append(
+                {
+                    **record,
+                    "answer": _answer_value(extraction.answer),
+                    "status": extraction.status,
+                    "error": extraction.error,
+                    "correct": bool(
+                        extraction.answer is not None and is_correct(extraction.answer, gold, spec)
+                    ),
+                }
+            )
+    if report.vote:
+        k = report.settings.vote_k
+        extracted = extractor.extract_detailed([c for r in report.vote for c in r["completions"]])
+        for i, record in enumerate(report.vote):
+            question = Question(record["index"], record["question"], record["gold"])
+            completions = [Completion(record["index"], text, [], True) for text in record["completions"]]
+            gold = parse_gold(record["gold"], spec)
+            out.vote.append(_vote_record(question, completions, extracted[i * k : (i + 1) * k], gold, spec))
+    return out
 
 
 # ----------------------------------------------------------------------------------------- running

@@ -144,12 +144,16 @@ def prepare_warmup_dataset(
     use_chat_template: bool = False,
     question_column: str | None = None,
     target_column: str | None = None,
+    drop_longer: bool = True,
 ) -> Any:
     """Tokenize (question, chain of thought) rows for warm-up SFT.
 
     The prompt is the format's ``"Question:\\n{question}\\nAnswer reasoning:\\n"`` (as a user turn
     of the chat template with ``use_chat_template``); the target is the chain of thought followed
     by EOS; the loss covers the target only.
+
+    ``drop_longer`` drops examples longer than ``max_length`` instead of cutting them: a cut
+    chain of thought loses its final answer and its EOS, which would teach the policy to ramble.
 
     Returns:
         A :class:`datasets.Dataset` with ``input_ids``, ``attention_mask``, ``labels`` (``-100`` on
@@ -167,7 +171,7 @@ def prepare_warmup_dataset(
     if len(dataset) == 0:
         raise ValueError("The training data is empty.")
     _check_targets_match_format(dataset[target][:50], fmt)
-    return prepare_supervised_dataset(
+    tokenized = prepare_supervised_dataset(
         dataset,
         tokenizer,
         prompt_template=lambda row: fmt.prompt(str(row[question])),
@@ -175,6 +179,22 @@ def prepare_warmup_dataset(
         use_chat_template=use_chat_template,
         max_length=max_length,
     )
+    if drop_longer and max_length is not None:
+        eos = tokenizer.eos_token_id
+        kept = tokenized.filter(lambda row: row["labels"][-1] == eos, desc="Dropping cut examples")
+        if len(kept) == 0:
+            raise ValueError(
+                f"Every example is longer than max_length={max_length} tokens; raise --max-length."
+            )
+        if len(kept) < len(tokenized):
+            logger.info(
+                "Dropped %d of %d examples longer than %d tokens.",
+                len(tokenized) - len(kept),
+                len(tokenized),
+                max_length,
+            )
+        tokenized = kept
+    return tokenized
 
 
 def default_training_arguments(
