@@ -221,9 +221,25 @@ def test_fork_bomb_is_contained(mode_name):
         assert counted.ok, counted
         started, error = counted.stdout.split()
         assert int(started) < 8 and error == "BlockingIOError"
-        result = box.run(FORK_BOMB)
-        assert result.status is SandboxStatus.TIMEOUT
         uid = _worker_uid(0)
+        peak = [0]
+        running = threading.Event()
+        running.set()
+
+        def sample() -> None:
+            while running.is_set():
+                peak[0] = max(peak[0], len(_processes_of_uid(uid)))
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            result = box.run(FORK_BOMB)
+        finally:
+            running.clear()
+            sampler.join()
+        assert result.status is SandboxStatus.TIMEOUT
+        assert 1 < peak[0] <= 8, f"{peak[0]} processes of the sandbox uid at once"
         # Only the next program's pre-forked child (waiting for its program) may run as the uid.
         assert _wait_until(lambda: len(_processes_of_uid(uid)) <= 1), _processes_of_uid(uid)
         _assert_healthy(box)
