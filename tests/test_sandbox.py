@@ -362,6 +362,28 @@ def test_worker_death_is_reported_and_recovered():
         assert box.run("print('back')").stdout == "back\n"
 
 
+def test_interrupted_run_does_not_mix_up_answers(monkeypatch):
+    """A run interrupted while waiting (Ctrl-C) must not leave its late answer for the next run."""
+    from hf_reft.sandbox import core
+
+    policy = SandboxPolicy(preload=("math",)).allow("time")
+    with Sandbox(policy, workers=1) as box:
+        assert box.layers
+        original = core.protocol.read_message
+        calls = {"count": 0}
+
+        def interrupted_once(fd, deadline=None):
+            calls["count"] += 1
+            if calls["count"] == 1:
+                raise KeyboardInterrupt
+            return original(fd, deadline)
+
+        monkeypatch.setattr(core.protocol, "read_message", interrupted_once)
+        with pytest.raises(KeyboardInterrupt):
+            box.run("import time\ntime.sleep(0.3)\nprint('first')")
+        assert box.run("print('second')").stdout == "second\n"
+
+
 def test_result_round_trips_to_plain_data():
     result = SandboxResult(status=SandboxStatus.TIMEOUT, stdout="x", wall_time=1.5)
     data = result.to_dict()

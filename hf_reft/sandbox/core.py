@@ -361,7 +361,11 @@ class Sandbox:
     def _run_on(self, worker: _Worker, request: dict[str, Any]) -> SandboxResult:
         self._revive(worker)
         started = time.monotonic()
-        message = worker.run(request)
+        try:
+            message = worker.run(request)
+        except BaseException:  # e.g. KeyboardInterrupt mid-program: its answer would come later
+            worker.stop()
+            raise
         if message is None:
             worker.stop()
             return SandboxResult.worker_failure(
