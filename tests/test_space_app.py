@@ -286,3 +286,49 @@ def test_solve_view_folds_steps_into_panels() -> None:
         view.done and view.answer == "### No answer\nThe model wrote no program." and view.trace == {"x": 1}
     )
     assert "<script>" not in SolveView.started("<script>alert(1)</script>", "b").status
+
+
+def test_the_reply_being_written_is_shown_live(space_dir: Path, backend, monkeypatch) -> None:
+    service = SpaceService(SpaceSettings(space_dir=space_dir), backend_factory=lambda model: backend)
+    monkeypatch.setattr(service, "LIVE_INTERVAL", 0.0)
+    statuses = [view.status for view in service.solve("Estimate the molar volume of CO2, van der Waals.")]
+    live = [s for s in statuses if "```text" in s]
+    # pieces of the scripted replies (8 characters each) appear under the running step, then go away
+    assert any("Writing a program" in s and "lo, hi = 0.1" in s for s in live)
+    assert any("Choosing tools" in s and "van_der" in s for s in live)
+    assert "```text" not in statuses[-1] and "✓ Answer: 0.366 dm^3/mol" in statuses[-1]
+
+
+def test_closing_a_solve_stops_the_model(space_dir: Path) -> None:
+    import time
+
+    from hf_reft.space.live import run_live
+
+    generated: list[str] = []
+
+    class Slow:
+        name, kind = "slow", "test"
+
+        def stream(self, messages, **kwargs):
+            for i in range(1000):
+                time.sleep(0.01)
+                generated.append(str(i))
+                yield f"{i} "
+
+        def chat(self, messages, **kwargs):
+            return "".join(self.stream(messages))
+
+    def steps(live):
+        live.chat([{"role": "user", "content": "count"}])
+        yield "never reached"
+
+    events = run_live(steps, Slow())
+    assert next(events) == ("piece", "0 ")
+    events.close()  # what Gradio does when the visitor presses Stop
+    counts = [len(generated)]
+    for _ in range(100):  # wait until generation has stopped (at most 20 s)
+        time.sleep(0.2)
+        counts.append(len(generated))
+        if counts[-1] == counts[-2] == counts[-3]:
+            break
+    assert counts[-1] == counts[-2] == counts[-3] and counts[-1] < 1000  # stopped long before the end

@@ -27,6 +27,8 @@ __all__ = [
     "toolbox_summary",
 ]
 
+#: How much of the reply being written the progress list shows.
+LIVE_CHARS = 600
 #: What the solver does after each step kind (shown while the next step runs).
 _NEXT = {
     None: "Choosing chapters of the book…",
@@ -74,6 +76,7 @@ class SolveView:
     error: str | None = None
     reference: str | None = None
     done: bool = False
+    live: str = ""
     _lines: list[str] = field(default_factory=list)
     _last: str | None = None
 
@@ -94,11 +97,20 @@ class SolveView:
         lines = [f"- {line}" for line in self._lines]
         if not self.done:
             lines.append(f"- ⏳ {_NEXT.get(self._last, 'Working…')}")
+            if self.live.strip():
+                tail = self.live[-LIVE_CHARS:]
+                lines.append("\n" + _code(("…" if len(self.live) > LIVE_CHARS else "") + tail, "text"))
         return "\n".join(lines)
+
+    def write(self, piece: str) -> None:
+        """Add a piece of the reply the model is writing now (``"\\x00"``: the reply ended)."""
+        self.live = "" if piece == "\x00" else self.live + piece
+        self.status = self._render_status()
 
     def add(self, step: Any) -> None:
         """Fold one :class:`SolverStep` (``kind``, ``title``, ``data``, ``seconds``) into the panels."""
         kind, data = step.kind, step.data
+        self.live = ""
         mark = "✗" if kind == "error" or (kind == "output" and data.get("status") != "ok") else "✓"
         self._lines.append(f"{mark} {_escape(step.title)} ({step.seconds:.1f} s)")
         self._last = kind

@@ -8,8 +8,10 @@ with a readable message; nothing raises to the page, so it stays usable after an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ from ..reftool.chat import ChatBackend, get_chat_backend
 from ..reftool.toolbox import Toolbox
 from ..sandbox import Sandbox, SandboxPolicy
 from .examples import ExampleProblem, load_examples
+from .live import run_live
 from .render import SolveView, folder_size, readable_error
 from .settings import BUNDLED, SpaceSettings, SpaceSettingsError
 
@@ -48,6 +51,9 @@ class SpaceService:
             for visitor-chosen ids). Tests pass a scripted backend here.
         sandbox: where programs run (default: a shared sandbox with the settings' time limit).
     """
+
+    #: Seconds between page updates while the model is writing a reply.
+    LIVE_INTERVAL = 0.3
 
     def __init__(
         self,
@@ -168,21 +174,37 @@ class SpaceService:
             loaded = self.toolbox(toolbox)
             backend = self.backend(model)
             view.describe(getattr(backend, "name", label), loaded.label)
-            solver = RefToolSolver(
-                loaded.toolbox,
-                backend,
-                sandbox=self.sandbox,
-                policy=self.policy,
-                max_chapters=self.settings.max_chapters,
-                max_tools=self.settings.max_tools,
-                program_tokens=self.settings.max_new_tokens,
-            )
             example = self.example(text)
-            for step in solver.stream(text):
-                if step.kind == "answer":
-                    view.reference = self.reference_markdown(example, step.data)
-                view.add(step)
-                yield view
+
+            def steps(live: ChatBackend) -> Iterator[Any]:
+                solver = RefToolSolver(
+                    loaded.toolbox,
+                    live,
+                    sandbox=self.sandbox,
+                    policy=self.policy,
+                    max_chapters=self.settings.max_chapters,
+                    max_tools=self.settings.max_tools,
+                    program_tokens=self.settings.max_new_tokens,
+                )
+                return solver.stream(text)
+
+            shown = time.monotonic()
+            # Closing the events cancels the solve (the visitor pressed Stop or closed the tab).
+            with contextlib.closing(run_live(steps, backend)) as events:
+                for kind, item in events:
+                    if kind == "piece":
+                        view.write(item)
+                        if time.monotonic() - shown >= self.LIVE_INTERVAL:
+                            shown = time.monotonic()
+                            yield view
+                    elif kind == "step":
+                        if item.kind == "answer":
+                            view.reference = self.reference_markdown(example, item.data)
+                        view.add(item)
+                        shown = time.monotonic()
+                        yield view
+                    elif kind == "fail":
+                        raise item
         except Exception as err:  # the page gets a message, the log gets the traceback
             if not isinstance(err, (SpaceSettingsError, ValueError, OSError)):
                 logger.exception("Solving failed")

@@ -1,0 +1,152 @@
+"""Click-to-answer time of the RefTool chemistry Space with the offline default model, in a real browser.
+
+For each of N example problems (default 5, one per SciBench subset first), Playwright drives Debian's
+Chromium: open the page, click the example, click Solve, and stop the clock when the last step is
+shown (an answer, or a failure message). The same problems are then solved directly with
+``RefToolSolver`` (same model, toolbox and limits, no page) as the baseline, so the table shows
+what the page itself adds. Greedy decoding: both runs write the same programs.
+
+    python benchmarks/space_latency.py                      # 5 problems, prints the table
+    python benchmarks/space_latency.py --screenshot docs/space.png
+
+The machine's load matters (the model runs on the CPU); compare the two columns of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from hf_reft.space.app import build_app, launch
+from hf_reft.space.examples import ExampleProblem
+from hf_reft.space.service import SpaceService
+from hf_reft.space.settings import BUNDLED, SpaceSettings, default_space_dir
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+_DONE = """() => {
+  const s = document.querySelector('#status-panel');
+  const t = s ? s.innerText : '';
+  return t.includes('✓') || t.includes('✗') ? !t.includes('⏳') : false;
+}"""
+
+
+def pick_problems(examples: list[ExampleProblem], n: int) -> list[ExampleProblem]:
+    """The first problem of each subset, then the second of each, ... (a fixed, spread-out choice)."""
+    by_source: dict[str, list[ExampleProblem]] = {}
+    for e in examples:
+        by_source.setdefault(e.source, []).append(e)
+    picked: list[ExampleProblem] = []
+    depth = 0
+    while len(picked) < n and any(depth < len(v) for v in by_source.values()):
+        picked += [v[depth] for v in by_source.values() if depth < len(v)][: n - len(picked)]
+        depth += 1
+    return picked
+
+
+def page_times(
+    url: str, problems: list[ExampleProblem], chromium: str, screenshot: Path | None
+) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1500})
+        for problem in problems:
+            page.goto(url)
+            page.get_by_role("button", name=f"{problem.source} {problem.problem_id} ·").first.click()
+            page.wait_for_function(
+                "(n) => document.querySelector('#problem textarea').value.length === n", arg=len(problem.text)
+            )
+            started = time.perf_counter()
+            page.locator("#solve-button").click()
+            page.wait_for_function(_DONE, timeout=600_000, polling=50)
+            seconds = time.perf_counter() - started
+            answer = page.locator("#answer-panel").inner_text().strip().splitlines()
+            rows.append({"problem": problem, "seconds": seconds, "answer": answer[0] if answer else ""})
+            print(
+                f"  page   {problem.source} {problem.problem_id}: {seconds:6.1f} s  {rows[-1]['answer']}",
+                flush=True,
+            )
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+            print(f"screenshot of the last solve: {screenshot}")
+        browser.close()
+    return rows
+
+
+def direct_times(service: SpaceService, problems: list[ExampleProblem]) -> list[float]:
+    from hf_reft.reftool.solver import RefToolSolver
+
+    settings = service.settings
+    solver = RefToolSolver(
+        service.toolbox(BUNDLED).toolbox,
+        service.backend(None),
+        policy=service.policy,
+        max_chapters=settings.max_chapters,
+        max_tools=settings.max_tools,
+        program_tokens=settings.max_new_tokens,
+    )
+    times = []
+    for problem in problems:
+        started = time.perf_counter()
+        trace = solver.solve(problem.text)
+        times.append(time.perf_counter() - started)
+        shown = str(trace.answer) if trace.answer is not None else f"no answer ({trace.error})"
+        print(f"  direct {problem.source} {problem.problem_id}: {times[-1]:6.1f} s  {shown}", flush=True)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=5, help="example problems to time (default 5)")
+    parser.add_argument("--space-dir", type=Path, default=None)
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--screenshot", type=Path, help="save a full-page screenshot after the last solve")
+    args = parser.parse_args()
+
+    settings = SpaceSettings.from_env(args.space_dir or default_space_dir())
+    service = SpaceService(settings)
+    loaded = service.toolbox(BUNDLED)
+    backend = service.backend(None)  # load the model before timing
+    problems = pick_problems(service.examples, args.n)
+    print(
+        f"model {backend.name} ({backend.kind}); toolbox {loaded.label}: {len(loaded.toolbox)} tools; "
+        f"{len(problems)} problems; max_new_tokens={settings.max_new_tokens}"
+    )
+    demo = build_app(service=service)
+    url = launch(demo, settings, block=False, quiet=True)
+    try:
+        rows = page_times(url, problems, args.chromium, args.screenshot)
+    finally:
+        demo.close()
+    direct = direct_times(service, problems)
+
+    page_median = statistics.median(r["seconds"] for r in rows)
+    direct_median = statistics.median(direct)
+    print("\n| problem | click-to-answer (page) | solver alone | answer shown |")
+    print("|---|---:|---:|---|")
+    for row, alone in zip(rows, direct, strict=True):
+        p = row["problem"]
+        print(f"| {p.source} {p.problem_id} | {row['seconds']:.1f} s | {alone:.1f} s | {row['answer']} |")
+    print(
+        f"\nmedian click-to-answer {page_median:.1f} s; solver alone {direct_median:.1f} s; "
+        f"ratio page/solver {page_median / direct_median:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
