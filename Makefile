@@ -23,3 +23,7 @@ test: install-test
 lint:
 	$(PYTHON) -m ruff check --fix hf_reft tests spaces benchmarks examples
 	$(PYTHON) -m ruff format hf_reft tests spaces benchmarks examples
+
+# The RefTool chemistry demo (spaces/reftool-chemistry): install, then serve it and print the local URL.
+demo: install
+	$(PYTHON) -m hf_reft space run
