@@ -191,6 +191,8 @@ def test_evaluate_reports_reward_and_accuracy(tmp_path):
 def test_bad_configuration_is_explained(tmp_path):
     with pytest.raises(ValueError, match="num_mini_batches"):
         ReinforcedConfig(output_dir=str(tmp_path), per_device_train_batch_size=3, num_mini_batches=2)
+    with pytest.raises(ValueError, match="remove_unused_columns=False"):
+        ReinforcedConfig(output_dir=str(tmp_path), remove_unused_columns=True)
     with pytest.raises(ValueError, match="gradient_accumulation_steps=1"):
         ReinforcedConfig(output_dir=str(tmp_path), gradient_accumulation_steps=2)
     assert ReinforcedConfig(output_dir=str(tmp_path)).kl_coef == 0.05

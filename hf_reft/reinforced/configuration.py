@@ -109,6 +109,11 @@ class ReinforcedConfig(TrainingArguments):
         if not 0 <= self.lam <= 1 or not 0 <= self.gamma <= 1:
             raise ValueError(f"gamma and lam must lie in [0, 1], got gamma={self.gamma}, lam={self.lam}.")
         self.sampling_params()  # validates max_new_tokens / temperature
+        if self.remove_unused_columns:
+            raise ValueError(
+                "ReinforcedConfig needs remove_unused_columns=False: the trainer reads prompts and rewards read "
+                "any dataset column, none of which is a model input."
+            )
         super().__post_init__()
         if self.gradient_accumulation_steps != 1:
             raise ValueError(
