@@ -234,6 +234,10 @@ def set_up_zygote(config: dict[str, Any], cgroups: cg.WorkerCgroups, pid_namespa
     )
     if not drop:  # programs share our uid: no ptrace of us, no reading our /proc files
         iso.set_dumpable(False)
+        if root and not layers.active.get("pids_cgroup"):
+            layers.notes.append(
+                "programs run as root without a pids cgroup: nothing bounds their process count"
+            )
     elif not layers.active.get("mount_namespace"):
         unreachable = [
             p
