@@ -5,7 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .models import default_chat_model, default_chat_model_path, load_chat_model
-from .reftool import Reference, Tool, Toolbox, get_chat_backend
+from .reftool import Reference, RefToolSolver, Tool, Toolbox, get_chat_backend
 from .representation import (  # importing registers "reft" with the Auto classes
     INTERVENTIONS,
     ConsreftIntervention,
@@ -26,16 +26,17 @@ __all__ = [
     "LobireftIntervention",
     "LoreftIntervention",
     "NoreftIntervention",
+    "RefToolSolver",
+    "Reference",
     "ReftConfig",
     "ReftModelForCausalLM",
     "ReftModelForSequenceClassification",
-    "Reference",
     "Tool",
     "Toolbox",
     "__version__",
-    "get_reft_model",
     "default_chat_model",
     "default_chat_model_path",
     "get_chat_backend",
+    "get_reft_model",
     "load_chat_model",
 ]

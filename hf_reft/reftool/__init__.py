@@ -9,9 +9,13 @@
 * :mod:`~hf_reft.reftool.solver` — :class:`RefToolSolver` (hierarchical selection, streamed
   :class:`SolverStep` s, a :class:`SolveTrace`); :mod:`~hf_reft.reftool.baselines` — chain and
   program of thought; :mod:`~hf_reft.reftool.scripted` — :class:`ScriptedChatBackend`.
+* :mod:`~hf_reft.reftool.creation` — :class:`ToolCreator` (tools per section, validated on the
+  book's answers, one repair); :mod:`~hf_reft.reftool.building` — :func:`build_toolbox`
+  (whole book, resumable); :mod:`~hf_reft.reftool.evaluation` — SciBench chemistry.
 """
 
 from .baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
+from .building import BuildReport, build_toolbox
 from .chat import (
     ChatBackend,
     ChatBackendError,
@@ -19,6 +23,7 @@ from .chat import (
     TransformersChatBackend,
     get_chat_backend,
 )
+from .creation import SectionBuild, ToolCreator
 from .reference import (
     NAMED_REFERENCES,
     Chapter,
@@ -45,6 +50,7 @@ from .toolbox import (
 __all__ = [
     "NAMED_REFERENCES",
     "BaseSolver",
+    "BuildReport",
     "BuildStats",
     "ChainOfThoughtSolver",
     "Chapter",
@@ -58,10 +64,12 @@ __all__ = [
     "ReferenceFormatError",
     "ScriptedChatBackend",
     "Section",
+    "SectionBuild",
     "SectionPart",
     "SolveTrace",
     "SolverStep",
     "Tool",
+    "ToolCreator",
     "Toolbox",
     "ToolboxChapter",
     "ToolboxFormatError",
@@ -71,5 +79,6 @@ __all__ = [
     "ValidationExample",
     "ValidationRecord",
     "WorkedExample",
+    "build_toolbox",
     "get_chat_backend",
 ]
