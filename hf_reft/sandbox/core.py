@@ -256,7 +256,8 @@ class Sandbox:
 
     Args:
         policy: limits and permissions (default :class:`SandboxPolicy()`).
-        workers: number of worker processes, i.e. programs run at once (default: CPU count, ≤ 2).
+        workers: number of worker processes, i.e. programs run at once (default: the CPU count,
+            at least 2 so that consecutive runs alternate, at most 4).
     """
 
     def __init__(self, policy: SandboxPolicy | None = None, *, workers: int | None = None) -> None:
@@ -266,7 +267,7 @@ class Sandbox:
             )
         if policy is not None and not isinstance(policy, SandboxPolicy):
             raise TypeError(f"policy must be a SandboxPolicy, got {type(policy).__name__}")
-        count = min(2, os.cpu_count() or 1) if workers is None else workers
+        count = min(4, max(2, os.cpu_count() or 1)) if workers is None else workers
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}; pass e.g. workers=2")
         self.policy = policy or SandboxPolicy()
