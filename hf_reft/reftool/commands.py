@@ -166,7 +166,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tools", type=int, default=2, help="m: most tools per section (default 2)")
     p.add_argument("--budget", type=int, default=6000, help="most characters of section text per prompt")
     p.add_argument("--rel-tol", type=float, default=0.02, help="tolerance against the book's answer (0.02)")
-    p.add_argument("--max-new-tokens", type=int, default=768, help="most tokens per model reply")
+    p.add_argument("--max-new-tokens", type=int, default=512, help="most tokens per model reply")
     p.add_argument("--no-repair", action="store_true", help="drop failing tools without asking for a repair")
     p.add_argument("--workers", type=int, help="sections in flight (default: 1 local model, 4 remote)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue a toolbox in --output")

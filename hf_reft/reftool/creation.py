@@ -188,7 +188,7 @@ class ToolCreator:
         max_tools: int = 2,
         budget: int = 6000,
         rel_tol: float = 0.02,
-        max_new_tokens: int = 768,
+        max_new_tokens: int = 512,
         temperature: float = 0.0,
         repair: bool = True,
     ) -> None:
