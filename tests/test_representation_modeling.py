@@ -252,6 +252,18 @@ def test_only_interventions_train_and_state_dict_holds_only_them():
     assert keys == {name for name, _ in model.interventions.named_parameters(prefix="interventions")}
 
 
+def test_every_intervention_gets_a_gradient_even_without_positions_in_the_batch():
+    # prompts of 2 tokens with f2+l2: no suffix positions anywhere, yet the suffix interventions take part
+    # (DistributedDataParallel needs a gradient for every trainable parameter on every rank)
+    model = reft(tiny_base("llama"))
+    ids, mask, labels, _ = pad_batch(examples((2, 2), (3, 4)), "right")
+    assert (model.positions_for(mask, labels=labels)[:, 2:] == -1).all()
+    model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+    suffix = model.interventions["layer_0"]["suffix"]
+    assert all(p.grad is not None and not p.grad.any() for p in suffix.parameters())
+    assert any(p.grad.any() for p in model.interventions["layer_0"]["prefix"].parameters())
+
+
 def test_bf16_base_with_fp32_interventions():
     base = tiny_base("llama").to(torch.bfloat16)
     model = reft(base, intervention_dtype="float32")

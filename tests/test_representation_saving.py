@@ -253,6 +253,15 @@ def test_missing_and_corrupt_weight_files(tmp_path):
         ReftModelForCausalLM.from_pretrained(tmp_path / "empty")
 
 
+def test_missing_base_model_folder(tmp_path):
+    base = saved_base(tmp_path)
+    adapter(base).save_pretrained(tmp_path / "adapter")
+    (tmp_path / "base-llama-0").rename(tmp_path / "moved")
+    with pytest.raises(FileNotFoundError, match=r"base model folder .* does not exist.*base_model="):
+        ReftModelForCausalLM.from_pretrained(tmp_path / "adapter")
+    assert ReftModelForCausalLM.from_pretrained(tmp_path / "adapter", base_model=base).base_model is base
+
+
 def test_newer_format_version_is_refused(tmp_path):
     hf_reft.ReftConfig().save_pretrained(tmp_path)
     stored = json.loads((tmp_path / "config.json").read_text())

@@ -85,19 +85,15 @@ def intervene(output: Any, state: InterventionPass, group: nn.ModuleDict, key: s
             f"{state.seq_len}. Chunked prefill and manual caching are not supported with interventions."
         )
     rows, cols, n_prefix = state.flat_indices(hidden.shape[0], hidden.device)
-    if rows.numel() == 0:
-        return None
     dtype = next(next(iter(group.values())).parameters()).dtype
     selected = hidden[rows, cols].to(dtype)  # [N, hidden]
     if "shared" in group:
         new = group["shared"](selected)
     else:
-        parts = []
-        if n_prefix:
-            parts.append(group["prefix"](selected[:n_prefix]))
-        if n_prefix < selected.shape[0]:
-            parts.append(group["suffix"](selected[n_prefix:]))
-        new = torch.cat(parts) if len(parts) > 1 else parts[0]
+        # every intervention runs, on zero rows if need be, so that all of them take part in the
+        # graph (DistributedDataParallel expects every trainable parameter to get a gradient)
+        chunks = {"prefix": selected[:n_prefix], "suffix": selected[n_prefix:]}
+        new = torch.cat([group[name](chunk) for name, chunk in chunks.items() if name in group])
     hidden = hidden.index_put((rows, cols), new.to(hidden.dtype))  # out of place
     if isinstance(output, tuple):
         return (hidden, *output[1:])
