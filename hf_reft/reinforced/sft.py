@@ -434,12 +434,16 @@ def warmup_sft(
     """
     fmt = get_format(format)
     started = time.perf_counter()
+    dataset, data_name = _load_train_data(train_data, fmt, data_dir, limit)
+    question = question_column or fmt.question_column
+    if test_sets:  # before loading any model: a leak is refused at once
+        _check_leak(dataset, question, test_sets, data_dir, data_name)
     if model is None or isinstance(model, str | os.PathLike):
         base_name = None if model is None else str(model)
         model, loaded_tokenizer = load_policy(model, adapter_config=adapter_config)
         tokenizer = tokenizer or loaded_tokenizer
     else:
-        base_name = getattr(model.config, "_name_or_path", None)
+        base_name = getattr(model.config, "_name_or_path", None) or None
         if tokenizer is None:
             raise ValueError("Pass the tokenizer along with an already loaded model.")
         if adapter_config is not None:
@@ -451,10 +455,6 @@ def warmup_sft(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
-    dataset, data_name = _load_train_data(train_data, fmt, data_dir, limit)
-    question = question_column or fmt.question_column
-    if test_sets:
-        _check_leak(dataset, question, test_sets, data_dir, data_name)
     tokenized = prepare_warmup_dataset(
         dataset,
         tokenizer,
