@@ -6,7 +6,8 @@ answer must match the book's worked-example answer within 5 %; the record says w
 
 The scripted backend answers the solver's prompts by rule (reusable, so any number of concurrent
 solves work): it picks chapter 9 (or 1 for density problems), the tool the problem needs (none
-when the problem says "no tool"), and writes a program calling it (or a plain one). ``"infinite loop"`` and ``"silent program"`` in a problem make it write
+when the problem says "no tool"), and writes a program calling it (or a plain one). A problem saying "slowly" gets a reply that never ends
+(to test the Stop button). ``"infinite loop"`` and ``"silent program"`` in a problem make it write
 a program that never ends or prints no number.
 """
 
@@ -16,6 +17,7 @@ import contextlib
 import re
 import shutil
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -219,9 +221,24 @@ def _program(messages: Sequence[dict[str, str]]) -> str:
     return _POT_PROGRAM
 
 
+class _ScriptedChemist(ScriptedChatBackend):
+    """The scripted rules, plus: a problem saying "slowly" gets an endless reply, 20 ms a piece."""
+
+    slow_pieces: int = 0
+
+    def stream(self, messages, **kwargs):
+        if "slowly" not in _problem(messages):
+            yield from super().stream(messages, **kwargs)
+            return
+        for i in range(5000):
+            time.sleep(0.02)
+            self.slow_pieces += 1
+            yield f"{i} "
+
+
 def scripted_backend(name: str = "scripted-chemist") -> ScriptedChatBackend:
     """A chat model that answers the solver's prompts by rule (see the module docstring)."""
-    return ScriptedChatBackend(
+    return _ScriptedChemist(
         rules=[
             ("Choose the chapters", _chapters),
             ("Choose the tools", _tools),

@@ -56,9 +56,13 @@ def page(browser) -> Iterator:
 
 
 @pytest.fixture(scope="module")
-def scripted_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def backend():
+    return scripted_backend()
+
+
+@pytest.fixture(scope="module")
+def scripted_url(tmp_path_factory: pytest.TempPathFactory, backend) -> Iterator[str]:
     space = make_space_dir(tmp_path_factory.mktemp("space"))
-    backend = scripted_backend()
     service = SpaceService(SpaceSettings(space_dir=space), backend_factory=lambda model: backend)
     with running_app(service) as url:
         yield url
@@ -136,6 +140,32 @@ def test_a_failure_is_a_message_and_the_page_stays_usable(page, scripted_url: st
     _pick_example_and_solve(page, "atkins 1.4 ·")
     expect(answer).to_contain_text("0.366 dm^3/mol", timeout=60_000)
     expect(answer).not_to_contain_text("No answer")
+
+
+def test_stop_ends_a_running_solve(page, scripted_url: str, backend) -> None:
+    import time
+
+    from playwright.sync_api import expect
+
+    page.goto(scripted_url)
+    page.locator("#problem textarea").fill("Think slowly: what is the molar volume of CO2?")
+    page.locator("#solve-button").click()
+    status = page.locator("#status-panel")
+    expect(status).to_contain_text("Choosing chapters of the book", timeout=30_000)
+    expect(status).to_contain_text("3 4 5", timeout=30_000)  # the reply being written, live
+    page.locator("#stop-button").click()
+    expect(status).to_contain_text("✗ Stopped.")
+    expect(page.locator("#answer-panel")).to_contain_text("You stopped this solve")
+    counts = [backend.slow_pieces]
+    for _ in range(100):  # the model stops writing (within 20 s)
+        time.sleep(0.2)
+        counts.append(backend.slow_pieces)
+        if counts[-1] == counts[-2] == counts[-3]:
+            break
+    assert counts[-1] == counts[-2] == counts[-3] < 5000
+
+    _pick_example_and_solve(page, "atkins 1.4 ·")  # and the page solves the next problem
+    expect(page.locator("#answer-panel")).to_contain_text("0.366 dm^3/mol", timeout=60_000)
 
 
 @pytest.mark.slow

@@ -66,6 +66,14 @@ def _intro(settings: SpaceSettings, service: SpaceService) -> str:
     )
 
 
+def stopped(status: str, answer: str) -> tuple[str, str]:
+    """The progress list and answer after the visitor pressed Stop (a finished solve is left alone)."""
+    if "⏳" not in (status or ""):
+        return status, answer
+    kept = (status or "").split("\n- ⏳", 1)[0]
+    return f"{kept}\n- ✗ Stopped.", "### Stopped\nYou stopped this solve; press Solve to start again."
+
+
 def build_app(settings: SpaceSettings | None = None, *, service: SpaceService | None = None) -> gr.Blocks:
     """The demo page (not yet launched). Pass ``service`` to choose the backend (tests, scripts)."""
     if service is None:
@@ -185,7 +193,14 @@ def build_app(settings: SpaceSettings | None = None, *, service: SpaceService | 
             show_progress="minimal",
             show_progress_on=[answer],
         )
-        stop_button.click(None, cancels=[solve_event], api_visibility="private")
+        stop_button.click(
+            stopped,
+            inputs=[status, answer],
+            outputs=[status, answer],
+            cancels=[solve_event],
+            api_visibility="private",
+            queue=False,
+        )
 
         def show_toolbox(choice: str):
             try:

@@ -19,6 +19,7 @@ Environment variables (all optional):
 ``HF_REFT_SPACE_MAX_CHARS``        longest problem accepted (default 2000 characters)
 ``HF_REFT_SPACE_CONCURRENCY``      solves run at once (default 3); ``HF_REFT_SPACE_QUEUE`` queue size
 ``HF_REFT_SPACE_SANDBOX_SECONDS``  wall-clock limit of one program in the sandbox (default 10)
+``HF_REFT_SPACE_MAX_NEW_TOKENS``   longest program the model may write, in tokens (default 256)
 ``SPACE_ID``                       set by Hugging Face Spaces: the default model comes from the Hub
 =================================  ==============================================================
 """
@@ -125,7 +126,7 @@ class SpaceSettings:
     sandbox_seconds: float = 10.0
     max_chapters: int = 2
     max_tools: int = 3
-    max_new_tokens: int = 384
+    max_new_tokens: int = 256
     on_space: bool = False
 
     @classmethod
@@ -155,6 +156,7 @@ class SpaceSettings:
             max_problem_chars=_int(env, "HF_REFT_SPACE_MAX_CHARS", 2000, 50),
             concurrency=_int(env, "HF_REFT_SPACE_CONCURRENCY", 3, 1),
             queue_size=_int(env, "HF_REFT_SPACE_QUEUE", 32, 1),
+            max_new_tokens=_int(env, "HF_REFT_SPACE_MAX_NEW_TOKENS", 256, 16),
             sandbox_seconds=seconds,
             on_space=on_space,
         )
