@@ -38,7 +38,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 import hf_reft
 from hf_reft import hub
-from hf_reft.data import check_no_overlap, load_named_dataset, prepare_supervised_dataset
+from hf_reft.data import SupervisedCollator, check_no_overlap, load_named_dataset, prepare_supervised_dataset
 from hf_reft.models import load_chat_model
 from hf_reft.representation.evaluation import (
     GenerationEvaluation,
@@ -46,7 +46,7 @@ from hf_reft.representation.evaluation import (
     evaluate_generation,
     paired_comparison,
 )
-from hf_reft.representation.trainer import ReftTrainer, TrainingTimeBudget
+from hf_reft.representation.trainer import ReftTrainer, TrainingTimeBudget, steps_for_budget
 
 PROMPT = "Question:\n{question}\nAnswer reasoning:\n"  # the reinforced-fine-tuning paper's NL format
 
@@ -106,22 +106,6 @@ def eval_subset(args: argparse.Namespace, out: Path):
     return test.select(indices)
 
 
-def estimate_steps(
-    model, collator, dataset, batch_size: int, budget_s: float, clock: str
-) -> tuple[int, float]:
-    """Time two forward+backward passes (no update) to size the learning-rate schedule to the budget."""
-    model.train()
-    costs = []
-    for probe in range(2):
-        batch = collator([dataset[i] for i in range(probe * batch_size, (probe + 1) * batch_size)])
-        wall, cpu = time.perf_counter(), time.process_time()
-        model(**batch).loss.backward()
-        costs.append(time.process_time() - cpu if clock == "cpu" else time.perf_counter() - wall)
-    model.zero_grad(set_to_none=True)
-    per_step = min(costs)
-    return max(10, int(budget_s / per_step)), per_step
-
-
 def train(args: argparse.Namespace, out: Path, test) -> None:
     adapter_dir = out / "adapter"
     if (adapter_dir / "model.safetensors").is_file():
@@ -152,12 +136,10 @@ def train(args: argparse.Namespace, out: Path, test) -> None:
     if plan_path.is_file():
         plan = json.loads(plan_path.read_text())
     else:
-        from hf_reft.data import SupervisedCollator
-
         collator = SupervisedCollator.for_tokenizer(tokenizer, return_prompt_lengths=True)
-        steps, per_step = estimate_steps(
-            model, collator, train_data, args.batch_size, budget_s, args.budget_clock
-        )
+        size = args.batch_size
+        batches = [collator([train_data[i] for i in range(k * size, (k + 1) * size)]) for k in range(2)]
+        steps, per_step = steps_for_budget(model, batches, budget_s, clock=args.budget_clock)
         plan = {"max_steps": steps, "probe_seconds_per_step": per_step, "clock": args.budget_clock}
         hub.atomic_write_text(plan_path, json.dumps(plan))
     log(f"training plan: {plan}")

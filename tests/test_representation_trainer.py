@@ -311,3 +311,19 @@ def test_trainer_refuses_a_plain_model(base_dir, tokenizer, train_dataset, tmp_p
             train_dataset=train_dataset,
             processing_class=tokenizer,
         )
+
+
+def test_steps_for_budget_sizes_the_schedule(base_dir, tokenizer, train_dataset, tmp_path):
+    from hf_reft.representation.trainer import steps_for_budget
+
+    model = _reft_model(base_dir)
+    collate = ReftTrainer(
+        model=model, args=_args(tmp_path), train_dataset=train_dataset, processing_class=tokenizer
+    ).data_collator
+    batches = [collate([train_dataset[i] for i in range(k, k + 4)]) for k in (0, 4)]
+    steps, per_step = steps_for_budget(model, batches, 1e6, clock="cpu")
+    assert per_step > 0 and steps == int(1e6 / per_step)
+    assert steps_for_budget(model, batches, 1e-9, minimum=3)[0] == 3
+    assert all(p.grad is None for p in model.parameters())  # timing leaves no gradients behind
+    with pytest.raises(ValueError, match="clock"):
+        steps_for_budget(model, batches, 10, clock="gpu")

@@ -38,7 +38,7 @@ from ..data import SupervisedCollator
 from .modeling import ReftPreTrainedModel
 from .positions import prompt_lengths_from_labels
 
-__all__ = ["TRAINING_ARGS_NAME", "ReftTrainer", "TrainingTimeBudget"]
+__all__ = ["TRAINING_ARGS_NAME", "ReftTrainer", "TrainingTimeBudget", "steps_for_budget"]
 
 #: The training arguments beside a saved adapter, as JSON (``Trainer`` writes a pickle).
 TRAINING_ARGS_NAME = "training_args.json"
@@ -203,3 +203,41 @@ class TrainingTimeBudget(TrainerCallback, ExportableState):
             },
             "attributes": {},
         }
+
+
+def steps_for_budget(
+    model: torch.nn.Module,
+    batches: list[dict[str, torch.Tensor]],
+    budget_seconds: float,
+    *,
+    clock: str = "wall",
+    minimum: int = 10,
+) -> tuple[int, float]:
+    """How many optimizer steps fit a time budget: times forward + backward on ``batches`` (no update).
+
+    Use it to size a learning-rate schedule to a :class:`TrainingTimeBudget` (which stays the hard
+    stop). The fastest of the timed batches is taken, so a first slow call does not shrink the plan.
+
+    Args:
+        model: any model returning ``.loss`` (a LoReFT model, a peft model, a full model).
+        batches: collated training batches (e.g. two of the real batch size).
+        budget_seconds: the budget, on ``clock`` (``"wall"`` or ``"cpu"``).
+
+    Returns:
+        ``(steps, seconds_per_step)``, ``steps >= minimum``.
+    """
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}.")
+    if not batches:
+        raise ValueError("steps_for_budget needs at least one batch to time.")
+    was_training = model.training
+    model.train()
+    costs = []
+    for batch in batches:
+        wall, cpu = time.perf_counter(), time.process_time()
+        model(**batch).loss.backward()
+        costs.append(time.process_time() - cpu if clock == "cpu" else time.perf_counter() - wall)
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    per_step = min(costs)
+    return max(minimum, int(budget_seconds / per_step)), per_step
