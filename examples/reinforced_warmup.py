@@ -72,6 +72,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--eval-batch-size", type=int, default=16, help="completions generated at once")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default="bfloat16",
+        help="bf16 autocast for SFT (fp32 master weights) and bf16 weights for evaluation: ~2x faster on "
+        "CPUs with bf16 units (default); float32 for full precision",
+    )
     return parser.parse_args()
 
 
@@ -100,6 +107,7 @@ def run_sft(args: argparse.Namespace, fmt: str, folder: Path) -> None:
         save_steps=20,
         save_total_limit=1,
         resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None,
+        bf16=args.dtype == "bfloat16",
     )
     print(
         f"[sft-{fmt}] done in {result.info.train_seconds / 60:.1f} min, final loss {result.info.final_loss}"
@@ -124,7 +132,7 @@ def run_eval(
     key = model or "base"
     if key not in policies:  # one loaded copy per model across stages
         policies.clear()
-        policies[key] = load_policy(model)
+        policies[key] = load_policy(model, dtype=getattr(torch, args.dtype))
     report = evaluate_model(
         model,
         "svamp-test",
@@ -136,6 +144,7 @@ def run_eval(
         max_new_tokens=args.max_new_tokens,
         batch_size=args.eval_batch_size * (2 if vote else 1),
         cache_path=out / "cache" / f"{stage}-{who}-{fmt}.jsonl",
+        dtype=args.dtype,
         policy=policies[key],
     )
     report.model = f"{who} ({fmt})"

@@ -94,12 +94,23 @@ def test_sft_then_evaluate(files, tmp_path, capsys):
         "--output",
         str(report),
     ]
-    argv += ["--max-new-tokens", "4", "--vote-k", "2", "--vote-limit", "2", "--no-progress"]
+    argv += [
+        "--max-new-tokens",
+        "4",
+        "--vote-k",
+        "2",
+        "--vote-limit",
+        "2",
+        "--no-progress",
+        "--dtype",
+        "bfloat16",
+    ]
     code, stdout, err = run(argv, capsys)
     assert code == 0, err
     assert "| program |" in stdout and "vote@2" in stdout
     data = json.loads(report.read_text())
     assert data["settings"]["format"] == "program"  # read from the warm-up folder
+    assert data["settings"]["dtype"] == "bfloat16"
     assert data["summary"]["greedy_n"] == 3 and data["summary"]["vote_n"] == 2
     assert report.with_suffix(".jsonl").is_file()  # the resume cache
 

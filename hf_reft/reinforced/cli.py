@@ -44,6 +44,7 @@ SUBCOMMANDS: list[str] = [
     "hf_reft.reinforced.cli:add_sft_command",
     "hf_reft.reinforced.cli:add_evaluate_command",
     "hf_reft.reinforced.ppo_cli:add_train_command",
+    "hf_reft.reinforced.verifier_cli:add_verifier_command",
 ]
 
 
@@ -243,6 +244,11 @@ def add_sft_command(commands: Any) -> None:
     )
     training.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --output")
     training.add_argument("--logging-steps", type=int, default=10)
+    training.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bfloat16 autocast (fp32 master weights); ~2x faster on CPUs with bf16 units",
+    )
     training.add_argument("--seed", type=int, default=42)
     add_adapter_arguments(parser)
     parser.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="upload the finished folder")
@@ -318,6 +324,7 @@ def _run_sft(args: argparse.Namespace) -> int:
             save_strategy="steps" if args.save_steps else "no",
             save_steps=args.save_steps,
             seed=args.seed,
+            bf16=args.bf16 or None,
         )
     except DataLeakError as err:
         raise UsageError(f"{err} (or pass --no-leak-check if you know what you are doing)") from err
@@ -370,6 +377,9 @@ def add_evaluate_command(commands: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--batch-size", type=int, default=16, help="completions generated at once")
     parser.add_argument(
+        "--dtype", choices=("float32", "bfloat16"), default="float32", help="dtype to load the policy in"
+    )
+    parser.add_argument(
         "--lenient",
         action="store_true",
         help="nl: also accept the last number when there is no answer sentence (default: strict, as the paper)",
@@ -378,6 +388,9 @@ def add_evaluate_command(commands: Any) -> None:
         "--chat-template", action="store_true", default=None, help="prompt through the chat template"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--verifier", default=None, help="verifier folder (hf-reft reinforced verifier): adds rerank@k over vote@k"
+    )
     parser.set_defaults(func=_run_evaluate)
 
 
@@ -400,6 +413,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise UsageError("--vote-limit needs --vote-k (the number of samples per question).")
     if args.no_greedy and not args.vote_k:
         raise UsageError("--no-greedy leaves nothing to evaluate: add --vote-k K.")
+    if args.verifier is not None and not args.vote_k:
+        raise UsageError("--verifier reranks the vote@k samples; add --vote-k K.")
     if args.sample_seed is not None and args.limit is None:
         raise UsageError("--sample-seed draws --limit questions; add --limit N.")
     _check_data(args.data, args.data_dir)
@@ -419,6 +434,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             answer_column=args.answer_column,
             use_chat_template=args.chat_template,
             batch_size=args.batch_size,
+            dtype=args.dtype,
             greedy=not args.no_greedy,
             vote_k=args.vote_k,
             vote_limit=args.vote_limit,
@@ -430,6 +446,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             strict=not args.lenient,
             cache_path=None if output is None else output.with_suffix(".jsonl"),
             progress=not args.no_progress,
+            verifier=args.verifier,
         )
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(str(err)) from err

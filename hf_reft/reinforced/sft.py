@@ -201,7 +201,8 @@ def default_training_arguments(
     output_dir: str | os.PathLike[str], *, adapter: bool = False, **overrides: Any
 ):
     """``TrainingArguments`` for warm-up SFT: batch 8, lr 1e-5 (full model) or 1e-3 (adapter),
-    3 epochs, linear decay, length-grouped batches, no checkpoints unless asked; ``overrides`` win."""
+    3 epochs, linear decay, length-grouped batches, no checkpoints unless asked; ``overrides`` win
+    (``bf16=True`` on a machine without a GPU means bf16 autocast on the CPU)."""
     from transformers import TrainingArguments
 
     values: dict[str, Any] = {
@@ -217,6 +218,11 @@ def default_training_arguments(
         "seed": 42,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("bf16"):
+        import torch
+
+        if not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+            values.setdefault("use_cpu", True)  # bf16 autocast on CPU (transformers asks for use_cpu)
     return TrainingArguments(**values)
 
 
@@ -487,6 +493,7 @@ def warmup_sft(
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
         final_loss=_final_loss(trainer.state.log_history),
         train_seconds=round(time.perf_counter() - started, 1),
+        extra={"bf16": bool(getattr(args, "bf16", False))},
     )
     if trainer.is_world_process_zero():
         save_warmup(model, tokenizer, output_dir, info, repo_id=push_to_hub)
