@@ -44,7 +44,6 @@ SUBCOMMANDS: list[str] = [
     "hf_reft.reinforced.cli:add_sft_command",
     "hf_reft.reinforced.cli:add_evaluate_command",
     "hf_reft.reinforced.ppo_cli:add_train_command",
-    "hf_reft.reinforced.verifier_cli:add_verifier_command",
 ]
 
 
