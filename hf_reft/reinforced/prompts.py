@@ -73,7 +73,9 @@ class PromptFormat:
         if not use_chat_template:
             return prompt
         if tokenizer is None:
-            raise ValueError("use_chat_template=True needs the tokenizer whose chat template renders the prompt.")
+            raise ValueError(
+                "use_chat_template=True needs the tokenizer whose chat template renders the prompt."
+            )
         from ..data.tokenization import render_chat_prompt
 
         return render_chat_prompt(tokenizer, [{"role": "user", "content": prompt}])
