@@ -76,6 +76,7 @@ class EvaluationSettings:
     strict: bool = True
     use_chat_template: bool = False
     dtype: str = "float32"
+    batch_size: int = 16  # batch composition decides the vote seeds (and padding, in low precision)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -246,7 +247,9 @@ def format_table(reports: Sequence[EvaluationReport], *, names: Sequence[str] | 
         lines[1] += "---|"
         for row, report in enumerate(reports, start=2):
             rerank = report.rerank_accuracy
-            lines[row] += " — |" if rerank is None else f" rerank@{report.settings.vote_k}: {rerank.format()} |"
+            lines[row] += (
+                " — |" if rerank is None else f" rerank@{report.settings.vote_k}: {rerank.format()} |"
+            )
     return "\n".join(lines)
 
 
@@ -445,6 +448,7 @@ def evaluate_policy(
         strict=strict,
         use_chat_template=use_chat_template,
         dtype=dtype,
+        batch_size=batch_size,
     )
     cache = _Cache(cache_path, settings, model_name)
     report = EvaluationReport(model=model_name, data=data_name, settings=settings)
