@@ -44,6 +44,7 @@ SUBCOMMANDS: list[str] = [
     "hf_reft.reinforced.cli:add_sft_command",
     "hf_reft.reinforced.cli:add_evaluate_command",
     "hf_reft.reinforced.ppo_cli:add_train_command",
+    "hf_reft.reinforced.verifier_cli:add_verifier_command",
 ]
 
 
@@ -388,7 +389,9 @@ def add_evaluate_command(commands: Any) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
-        "--verifier", default=None, help="verifier folder (hf-reft reinforced verifier): adds rerank@k over vote@k"
+        "--verifier",
+        default=None,
+        help="verifier folder (hf-reft reinforced verifier): adds rerank@k over vote@k",
     )
     parser.set_defaults(func=_run_evaluate)
 
