@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
-# ---- PPO stage (issue 7): trainer, config, value-head model, rewards, reference policies ----------
+# Warm-up stage (issue 6): evaluation, extraction (scoring of completions), prompts, sft.
+# PPO stage (issue 7): trainer, config, value-head model, rewards, reference policies.
 from .configuration import ReinforcedConfig
+from .evaluation import EvaluationReport, evaluate_model, evaluate_policy, load_questions
+from .extraction import AnswerExtractor, extract_answers
+from .prompts import PromptFormat, build_prompt, get_format
 from .reference import FrozenReference, InterventionReference, ReferencePolicy, default_reference
 from .rewards import AnswerReward, RewardFunction
+from .sft import WarmupInfo, load_policy, read_warmup_info, warmup_sft
 from .trainer import ReinforcedTrainer
 from .value_head import PolicyWithValueHead, ValueHead
 
 __all__ = [
+    "AnswerExtractor",
     "AnswerReward",
+    "EvaluationReport",
     "FrozenReference",
     "InterventionReference",
     "PolicyWithValueHead",
+    "PromptFormat",
     "ReferencePolicy",
     "ReinforcedConfig",
     "ReinforcedTrainer",
     "RewardFunction",
     "ValueHead",
+    "WarmupInfo",
+    "build_prompt",
     "default_reference",
+    "evaluate_model",
+    "evaluate_policy",
+    "extract_answers",
+    "get_format",
+    "load_policy",
+    "load_questions",
+    "read_warmup_info",
+    "warmup_sft",
 ]
