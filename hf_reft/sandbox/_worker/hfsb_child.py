@@ -134,7 +134,7 @@ def prepare(setup: dict[str, Any]) -> dict[str, int]:
         iso.drop_privileges(setup["uid"], setup["gid"])
         other_processes = 0
     else:
-        other_processes = iso.count_processes_of_uid(os.getuid())
+        other_processes = iso.count_tasks_of_uid(os.getuid()) - 1  # not counting ourselves
     iso.set_dumpable(True)
     iso.set_no_new_privs()
     if setup["seccomp"] is not None:

@@ -253,14 +253,14 @@ def set_cpu_limit(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
 
 
-def count_processes_of_uid(uid: int) -> int:
-    """How many processes (including threads' owners) the user ``uid`` runs now."""
+def count_tasks_of_uid(uid: int) -> int:
+    """How many tasks (threads included, as ``RLIMIT_NPROC`` counts them) the user ``uid`` runs now."""
     count = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError):
                 if os.stat(f"/proc/{entry}").st_uid == uid:
-                    count += 1
+                    count += len(os.listdir(f"/proc/{entry}/task"))
     return count
 
 
@@ -274,6 +274,15 @@ def drop_privileges(uid: int, gid: int) -> None:
 
 
 # --------------------------------------------------------------------------- process trees
+def last_pid() -> int:
+    """The last pid allocated in this PID namespace (-1 if unknown)."""
+    try:
+        with open("/proc/sys/kernel/ns_last_pid", encoding="ascii") as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return -1
+
+
 def children_of(pid: int) -> list[int]:
     """Direct children of ``pid`` (from ``/proc/*/stat``)."""
     children = []

@@ -88,6 +88,7 @@ class Child:
     pid: int
     pipes: dict[int, str]
     oom_kills_before: int = 0
+    last_pid: int = -1
 
 
 def _prepare_workdir(state: ZygoteState) -> str:
@@ -137,7 +138,7 @@ def fork_child(state: ZygoteState) -> Child:
     for fd in (out_r, err_r, rep_r):
         os.set_blocking(fd, False)
     pipes = {out_r: "stdout", err_r: "stderr", rep_r: "report"}
-    return Child(pid=pid, pipes=pipes, oom_kills_before=state.cgroups.oom_kills())
+    return Child(pid=pid, pipes=pipes, oom_kills_before=state.cgroups.oom_kills(), last_pid=iso.last_pid())
 
 
 def _read_available(fd: int, stream: str, capture: Capture) -> bool:
@@ -269,9 +270,11 @@ def _result_message(
 def run_program(state: ZygoteState, child: Child) -> tuple[dict[str, Any] | None, bool]:
     """Supervise the waiting ``child`` through its program; return the result and whether cleanup is due.
 
-    When the program reports normally the result is returned at once and the child's tree is
-    cleaned up afterwards (off the host's critical path); otherwise it is killed and reaped first,
-    since its exit status decides the outcome. ``None`` means the host closed the request pipe.
+    When the program reports normally and no process was created since its child (the PID
+    namespace's last pid is still the child's), the result is returned at once and the child is
+    reaped afterwards, off the host's critical path. Otherwise the whole tree is killed and reaped
+    first, so that nothing the program started outlives its result. ``None`` means the host closed
+    the request pipe.
     """
     limits = state.config["limits"]
     capture = Capture(limit=limits["max_output_bytes"])
@@ -282,7 +285,11 @@ def run_program(state: ZygoteState, child: Child) -> tuple[dict[str, Any] | None
             if stream != "report":
                 _read_available(fd, stream, capture)
         if not capture.over_limit:
-            return _reported_result(capture, limits, wall_time), True
+            result = _reported_result(capture, limits, wall_time)
+            if child.last_pid >= 0 and iso.last_pid() == child.last_pid:
+                return result, True
+            tear_down(state, child, None)
+            return result, False
         reason = "output"
     finished = tear_down(state, child, capture)
     status, usage = finished if finished is not None else (None, None)
