@@ -10,6 +10,10 @@ SVAMP prompts and chain-of-thought answers, prompt masked with -100), steps inte
 as the median of the per-step ratios with a bootstrap 95 % interval. peft LoRA (rank 4 on
 q_proj/v_proj) is interleaved every ``--lora-every`` steps for reference.
 
+Every time is taken twice: wall clock and the process's CPU time. On a machine shared with other
+jobs the wall clock includes waiting for a core; the CPU time (with ``--threads 1``) is the compute
+the step really costs, and its ratios are the ones to read there.
+
 Peak memory: each method trains ``--memory-steps`` steps in a fresh child process; on CPU the
 child's peak resident set size, on CUDA ``torch.cuda.max_memory_allocated``. Also reported: the
 bytes autograd saves for the backward pass per step (activation memory), measured in-process.
@@ -153,25 +157,36 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def train_step(model, optimizer, batch, device: str) -> float:
-    sync(device)
-    start = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    loss = model(**batch).loss
-    loss.backward()
-    optimizer.step()
-    sync(device)
-    return time.perf_counter() - start
+class Clock:
+    """Wall-clock and process CPU time of a block (CPU time is what a shared, loaded machine can't inflate)."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def __enter__(self) -> Clock:
+        sync(self.device)
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sync(self.device)
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-def generate_time(model, inputs, new_tokens: int, device: str) -> float:
-    sync(device)
-    start = time.perf_counter()
-    with torch.no_grad():
+def train_step(model, optimizer, batch, device: str) -> Clock:
+    with Clock(device) as clock:
+        optimizer.zero_grad(set_to_none=True)
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+    return clock
+
+
+def generate_time(model, inputs, new_tokens: int, device: str) -> Clock:
+    with Clock(device) as clock, torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
-    sync(device)
     assert out.shape[1] == inputs["input_ids"].shape[1] + new_tokens
-    return time.perf_counter() - start
+    return clock
 
 
 def saved_activation_bytes(model, batch) -> int:
@@ -320,18 +335,27 @@ def main() -> int:
             models[m].eval()
             generate_time(models[m], inputs, 4, args.device)  # warm-up
         times: dict[str, list[float]] = {m: [] for m in gen_methods}
+        cpu: dict[str, list[float]] = {m: [] for m in gen_methods}
         for r in range(args.gen_rounds):
             order = gen_methods[r % len(gen_methods) :] + gen_methods[: r % len(gen_methods)]
             for m in order:
-                times[m].append(generate_time(models[m], inputs, args.new_tokens, args.device))
-            print(f"generation round {r + 1}: " + ", ".join(f"{m} {times[m][-1]:.2f}s" for m in gen_methods))
+                clock = generate_time(models[m], inputs, args.new_tokens, args.device)
+                times[m].append(clock.wall)
+                cpu[m].append(clock.cpu)
+            print(
+                f"generation round {r + 1}: "
+                + ", ".join(f"{m} {times[m][-1]:.2f}s wall {cpu[m][-1]:.2f}s cpu" for m in gen_methods),
+                flush=True,
+            )
         tokens = len(PROMPTS) * args.new_tokens
-        gen: dict[str, Any] = {"tokens_per_round": tokens, "seconds": times}
+        gen: dict[str, Any] = {"tokens_per_round": tokens, "seconds": times, "cpu_seconds": cpu}
         for m in gen_methods:
             gen[f"{m}_tokens_per_s"] = tokens / statistics.median(times[m])
+            gen[f"{m}_tokens_per_cpu_s"] = tokens / statistics.median(cpu[m])
             if m != "base":
                 # ratio of tokens/s = inverse ratio of times
                 gen[f"{m}_over_base"] = median_ratio_ci(times["base"], times[m])
+                gen[f"{m}_over_base_cpu"] = median_ratio_ci(cpu["base"], cpu[m])
         results["generation"] = gen
 
     if "training" not in args.skip:
@@ -343,26 +367,33 @@ def main() -> int:
             for i in range(args.warmup):
                 train_step(models[m], optimizers[m], batches[i % len(batches)], args.device)
         times = {m: [] for m in train_methods}
+        cpu = {m: [] for m in train_methods}
         for step in range(args.steps):
             batch = batches[step % len(batches)]
             order = ["floor", "loreft"] if step % 2 == 0 else ["loreft", "floor"]
             if "lora" in models and args.lora_every and step % args.lora_every == 0:
                 order.append("lora")
             for m in order:
-                times[m].append(train_step(models[m], optimizers[m], batch, args.device))
+                clock = train_step(models[m], optimizers[m], batch, args.device)
+                times[m].append(clock.wall)
+                cpu[m].append(clock.cpu)
+            running = statistics.median(a / b for a, b in zip(cpu["loreft"], cpu["floor"], strict=True))
             print(
                 f"step {step + 1}/{args.steps}: "
-                + ", ".join(f"{m} {times[m][-1]:.2f}s" for m in order)
-                + f" | running median ratio {statistics.median(a / b for a, b in zip(times['loreft'], times['floor'], strict=True)):.4f}",
+                + ", ".join(f"{m} {times[m][-1]:.2f}s wall {cpu[m][-1]:.2f}s cpu" for m in order)
+                + f" | running median cpu ratio {running:.4f}",
                 flush=True,
             )
-        train: dict[str, Any] = {"seconds": times}
+        train: dict[str, Any] = {"seconds": times, "cpu_seconds": cpu}
         for m in train_methods:
             train[f"{m}_median_s_per_step"] = statistics.median(times[m])
+            train[f"{m}_median_cpu_s_per_step"] = statistics.median(cpu[m])
         train["loreft_over_floor"] = median_ratio_ci(times["loreft"], times["floor"])
+        train["loreft_over_floor_cpu"] = median_ratio_ci(cpu["loreft"], cpu["floor"])
         if times.get("lora"):
             lora_steps = list(range(0, args.steps, args.lora_every))
             train["lora_over_floor"] = median_ratio_ci(times["lora"], [times["floor"][i] for i in lora_steps])
+            train["lora_over_floor_cpu"] = median_ratio_ci(cpu["lora"], [cpu["floor"][i] for i in lora_steps])
         train["saved_activation_mb"] = {
             m: saved_activation_bytes(models[m], batches[0]) / 2**20 for m in train_methods
         }
@@ -383,6 +414,11 @@ def main() -> int:
     return 0
 
 
+def _ratio(value: tuple[float, float, float]) -> str:
+    med, lo, hi = value
+    return f"{med:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
 def print_report(results: dict[str, Any]) -> None:
     print("\n=== hf-reft representation speed ===")
     print(f"model: {results['model']} | device: {results['device']} | threads: {results['threads']}")
@@ -391,20 +427,25 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"\ngeneration ({gen['tokens_per_round']} greedy tokens per round, left-padded batch of 8):")
         for m in ("base", "loreft", "lora"):
             if f"{m}_tokens_per_s" in gen:
-                line = f"  {m:7s} {gen[f'{m}_tokens_per_s']:7.2f} tokens/s"
+                line = f"  {m:7s} {gen[f'{m}_tokens_per_s']:7.2f} tokens/s, {gen[f'{m}_tokens_per_cpu_s']:7.2f} tokens/cpu-s"
                 if f"{m}_over_base" in gen:
-                    med, lo, hi = gen[f"{m}_over_base"]
-                    line += f"   ÷ base = {med:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+                    line += "   ÷ base: " + _ratio(gen[f"{m}_over_base"]) + " wall, "
+                    line += _ratio(gen[f"{m}_over_base_cpu"]) + " cpu"
                 print(line)
     if train := results.get("training"):
-        print("\ntraining (s/step, median over interleaved steps):")
+        print(
+            "\ntraining (median s/step over interleaved steps; ratios: median of per-step ratios, bootstrap 95% CI):"
+        )
         for m in ("floor", "loreft", "lora"):
             if f"{m}_median_s_per_step" in train:
                 n = len(train["seconds"][m])
-                line = f"  {m:7s} {train[f'{m}_median_s_per_step']:7.3f} s/step (n={n})"
+                line = (
+                    f"  {m:7s} {train[f'{m}_median_s_per_step']:7.3f} s/step wall, "
+                    f"{train[f'{m}_median_cpu_s_per_step']:7.3f} cpu-s/step (n={n})"
+                )
                 if f"{m}_over_floor" in train:
-                    med, lo, hi = train[f"{m}_over_floor"]
-                    line += f"   ÷ floor = {med:.4f} (95% CI {lo:.4f}-{hi:.4f}), overhead {100 * (med - 1):+.2f} %"
+                    line += "   ÷ floor: " + _ratio(train[f"{m}_over_floor"]) + " wall, "
+                    line += _ratio(train[f"{m}_over_floor_cpu"]) + " cpu"
                 print(line)
         print(
             "  saved activations per step (MB): "
