@@ -79,7 +79,7 @@ def test_the_paper_prompt_in_both_formats():
     assert build_prompt("How many?", "program") == "Question:\nHow many?\nAnswer reasoning:\n"
     assert FORMATS["program"].is_program and not FORMATS["nl"].is_program
     assert get_format("nl").train_set == "svamp-nl" and get_format("program").train_set == "svamp-program"
-    with pytest.raises(ValueError, match="'nl'.*'program'"):
+    with pytest.raises(ValueError, match=r"'nl'.*'program'"):
         get_format("python")
 
 
@@ -90,7 +90,9 @@ def test_chat_template_rendering_matches_training(tok):
         get_format("nl").render("How many?", use_chat_template=True)
     data = prepare_warmup_dataset(Dataset.from_list(nl_rows(1)), tok, "nl", use_chat_template=True)
     prompt_ids = data[0]["input_ids"][: data[0]["prompt_length"]]
-    assert tok.decode(prompt_ids) == get_format("nl").render(nl_rows(1)[0]["question"], tok, use_chat_template=True)
+    assert tok.decode(prompt_ids) == get_format("nl").render(
+        nl_rows(1)[0]["question"], tok, use_chat_template=True
+    )
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -150,10 +152,14 @@ def test_default_test_sets_follow_the_benchmark():
 
 def test_training_on_test_questions_is_refused(tmp_path, tok):
     test_file = tmp_path / "test.json"
-    test_file.write_text(json.dumps([{"question": "TOM has 3 apples and buys 5 more - how many", "answer_value": "8"}]))
+    test_file.write_text(
+        json.dumps([{"question": "TOM has 3 apples and buys 5 more - how many", "answer_value": "8"}])
+    )
     model = AutoModelForCausalLM.from_config(tiny_config("llama"))
     with pytest.raises(DataLeakError, match="1 questions"):
-        warmup_sft(model, Dataset.from_list(nl_rows()), tmp_path / "out", tokenizer=tok, test_sets=[str(test_file)])
+        warmup_sft(
+            model, Dataset.from_list(nl_rows()), tmp_path / "out", tokenizer=tok, test_sets=[str(test_file)]
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -225,7 +231,10 @@ def test_adapter_warm_up_takes_the_same_path(tmp_path, tok, tiny_base):
     trained_base = result.model.model
     assert all(torch.equal(a, b) for a, b in zip(base.parameters(), trained_base.parameters(), strict=True))
     info = read_warmup_info(out)
-    assert info.policy == "adapter" and info.trainable_parameters == result.model.get_nb_trainable_parameters()[0]
+    assert (
+        info.policy == "adapter"
+        and info.trainable_parameters == result.model.get_nb_trainable_parameters()[0]
+    )
     assert info.base_model == str(tiny_base)
     reloaded = AutoModelForCausalLM.from_pretrained(out)  # base from the adapter's config + interventions
     assert type(reloaded).__name__ == "ReftModelForCausalLM"
@@ -239,7 +248,9 @@ def test_adapter_warm_up_takes_the_same_path(tmp_path, tok, tiny_base):
 
 def test_a_new_adapter_over_an_adapter_is_refused(tmp_path, tok, tiny_base):
     config = hf_reft.ReftConfig(layers=[1], positions="f1", rank=2)
-    warmup_sft(str(tiny_base), Dataset.from_list(nl_rows(2)), tmp_path / "a", adapter_config=config, max_steps=1)
+    warmup_sft(
+        str(tiny_base), Dataset.from_list(nl_rows(2)), tmp_path / "a", adapter_config=config, max_steps=1
+    )
     with pytest.raises(ValueError, match="already a LoReFT adapter"):
         load_policy(tmp_path / "a", adapter_config=config)
 
