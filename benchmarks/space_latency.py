@@ -1,7 +1,7 @@
 """Click-to-answer time of the RefTool chemistry Space with the offline default model, in a real browser.
 
 For each of N example problems (default 5, one per SciBench subset first), Playwright drives Debian's
-Chromium: open the page, click the example, click Solve, and stop the clock when the last step is
+Chromium: open the page, put the example in the problem box, click Solve, and stop the clock when the last step is
 shown (an answer, or a failure message). The same problems are then solved directly with
 ``RefToolSolver`` (same model, toolbox and limits, no page) as the baseline, so the table shows
 what the page itself adds. Greedy decoding: both runs write the same programs.
@@ -65,16 +65,14 @@ def page_times(
         page = browser.new_page(viewport={"width": 1280, "height": 1500})
         for problem in problems:
             page.goto(url)
-            page.get_by_role("button", name=f"{problem.source} {problem.problem_id} ·").first.click()
-            page.wait_for_function(
-                "(n) => document.querySelector('#problem textarea').value.length === n", arg=len(problem.text)
-            )
+            # the example list is paginated: put the example's text in the box as clicking it would
+            page.locator("#problem textarea").fill(problem.text)
             started = time.perf_counter()
             page.locator("#solve-button").click()
             page.wait_for_function(_DONE, timeout=600_000, polling=50)
             seconds = time.perf_counter() - started
-            answer = page.locator("#answer-panel").inner_text().strip().splitlines()
-            rows.append({"problem": problem, "seconds": seconds, "answer": answer[0] if answer else ""})
+            lines = [x.strip() for x in page.locator("#answer-panel").inner_text().splitlines() if x.strip()]
+            rows.append({"problem": problem, "seconds": seconds, "answer": " — ".join(lines[:2])})
             print(
                 f"  page   {problem.source} {problem.problem_id}: {seconds:6.1f} s  {rows[-1]['answer']}",
                 flush=True,

@@ -10,13 +10,12 @@ import re
 import threading
 from pathlib import Path
 
+import gradio_client
 import pytest
 from space_fixtures import free_port, make_fixture_toolbox, make_space_dir, running_app, scripted_backend
 
 from hf_reft.space import BUNDLED, SpaceService, SpaceSettings, SpaceSettingsError, load_examples
 from hf_reft.space.render import SolveView
-
-gradio_client = pytest.importorskip("gradio_client")
 
 OUTPUTS = ("status", "chapters", "tools", "program", "output", "answer", "trace")
 

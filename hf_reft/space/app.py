@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..models import DEFAULT_CHAT_MODEL_HUB_ID
 from .render import (
     COUNT_HEADERS,
     chapter_choices,
@@ -56,7 +57,16 @@ secret on the Space), or set `HF_REFT_CHAT_MODEL` to a capable model or an OpenA
 URL (see the README)."""
 
 
-def _intro(settings: SpaceSettings, service: SpaceService) -> str:
+def _notice(settings: SpaceSettings) -> str:
+    if settings.default_model in (None, DEFAULT_CHAT_MODEL_HUB_ID):
+        return MODEL_NOTICE
+    return (
+        f"The default chat model is **{settings.default_model_label}**, chosen by the Space owner "
+        "(`HF_REFT_CHAT_MODEL`)."
+    )
+
+
+def _intro(service: SpaceService) -> str:
     return (
         f"# {TITLE}\n"
         "RefTool (Liu et al. 2025) solves a problem with **tools a model wrote from a reference book** — "
@@ -82,7 +92,7 @@ def build_app(settings: SpaceSettings | None = None, *, service: SpaceService | 
     examples = service.examples
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        gr.Markdown(_intro(settings, service), elem_id="intro")
+        gr.Markdown(_intro(service), elem_id="intro")
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("Solve", id="solve", elem_id="solve-tab"):
                 with gr.Row():
@@ -133,7 +143,9 @@ def build_app(settings: SpaceSettings | None = None, *, service: SpaceService | 
                             elem_id="toolbox",
                         )
                         toolbox_size = gr.Markdown(elem_id="toolbox-size")
-                        gr.Markdown(MODEL_NOTICE, elem_classes=["hf-reft-notice"], elem_id="model-notice")
+                        gr.Markdown(
+                            _notice(settings), elem_classes=["hf-reft-notice"], elem_id="model-notice"
+                        )
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2), gr.Group():
                         gr.Markdown("#### Answer", padding=True)
