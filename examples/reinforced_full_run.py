@@ -378,7 +378,7 @@ def summarize(args: argparse.Namespace, out: Path) -> None:
             first, last = sum(rewards[:window]) / window, sum(rewards[-window:]) / window
             curves[kind] = rewards
             notes.append(
-                f"- PPO ({kind}): {info['steps']} steps in {info['train_seconds'] / 60:.1f} min, lr {info['learning_rate']}, "
+                f"- {NAMES[f'ppo-{kind}']}: {info['steps']} steps in {info['train_seconds'] / 60:.1f} min, lr {info['learning_rate']}, "
                 f"β {info['kl_coef']}; mean training reward first {window} steps {first:.3f} → last {window} "
                 f"{last:.3f}; curve: {' '.join(f'{r:.2f}' for r in rewards)}"
             )
