@@ -429,7 +429,7 @@ def warmup_sft(
             model instead of the full model.
         limit: use the first ``limit`` training rows.
         test_sets: named test sets the training questions must not overlap (refused otherwise).
-        max_length: cut examples to this many tokens.
+        max_length: longest example in tokens; longer ones are dropped (see :func:`prepare_warmup_dataset`).
         use_chat_template: wrap prompts in the tokenizer's chat template.
         training_args: a full ``TrainingArguments``; otherwise :func:`default_training_arguments`
             with ``training_kwargs`` (``max_steps``, ``learning_rate``, ``per_device_train_batch_size``, ...).
@@ -445,7 +445,10 @@ def warmup_sft(
     if test_sets:  # before loading any model: a leak is refused at once
         _check_leak(dataset, question, test_sets, data_dir, data_name)
     if model is None or isinstance(model, str | os.PathLike):
-        base_name = None if model is None else str(model)
+        if model is None:  # the offline default: a local conversion of this Hub model
+            from ..models import DEFAULT_CHAT_MODEL_HUB_ID as base_name
+        else:
+            base_name = str(model)
         model, loaded_tokenizer = load_policy(model, adapter_config=adapter_config)
         tokenizer = tokenizer or loaded_tokenizer
     else:
