@@ -160,6 +160,7 @@ def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
         (["build", "--output", "x", "--chapters", "99"], "Chapter 99"),
         (["build", "--output", "x", "--rel-tol", "2"], "--rel-tol"),
         (["solve", "q", "--method", "cot", "--replay", "/nonexistent.json"], "not a recording"),
+        (["solve", "q", "--method", "cot", "--threads", "0"], "--threads"),
     ],
 )
 def test_cli_usage_errors(argv, message, capsys):

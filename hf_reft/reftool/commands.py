@@ -37,6 +37,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-retries", type=int, default=4, help="retries on 429/5xx/connection errors (remote)")
     g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
     g.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for a local model (torch.set_num_threads); 1 is far faster on a busy shared machine",
+    )
+    g.add_argument(
         "--replay",
         metavar="FILE",
         help="no model: replay replies recorded by RecordingChatBackend.save (JSON), in order (for tests, demos)",
@@ -50,6 +55,12 @@ def _backend(args: argparse.Namespace):
         raise UsageError("--max-retries must be ≥ 0 and --timeout positive.")
     if args.temperature < 0:
         raise UsageError(f"--temperature must be ≥ 0 (got {args.temperature}).")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be at least 1 (got {args.threads}).")
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.replay:
         from .scripted import ScriptedChatBackend
 
