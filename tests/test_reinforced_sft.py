@@ -114,8 +114,15 @@ def test_loss_covers_the_chain_of_thought_only(tok, fmt, rows):
 
 
 def test_max_length_cuts_the_target(tok):
-    data = prepare_warmup_dataset(Dataset.from_list(nl_rows(1)), tok, "nl", max_length=30)
+    data = prepare_warmup_dataset(Dataset.from_list(nl_rows(1)), tok, "nl", max_length=30, drop_longer=False)
     assert len(data[0]["input_ids"]) == 30 and len(data[0]["labels"]) == 30
+
+
+def test_longer_examples_are_dropped_by_default(tok):
+    with pytest.raises(ValueError, match="raise --max-length"):
+        prepare_warmup_dataset(Dataset.from_list(nl_rows(1)), tok, "nl", max_length=30)
+    kept = prepare_warmup_dataset(Dataset.from_list(nl_rows(2)), tok, "nl", max_length=4096)
+    assert len(kept) == 2
 
 
 def test_real_svamp_data_tokenizes_in_both_formats():
