@@ -48,6 +48,7 @@ def test_train_from_a_warm_up_folder(warmup, tmp_path):
     argv = ["reinforced", "train", "--model", str(folder), "--output", str(out), "--data", str(questions)]
     argv += ["--max-steps", "2", "--batch-size", "2", "--samples-per-question", "2", "--max-new-tokens", "4"]
     argv += ["--mini-batches", "2", "--learning-rate", "1e-3"]
+    argv += ["--eval-data", str(questions), "--eval-limit", "3", "--eval-steps", "1", "--no-leak-check"]
     assert main(argv) == 0
     assert (out / VALUE_HEAD_FILE).is_file() and (out / "model.safetensors").is_file()
     assert (out / "checkpoints").is_dir() and (out / "tokenizer.json").is_file()
@@ -60,6 +61,8 @@ def test_train_from_a_warm_up_folder(warmup, tmp_path):
     assert trained.value_head.hidden_size == 64
     # a random tiny model never states an answer: reward 0 everywhere (learning is tested in test_reinforced_trainer)
     assert summary["first_reward"] == summary["last_reward"] == 0.0
+    assert [e["step"] for e in summary["evaluations"]] == [1, 2]
+    assert all(e["eval_samples"] == 3 and e["eval_accuracy"] == 0.0 for e in summary["evaluations"])
 
 
 def test_bad_arguments_are_usage_errors(warmup, tmp_path, capsys):
@@ -78,6 +81,10 @@ def test_bad_arguments_are_usage_errors(warmup, tmp_path, capsys):
         ([*base, "--format", "nl", "--resume"], "--resume: no checkpoint"),
         (["reinforced", "train", "--output", str(tmp_path / "o")], "--model is required"),
         ([*base, "--format", "nl", "--data", "svamp-nl", "--test-set", "svamp-nl"], "--no-leak-check"),
+        (
+            [*base, "--format", "nl", "--data", str(questions), "--eval-data", str(questions)],
+            "--no-leak-check",
+        ),
     ]
     for argv, message in cases:
         with pytest.raises(SystemExit) as exit_info:

@@ -203,7 +203,17 @@ def prepare_ppo(
     dataset = _with_prompts(dataset, fmt, question, tokenizer, chat)
     evaluation = None
     if eval_data is not None:
-        evaluation, _, eval_question, _ = _load_questions(eval_data, data_dir, eval_limit, None, None, fmt)
+        evaluation, eval_name, eval_question, eval_answer = _load_questions(
+            eval_data, data_dir, eval_limit, None, None, fmt
+        )
+        if test_sets != []:  # the evaluation questions are test questions too
+            check_no_overlap(
+                dataset[question], evaluation[eval_question], train_name=data_name, test_name=eval_name
+            )
+        if eval_answer != answer:  # the reward reads the training set's answer column
+            if answer in evaluation.column_names:
+                evaluation = evaluation.remove_columns(answer)
+            evaluation = evaluation.rename_column(eval_answer, answer)
         evaluation = _with_prompts(evaluation, fmt, eval_question, tokenizer, chat)
 
     if training_args is None:
@@ -240,6 +250,7 @@ def run_ppo(
     args = trainer.args
     output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
+    evaluations = [h for h in trainer.state.log_history if "eval_reward" in h]
     summary = {
         "format": setup.format.name,
         "policy": "adapter" if is_adapter(trainer.model.policy) else "full",
@@ -253,6 +264,9 @@ def run_ppo(
         "learning_rate": float(args.learning_rate),
         "first_reward": rewards[0] if rewards else None,
         "last_reward": rewards[-1] if rewards else None,
+        "evaluations": [
+            {k: h[k] for k in ("step", "eval_reward", "eval_accuracy", "eval_samples")} for h in evaluations
+        ],
         "train_seconds": round(time.perf_counter() - setup.started, 1),
     }
 
