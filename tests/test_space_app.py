@@ -181,7 +181,7 @@ def test_model_without_a_token_is_refused(app_url: str) -> None:
 
 def test_toolbox_endpoint_reports_size_and_counts(app_url: str) -> None:
     summary, rows, *_rest, size = _client(app_url).predict(BUNDLED, api_name="/toolbox")
-    assert "**3** tools" in summary and "on disk" in summary
+    assert "**3 tools**" in summary and "on disk" in summary
     assert "CC BY 4.0" in summary
     assert re.search(r"\d+(\.\d)? KB", size)
     counts = {row[0]: row[1:] for row in rows["data"]}

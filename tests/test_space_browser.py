@@ -8,6 +8,7 @@ Space ships (marked slow).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from space_fixtures import SPACE_DIR, make_space_dir, running_app, scripted_backend
 
 from hf_reft.space import SpaceService, SpaceSettings
+from hf_reft.space.render import count
 
 pytestmark = pytest.mark.browser
 
@@ -118,7 +120,7 @@ def test_solve_an_example_and_browse_the_toolbox(page, scripted_url: str) -> Non
     page.get_by_role("option", name="9. Gases (2 tools)").click()
     expect(view).to_contain_text("9.2 Relating Pressure")
     page.locator("#toolbox-section input").click()
-    page.get_by_role("option", name="9.6 Non-Ideal Gas Behavior (1 tools)").click()
+    page.get_by_role("option", name="9.6 Non-Ideal Gas Behavior (1 tool)").click()
     expect(view).to_contain_text("def van_der_waals_pressure")
     expect(view).to_contain_text("Example 9.24 (section 9.6)")
     expect(view).to_contain_text("Book's answer: 32.4 atm")
@@ -177,11 +179,11 @@ def test_smoke_with_the_real_offline_model(page) -> None:
     service = SpaceService(settings)
     with running_app(service) as url:
         page.goto(url)
-        expect(page.locator("#toolbox-size")).to_contain_text("tools in")
+        expect(page.locator("#toolbox-size")).to_contain_text(re.compile(r"\d+ tools? in \d+ sections?"))
         _pick_example_and_solve(page, "atkins 1.4 ·")
         status = page.locator("#status-panel")
         expect(status).to_contain_text("SmolLM2-135M-Instruct", timeout=30_000)
-        expect(status).not_to_contain_text("⏳", timeout=240_000)  # finished, with an answer or a message
+        expect(status).not_to_contain_text("⏳", timeout=540_000)  # finished, with an answer or a message
         answer = page.locator("#answer-panel").inner_text().strip()
         steps = status.inner_text()
         # the pipeline ran: chapters (or the fallback when no tool fits), a program, the sandbox
@@ -198,4 +200,4 @@ def test_smoke_with_the_real_offline_model(page) -> None:
         toolbox = service.toolbox("bundled").toolbox
         assert "Traceback" not in page.content()
         page.get_by_role("tab", name="Toolbox").click()
-        expect(page.locator("#toolbox-summary")).to_contain_text(f"{len(toolbox)} tools")
+        expect(page.locator("#toolbox-summary")).to_contain_text(count(len(toolbox), "tool"))

@@ -24,6 +24,7 @@ from ..models import DEFAULT_CHAT_MODEL_HUB_ID
 from .render import (
     COUNT_HEADERS,
     chapter_choices,
+    count,
     human_bytes,
     readable_error,
     section_choices,
@@ -48,13 +49,13 @@ CSS = """
 """
 
 MODEL_NOTICE = """**What the default model can and cannot do.** The default chat model is
-SmolLM2-135M-Instruct: 135 million parameters, running on this machine's CPU. It follows the
-pipeline's format — it picks chapters and tools, writes a short Python program, and the sandbox
-runs it — but it knows little chemistry and little Python: most of its answers to these
-college-level problems are wrong, and some programs fail. It shows *how* RefTool works, not how
-well. For real answers, pick an Inference Providers model in **Settings** (needs an `HF_TOKEN`
-secret on the Space), or set `HF_REFT_CHAT_MODEL` to a capable model or an OpenAI-compatible server
-URL (see the README)."""
+SmolLM2-135M-Instruct: 135 million parameters, running on this machine's CPU, no token needed. It
+follows the pipeline's format — it answers the chapter and tool questions and writes a Python program
+that the sandbox runs — but it does not solve these college-level problems: on five SciBench examples
+it gave no answer at all (syntax errors, undefined names, programs that print no number), and it wrote
+almost no tool that passed validation. It shows *how* RefTool works, not how well. For real answers,
+pick an Inference Providers model in **Settings** (needs an `HF_TOKEN` secret on the Space), or set
+`HF_REFT_CHAT_MODEL` to a capable model or an OpenAI-compatible server URL (see the Space's README)."""
 
 
 def _notice(settings: SpaceSettings) -> str:
@@ -233,7 +234,8 @@ def build_app(settings: SpaceSettings | None = None, *, service: SpaceService | 
             sections_ = section_choices(box, first)
             first_section = sections_[0][1] if sections_ else None
             size = (
-                f"**{len(box)}** tools in {len(box.sections)} sections · {human_bytes(loaded.size_bytes)} "
+                f"**{count(len(box), 'tool')}** in {count(len(box.sections), 'section')} · "
+                f"{human_bytes(loaded.size_bytes)} "
                 "(browse it in the Toolbox tab)"
             )
             return (

@@ -19,6 +19,7 @@ from ..reftool.toolbox import Tool, Toolbox, ToolboxSection
 __all__ = [
     "SolveView",
     "chapter_choices",
+    "count",
     "folder_size",
     "human_bytes",
     "section_choices",
@@ -38,6 +39,11 @@ _NEXT = {
     "output": "Reading the answer…",
     "fallback": "Writing a program without tools (program of thought)…",
 }
+
+
+def count(n: int, noun: str) -> str:
+    """``count(1, "tool")`` → ``"1 tool"``, ``count(3, "tool")`` → ``"3 tools"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _code(text: str, language: str = "python") -> str:
@@ -262,8 +268,8 @@ def toolbox_summary(toolbox: Toolbox, *, label: str, size_bytes: int | None = No
     size = f" · **{human_bytes(size_bytes)}** on disk" if size_bytes is not None else ""
     lines = [
         f"### Toolbox: {_escape(label)}",
-        f"**{len(toolbox.chapters)}** chapters · **{len(toolbox.sections)}** sections built · "
-        f"**{len(toolbox)}** tools{size}",
+        f"**{count(len(toolbox.chapters), 'chapter')}** · **{count(len(toolbox.sections), 'section')}** built · "
+        f"**{count(len(toolbox), 'tool')}**{size}",
         f"Built by **{_escape(toolbox.model or 'unknown model')}** from *{_escape(ref.get('title') or 'a reference book')}*"
         f" (updated {_escape(toolbox.updated_at)}).",
         f"Build counts: {stats.proposed} tools proposed, {stats.first_pass} passed validation first time, "
@@ -304,14 +310,17 @@ COUNT_HEADERS = ["chapter", "title", "sections", "tools", "proposed", "first pas
 
 def chapter_choices(toolbox: Toolbox) -> list[tuple[str, str]]:
     """(label, value) pairs for the chapter picker: ``"5. Thermochemistry (3 tools)"`` → ``"5"``."""
-    return [(f"{ch.number}. {ch.title} ({len(ch.tools)} tools)", str(ch.number)) for ch in toolbox.chapters]
+    return [
+        (f"{ch.number}. {ch.title} ({count(len(ch.tools), 'tool')})", str(ch.number))
+        for ch in toolbox.chapters
+    ]
 
 
 def section_choices(toolbox: Toolbox, chapter: str | int | None) -> list[tuple[str, str]]:
     """(label, section id) pairs for the section picker of one chapter."""
     for ch in toolbox.chapters:
         if str(ch.number) == str(chapter):
-            return [(f"{s.label} ({len(s.tools)} tools)", s.id) for s in ch.sections]
+            return [(f"{s.label} ({count(len(s.tools), 'tool')})", s.id) for s in ch.sections]
     return []
 
 
