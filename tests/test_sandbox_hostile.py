@@ -30,8 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_reft.sandbox import Sandbox, SandboxPolicy, SandboxStatus
-from hf_reft.sandbox.core import _worker_uid
+from hf_reft.sandbox import Sandbox, SandboxPolicy, SandboxStatus, core
 
 pytestmark = [
     pytest.mark.timeout(90),
@@ -179,7 +178,7 @@ print(sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids))
 @pytest.mark.parametrize("mode_name", OWN_UID_MODES)
 def test_memory_spread_over_processes_is_capped_by_the_cgroup(mode_name):
     policy = _policy(mode_name, memory_bytes=128 << 20, wall_time=20.0, preload=("math",))
-    with Sandbox(policy, workers=1) as box:
+    with Sandbox(policy, workers=2), Sandbox(policy, workers=1) as box:  # with a bystander
         if not box.layers["memory_cgroup"]:
             pytest.skip("no memory cgroup here")
         result = box.run(SPREAD_HOG)
@@ -212,16 +211,43 @@ except OSError as error:
 """
 
 
+def test_live_sandboxes_never_share_a_uid():
+    """Each worker leases its own uid; a closed sandbox gives its uids back."""
+    policy = _policy("same_uid")
+    with Sandbox(policy, workers=2) as first, Sandbox(policy, workers=2) as second:
+        uids = first.worker_uids + second.worker_uids
+        assert len(set(uids)) == 4
+        assert all(uid >= 0x40000 for uid in uids)
+    # The lease is an flock: a process that holds none can take each of those uids again.
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            "for path in sys.argv[1:]:\n"
+            "    fd = os.open(path, os.O_RDWR)\n"
+            "    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n",
+            *(str(core._uid_lock_dir() / f"{uid}.lock") for uid in uids),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+
+
 @pytest.mark.parametrize("mode_name", OWN_UID_MODES)
 def test_fork_bomb_is_contained(mode_name):
     """A real fork bomb, under a strict process limit (the uid is the sandbox's own)."""
     policy = _policy(mode_name, wall_time=2.0, max_processes=8)
-    with Sandbox(policy, workers=1) as box:
+    # Other sandboxes alive at the same time (as in a test session or a server) must not matter.
+    with Sandbox(policy, workers=2) as bystander, Sandbox(policy, workers=1) as box:
+        assert not set(box.worker_uids) & set(bystander.worker_uids)
         counted = box.run(FORK_COUNT)
         assert counted.ok, counted
         started, error = counted.stdout.split()
         assert int(started) < 8 and error == "BlockingIOError"
-        uid = _worker_uid(0)
+        (uid,) = box.worker_uids
         peak = [0]
         running = threading.Event()
         running.set()

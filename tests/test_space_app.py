@@ -124,21 +124,22 @@ def test_three_simultaneous_users_all_get_answers(app_url: str, backend) -> None
     [
         (
             "An infinite loop: compute the van der Waals volume.",
-            "timeout: wall-clock limit of 2.0 s exceeded",
+            # the CPU or the wall-clock limit, whichever the machine's load lets come first
+            ("The program failed (timeout: ", "limit of 2.0 s exceeded"),
         ),
-        ("A silent program: compute the van der Waals volume.", "printed no numeric answer"),
-        ("", "Type a chemistry problem"),
-        ("x" * 601, "at most 600"),
+        ("A silent program: compute the van der Waals volume.", ("printed no numeric answer",)),
+        ("", ("Type a chemistry problem",)),
+        ("x" * 601, ("at most 600",)),
     ],
     ids=["sandbox-timeout", "no-answer", "empty", "too-long"],
 )
 def test_failures_are_readable_and_the_app_stays_usable(
-    app_url: str, service: SpaceService, problem: str, message: str
+    app_url: str, service: SpaceService, problem: str, message: tuple[str, ...]
 ) -> None:
     client = _client(app_url)
     failed = _solve(client, problem)
     assert failed["answer"].startswith("### No answer")
-    assert message in failed["answer"], failed["answer"]
+    assert all(fragment in failed["answer"] for fragment in message), failed["answer"]
     assert "✗" in failed["status"] and "⏳" not in failed["status"]
     _assert_no_stack_trace(failed)
     # the same session solves the next problem normally

@@ -21,14 +21,13 @@ Example::
 
 from __future__ import annotations
 
-import atexit
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..answers import Answer, BenchmarkSpec, extract_answer, extract_program_result, get_benchmark
+from ..sandbox import SandboxPolicy, shared_sandbox
 from .prompts import PromptFormat, get_format
 
 __all__ = [
@@ -45,10 +44,8 @@ ENTRY_POINT = "solution"
 _DEF = re.compile(rf"^def {ENTRY_POINT}\s*\(", re.MULTILINE)
 
 
-def default_program_policy() -> Any:
+def default_program_policy() -> SandboxPolicy:
     """The sandbox policy programs run under by default: 5 s wall and CPU time each."""
-    from ..sandbox import SandboxPolicy
-
     return SandboxPolicy(wall_time=5.0, cpu_time=5.0)
 
 
@@ -97,29 +94,6 @@ def extract_program(text: str) -> str | None:
     return "\n".join(kept).rstrip() + "\n"
 
 
-_SHARED_SANDBOXES: dict[Any, Any] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def _shared_sandbox(policy: Any) -> Any:
-    """One sandbox per policy for the whole process (started on first use, closed at exit)."""
-    from ..sandbox import Sandbox
-
-    with _SHARED_LOCK:
-        sandbox = _SHARED_SANDBOXES.get(policy)
-        if sandbox is None or getattr(sandbox, "_closed", False):
-            sandbox = _SHARED_SANDBOXES[policy] = Sandbox(policy)
-        return sandbox
-
-
-@atexit.register
-def _close_shared_sandboxes() -> None:
-    with _SHARED_LOCK:
-        for sandbox in _SHARED_SANDBOXES.values():
-            sandbox.close()
-        _SHARED_SANDBOXES.clear()
-
-
 class AnswerExtractor:
     """Scores completions of one chain-of-thought format.
 
@@ -153,7 +127,7 @@ class AnswerExtractor:
     def sandbox(self) -> Any:
         """The sandbox programs run in (started on first use)."""
         if self._sandbox is None:
-            self._sandbox = _shared_sandbox(self._policy or default_program_policy())
+            self._sandbox = shared_sandbox(self._policy or default_program_policy())
         return self._sandbox
 
     def extract(self, text: str) -> Answer | None:

@@ -14,7 +14,7 @@ Example::
         assert result.ok and result.value == 42
 """
 
-from hf_reft.sandbox.core import Program, Sandbox, run_program
+from hf_reft.sandbox.core import Program, Sandbox, run_program, shared_sandbox
 from hf_reft.sandbox.policy import (
     BASE_LAYERS,
     DEFAULT_ALLOWED_IMPORTS,
@@ -36,4 +36,5 @@ __all__ = [
     "SandboxResult",
     "SandboxStatus",
     "run_program",
+    "shared_sandbox",
 ]

@@ -6,6 +6,7 @@ import atexit
 import base64
 import contextlib
 import ctypes
+import fcntl
 import os
 import queue
 import shutil
@@ -25,7 +26,7 @@ from hf_reft.sandbox._worker import hfsb_protocol as protocol
 from hf_reft.sandbox.policy import BASE_LAYERS, LAYER_NAMES, SandboxPolicy
 from hf_reft.sandbox.result import SandboxError, SandboxResult
 
-__all__ = ["Program", "Sandbox", "run_program"]
+__all__ = ["Program", "Sandbox", "run_program", "shared_sandbox"]
 
 WORKER_DIR = Path(__file__).resolve().parent / "_worker"
 READY_TIMEOUT = 180.0
@@ -95,9 +96,51 @@ def _encode_program(program: Program) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- workers
-def _worker_uid(index: int) -> int:
-    """A dedicated uid (and gid) per worker, outside the usual ranges of real users."""
-    return 0x40000 + (os.getpid() % 0x8000) * 64 + index % 64
+UID_BASE = 0x40000
+UID_COUNT = 1 << 21  # uids 0x40000 .. 0x23ffff: outside the usual ranges of real users
+
+
+def _uid_lock_dir() -> Path:
+    """A folder of lock files, one per leased uid, private to this user."""
+    path = Path(tempfile.gettempdir()) / f"hf-reft-sandbox-uids-{os.geteuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    info = path.lstat()
+    if not path.is_dir() or path.is_symlink() or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise SandboxError(
+            f"{path} must be a folder owned by uid {os.geteuid()} and writable only by it; "
+            "remove it and try again"
+        )
+    return path
+
+
+class _UidLease:
+    """A uid (and gid) that no other live worker on this machine uses, for as long as it is held.
+
+    Each worker's programs run as their own uid, so ``RLIMIT_NPROC`` counts only that worker's
+    processes and programs of different sandboxes (in this process or another) cannot signal
+    each other. The lease is an exclusive ``flock`` on ``<uid>.lock``: it is released by
+    :meth:`release` or when the holding process dies, whatever the way.
+    """
+
+    def __init__(self) -> None:
+        folder = _uid_lock_dir()
+        start = int.from_bytes(os.urandom(4), "little") % UID_COUNT
+        for step in range(4096):
+            uid = UID_BASE + (start + step) % UID_COUNT
+            fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            return
+        raise SandboxError(f"no free sandbox uid after 4096 tries; are stale workers holding {folder}?")
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def _protect_host() -> bool:
@@ -135,9 +178,17 @@ class _Worker:
         self.layers: dict[str, bool] | None = None
         self.notes: list[str] = []
         self.scratch: str | None = None
+        self.uid_lease: _UidLease | None = None
+
+    @property
+    def uid(self) -> int:
+        """The uid this worker's programs run as when it drops privileges."""
+        if self.uid_lease is None:
+            self.uid_lease = _UidLease()
+        return self.uid_lease.uid
 
     def config(self) -> dict[str, Any]:
-        policy, uid = self.policy, _worker_uid(self.index)
+        policy, uid = self.policy, self.uid
         return {
             "op": "configure",
             "namespaces": policy.namespaces,
@@ -243,6 +294,9 @@ class _Worker:
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+        if self.uid_lease is not None:  # after the worker is gone: no process of the uid is left
+            self.uid_lease.release()
+            self.uid_lease = None
         self.layers = None
 
 
@@ -300,6 +354,15 @@ class Sandbox:
             return dict(worker.layers or {})
         finally:
             self._idle.put(worker)
+
+    @property
+    def worker_uids(self) -> list[int]:
+        """The uid each worker's programs run as (a uid no other live sandbox on this machine uses).
+
+        Programs run as these uids only where the ``unprivileged_uid`` layer is active (as root).
+        """
+        self._ensure_open()
+        return [worker.uid for worker in self._workers]
 
     def describe(self) -> str:
         """A readable table of the isolation layers, the policy's limits and worker notes."""
@@ -421,7 +484,8 @@ _SHARED: dict[SandboxPolicy, Sandbox] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def _shared_sandbox(policy: SandboxPolicy) -> Sandbox:
+def shared_sandbox(policy: SandboxPolicy) -> Sandbox:
+    """One sandbox per policy for the whole process (started on first use, closed at exit)."""
     with _SHARED_LOCK:
         sandbox = _SHARED.get(policy)
         if sandbox is None or sandbox._closed:
@@ -447,5 +511,5 @@ def run_program(
     call: str | None = None,
 ) -> SandboxResult:
     """Run one program in a shared sandbox for ``policy`` (started on first use, closed at exit)."""
-    sandbox = _shared_sandbox(policy or SandboxPolicy())
+    sandbox = shared_sandbox(policy or SandboxPolicy())
     return sandbox.run(source, stdin=stdin, args=args, files=files, call=call)
