@@ -126,6 +126,17 @@ def test_save_and_load_a_local_folder(chemistry, tmp_path):
     assert loaded.tool("density").validation == toolbox.tool("density").validation
 
 
+def test_saved_source_names_no_local_folder(chemistry, tmp_path, monkeypatch):
+    """A toolbox is published: its book's source is relative to the data folder, else a file name."""
+    monkeypatch.setenv("HF_REFT_DATA_DIR", str(CHEMISTRY.parent))
+    assert Path(chemistry.source).is_absolute()
+    index = json.loads((make_toolbox(chemistry).save_pretrained(tmp_path / "a") / "toolbox.json").read_text())
+    assert index["reference"]["source"] == "openstax-chemistry-2e/collections/chemistry-2e.collection.xml"
+    monkeypatch.setenv("HF_REFT_DATA_DIR", str(tmp_path / "elsewhere"))
+    index = json.loads((make_toolbox(chemistry).save_pretrained(tmp_path / "b") / "toolbox.json").read_text())
+    assert index["reference"]["source"] == "chemistry-2e.collection.xml"
+
+
 def test_card_names_book_attribution_model_and_counts(chemistry, tmp_path):
     folder = make_toolbox(chemistry).save_pretrained(tmp_path / "toolbox")
     text = (folder / "README.md").read_text()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .. import hub
+from ..data.sources import default_data_dir
 from .reference import Reference, Section
 
 __all__ = [
@@ -711,6 +712,22 @@ def _stats_of(tools: Sequence[Tool]) -> BuildStats:
     )
 
 
+def _portable_source(source: str) -> str:
+    """The book's source as it can be published: a local path loses the folders above the data set.
+
+    ``/home/me/shared/data/openstax-chemistry-2e/collections/chemistry-2e.collection.xml`` becomes
+    ``openstax-chemistry-2e/collections/chemistry-2e.collection.xml`` (relative to the data folder
+    when it lies there, else the file name), so a toolbox on the Hub names no one's home folder.
+    """
+    path = Path(source)
+    if not path.is_absolute():
+        return source
+    data_dir = default_data_dir()
+    if data_dir is not None and path.is_relative_to(data_dir.resolve()):
+        return path.relative_to(data_dir.resolve()).as_posix()
+    return path.name
+
+
 def _reference_info(reference: Reference | dict[str, Any] | None) -> dict[str, Any]:
     if reference is None:
         return {}
@@ -718,7 +735,7 @@ def _reference_info(reference: Reference | dict[str, Any] | None) -> dict[str, A
         return {
             "title": reference.title,
             "kind": reference.kind,
-            "source": reference.source,
+            "source": _portable_source(reference.source),
             "license": reference.license,
             "license_url": reference.license_url,
             "attribution": reference.attribution,
