@@ -203,35 +203,16 @@ def upload_folder(
     )
 
 
-def push_to_hub(
-    save: Callable[[Path], Any],
-    repo_id: str,
-    *,
-    repo_type: str = "model",
-    token: str | bool | None = None,
-    private: bool | None = None,
-    revision: str | None = None,
-    commit_message: str | None = None,
-    create_pr: bool = False,
-    space_sdk: str | None = None,
-) -> Any:
+def push_to_hub(save: Callable[[Path], Any], repo_id: str, **upload: Any) -> Any:
     """Save an artefact with ``save(folder)`` into a temporary folder and upload it.
 
-    Every hf-reft artefact's ``push_to_hub`` is ``hub.push_to_hub(self.save_pretrained, ...)``.
+    ``upload`` holds the keyword arguments of :func:`upload_folder` (``repo_type``, ``token``,
+    ``private``, ``revision``, ``commit_message``, ``create_pr``, ``space_sdk``). Every hf-reft
+    artefact's ``push_to_hub`` is ``hub.push_to_hub(self.save_pretrained, ...)``.
     """
     with tempfile.TemporaryDirectory(prefix="hf-reft-push-") as tmp:
         save(Path(tmp))
-        return upload_folder(
-            tmp,
-            repo_id,
-            repo_type=repo_type,
-            token=token,
-            private=private,
-            revision=revision,
-            commit_message=commit_message,
-            create_pr=create_pr,
-            space_sdk=space_sdk,
-        )
+        return upload_folder(tmp, repo_id, **upload)
 
 
 def is_commit_hash(revision: str | None) -> bool:

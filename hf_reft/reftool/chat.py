@@ -24,6 +24,7 @@ import os
 import random
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -153,8 +154,58 @@ def _stream_until_stop(pieces: Iterator[str], stop: Sequence[str]) -> Iterator[s
         yield buffer
 
 
+class _CheckedChatBackend(ABC):
+    """What the built-in backends share: checked requests, replies cut at the stop strings.
+
+    :meth:`chat` and :meth:`stream` check the messages and the generation arguments, then call
+    :meth:`_reply` (the whole reply) or :meth:`_pieces` (the reply as text pieces); both get the
+    checked copy of the messages and the non-empty stop strings, and may run past a stop string.
+    """
+
+    name: str
+    kind: str
+
+    def chat(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> str:
+        """The assistant's reply, ending before the first ``stop`` string (see :meth:`ChatBackend.chat`)."""
+        messages = validate_messages(messages)
+        stops = _check_generation_args(max_new_tokens, temperature, stop)
+        return truncate_at_stop(self._reply(messages, max_new_tokens, temperature, stops), stops)
+
+    def stream(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
+        """The same reply as :meth:`chat`, as text pieces while they are generated."""
+        messages = validate_messages(messages)
+        stops = _check_generation_args(max_new_tokens, temperature, stop)
+        return _stream_until_stop(self._pieces(messages, max_new_tokens, temperature, stops), stops)
+
+    @abstractmethod
+    def _reply(
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
+    ) -> str:
+        """The whole reply to checked ``messages``."""
+
+    @abstractmethod
+    def _pieces(
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
+    ) -> Iterator[str]:
+        """The reply to checked ``messages`` as text pieces (an iterator that generates lazily)."""
+
+
 # --------------------------------------------------------------------------- local transformers
-class TransformersChatBackend:
+class TransformersChatBackend(_CheckedChatBackend):
     """A local ``transformers`` causal LM used through its chat template.
 
     Args:
@@ -165,7 +216,7 @@ class TransformersChatBackend:
         **model_kwargs: passed to :func:`hf_reft.models.load_chat_model` (``dtype``, ``revision``, ...).
 
     Generation holds a lock, so one backend can be shared by threads (e.g. Gradio workers);
-    requests then run one after another.
+    requests then run one after another. Closing a :meth:`stream` iterator early stops generation.
     """
 
     kind = "transformers"
@@ -203,14 +254,9 @@ class TransformersChatBackend:
         return getattr(self.model.config, "max_position_embeddings", None)
 
     def _prepare(
-        self,
-        messages: Sequence[dict[str, str]],
-        max_new_tokens: int,
-        temperature: float,
-        stop: Sequence[str] | None,
-    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-        messages = validate_messages(messages)
-        stops = _check_generation_args(max_new_tokens, temperature, stop)
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The tokenized prompt (``input_ids``, ``attention_mask``: ``(1, prompt_len)``) and generate() arguments."""
         inputs = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
         )
@@ -231,37 +277,25 @@ class TransformersChatBackend:
             generation["pad_token_id"] = self.tokenizer.eos_token_id
         if stops:
             generation.update(stop_strings=stops, tokenizer=self.tokenizer)
-        return inputs, generation, stops
+        return inputs, generation
 
-    def chat(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        max_new_tokens: int = 512,
-        temperature: float = 0.0,
-        stop: Sequence[str] | None = None,
+    def _reply(
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
     ) -> str:
-        """Generate the reply in one go (see :meth:`ChatBackend.chat`)."""
-        inputs, generation, stops = self._prepare(messages, max_new_tokens, temperature, stop)
+        inputs, generation = self._prepare(messages, max_new_tokens, temperature, stops)
         import torch
 
         with self._lock, torch.inference_mode():
             output = self.model.generate(**inputs, **generation)
         new_tokens = output[0, inputs["input_ids"].shape[1] :]
-        return truncate_at_stop(self.tokenizer.decode(new_tokens, skip_special_tokens=True), stops)
+        return self.tokenizer.decode(new_tokens, skip_special_tokens=True)
 
-    def stream(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        max_new_tokens: int = 512,
-        temperature: float = 0.0,
-        stop: Sequence[str] | None = None,
+    def _pieces(
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
     ) -> Iterator[str]:
-        """Yield the reply as it is generated; closing the iterator early stops generation."""
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-        inputs, generation, stops = self._prepare(messages, max_new_tokens, temperature, stop)
+        inputs, generation = self._prepare(messages, max_new_tokens, temperature, stops)
         cancelled = threading.Event()
 
         class _Cancel(StoppingCriteria):
@@ -299,7 +333,7 @@ class TransformersChatBackend:
             if failure:
                 raise failure[0]
 
-        return _stream_until_stop(pieces(), stops)
+        return pieces()
 
 
 # --------------------------------------------------------------------------- remote: InferenceClient
@@ -313,7 +347,7 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-class InferenceClientBackend:
+class InferenceClientBackend(_CheckedChatBackend):
     """A remote chat model through :class:`huggingface_hub.InferenceClient`.
 
     Args:
@@ -328,6 +362,8 @@ class InferenceClientBackend:
         backoff: first retry delay in seconds, doubled each time (with jitter), capped at
             ``max_backoff``; a ``Retry-After`` header is honoured.
         headers: extra HTTP headers.
+
+    A :meth:`stream` is retried only before its first piece.
     """
 
     kind = "inference"
@@ -439,14 +475,14 @@ class InferenceClientBackend:
     # -- requests
     def _request(
         self,
-        messages: Sequence[dict[str, str]],
+        messages: list[dict[str, str]],
         max_new_tokens: int,
         temperature: float,
         stops: list[str],
         stream: bool,
     ) -> Any:
         return self.client.chat_completion(
-            validate_messages(messages),
+            messages,
             model=self._payload_model,
             max_tokens=max_new_tokens,
             temperature=temperature,
@@ -454,52 +490,32 @@ class InferenceClientBackend:
             stream=stream,
         )
 
-    def chat(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        max_new_tokens: int = 512,
-        temperature: float = 0.0,
-        stop: Sequence[str] | None = None,
+    def _reply(
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
     ) -> str:
-        """One chat completion, retried on transient failures (see :meth:`ChatBackend.chat`)."""
-        validate_messages(messages)
-        stops = _check_generation_args(max_new_tokens, temperature, stop)
         response = self._with_retries(
             lambda: self._request(messages, max_new_tokens, temperature, stops, False)
         )
         if not response.choices:
             raise ChatBackendError(f"Chat model {self.name!r} returned no choices.")
-        return truncate_at_stop(response.choices[0].message.content or "", stops)
+        return response.choices[0].message.content or ""
 
-    def stream(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        max_new_tokens: int = 512,
-        temperature: float = 0.0,
-        stop: Sequence[str] | None = None,
+    def _pieces(
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
     ) -> Iterator[str]:
-        """Stream a chat completion (server-sent events). Retries happen only before the first piece."""
-        validate_messages(messages)
-        stops = _check_generation_args(max_new_tokens, temperature, stop)
-
         def start() -> tuple[Any, Iterator[Any]]:
             chunks = iter(self._request(messages, max_new_tokens, temperature, stops, True))
             return next(chunks, None), chunks
 
-        def pieces() -> Iterator[str]:
-            first, chunks = self._with_retries(start)
-            if first is None:
-                return
-            yield _delta(first)
-            try:
-                for chunk in chunks:
-                    yield _delta(chunk)
-            except Exception as err:
-                raise self._failure(err, 0) from err
-
-        return _stream_until_stop(pieces(), stops)
+        first, chunks = self._with_retries(start)
+        if first is None:
+            return
+        yield _delta(first)
+        try:
+            for chunk in chunks:
+                yield _delta(chunk)
+        except Exception as err:
+            raise self._failure(err, 0) from err
 
 
 def _delta(chunk: Any) -> str:

@@ -16,24 +16,21 @@ import sys
 from collections.abc import Callable
 
 from ..cli import UsageError
-from .commands import PIPELINE_SUBCOMMANDS
+from .commands import (
+    PIPELINE_SUBCOMMANDS,
+    add_connection_options,
+    check_connection_options,
+    connect,
+    load_reference,
+)
 
 __all__ = ["SUBCOMMANDS", "register"]
-
-
-def _reference(args: argparse.Namespace):
-    from .reference import Reference, ReferenceFormatError
-
-    try:
-        return Reference.load(args.reference, data_dir=args.data_dir)
-    except ReferenceFormatError as err:
-        raise UsageError(str(err)) from err
 
 
 def _inspect(args: argparse.Namespace) -> int:
     if args.budget is not None and args.budget < 16:
         raise UsageError(f"--budget must be at least 16 (got {args.budget}).")
-    reference = _reference(args)
+    reference = load_reference(args)
     tokenizer = None
     if args.tokenizer:
         from transformers import AutoTokenizer
@@ -86,24 +83,16 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from .chat import ChatBackendError, InferenceClientBackend, get_chat_backend
+    from .chat import ChatBackendError
 
     if args.max_new_tokens < 1:
         raise UsageError(f"--max-new-tokens must be positive (got {args.max_new_tokens}).")
-    if args.max_retries < 0 or args.timeout <= 0:
-        raise UsageError("--max-retries must be ≥ 0 and --timeout positive.")
-    try:
-        backend = get_chat_backend(args.model, backend=args.backend, served_model=args.served_model)
-    except (ValueError, OSError) as err:
-        raise UsageError(str(err)) from err
-    if isinstance(backend, InferenceClientBackend):
-        backend.max_retries = args.max_retries
-        backend.client.timeout = args.timeout
+    check_connection_options(args)
+    backend = connect(args)
     messages = [{"role": "user", "content": args.prompt}]
     if args.system:
         messages.insert(0, {"role": "system", "content": args.system})
     kwargs = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature}
-    print(f"[{backend.kind}: {backend.name}]", file=sys.stderr)
     try:
         if args.stream:
             for piece in backend.stream(messages, **kwargs):
@@ -151,14 +140,11 @@ def _add_chat(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("prompt")
     p.add_argument("--model", help="Hub id, local folder, or server URL (http://host:port/v1)")
-    p.add_argument("--backend", choices=["auto", "transformers", "inference"], help="force a backend")
-    p.add_argument("--served-model", help="model name to send to an OpenAI-compatible server")
+    add_connection_options(p)
     p.add_argument("--system", help="a system message")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--stream", action="store_true", help="print the reply while it is generated")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a remote server")
-    p.add_argument("--max-retries", type=int, default=4, help="retries on 429/5xx/connection errors (remote)")
     p.set_defaults(func=_chat)
 
 

@@ -26,15 +26,54 @@ __all__ = ["PIPELINE_SUBCOMMANDS"]
 
 
 # --------------------------------------------------------------------------- shared options
+def add_connection_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--backend``, ``--served-model``, ``--timeout`` and ``--max-retries``: what :func:`connect` reads."""
+    p.add_argument("--backend", choices=["auto", "transformers", "inference"], help="force a backend")
+    p.add_argument("--served-model", help="model name to send to an OpenAI-compatible server")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a remote server")
+    p.add_argument("--max-retries", type=int, default=4, help="retries on 429/5xx/connection errors (remote)")
+
+
+def check_connection_options(args: argparse.Namespace) -> None:
+    """Reject a negative ``--max-retries`` or a non-positive ``--timeout`` (:class:`UsageError`)."""
+    if args.max_retries < 0 or args.timeout <= 0:
+        raise UsageError("--max-retries must be ≥ 0 and --timeout positive.")
+
+
+def connect(args: argparse.Namespace):
+    """The chat backend of ``--model`` (with :func:`add_connection_options`), named on stderr.
+
+    ``--timeout`` and ``--max-retries`` apply to a remote (InferenceClient) backend.
+    """
+    from .chat import InferenceClientBackend, get_chat_backend
+
+    try:
+        backend = get_chat_backend(args.model, backend=args.backend, served_model=args.served_model)
+    except (ValueError, OSError) as err:
+        raise UsageError(str(err)) from err
+    if isinstance(backend, InferenceClientBackend):
+        backend.max_retries = args.max_retries
+        backend.client.timeout = args.timeout
+    print(f"[{backend.kind}: {backend.name}]", file=sys.stderr)
+    return backend
+
+
+def load_reference(args: argparse.Namespace):
+    """The :class:`~hf_reft.reftool.reference.Reference` named by ``args.reference`` and ``--data-dir``."""
+    from .reference import Reference, ReferenceFormatError
+
+    try:
+        return Reference.load(args.reference, data_dir=args.data_dir)
+    except ReferenceFormatError as err:
+        raise UsageError(str(err)) from err
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("chat model")
     g.add_argument(
         "--model", help="Hub id, local folder, or server URL (http://host:port/v1); default: offline model"
     )
-    g.add_argument("--backend", choices=["auto", "transformers", "inference"], help="force a backend")
-    g.add_argument("--served-model", help="model name to send to an OpenAI-compatible server")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a remote server")
-    g.add_argument("--max-retries", type=int, default=4, help="retries on 429/5xx/connection errors (remote)")
+    add_connection_options(g)
     g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
     g.add_argument(
         "--threads",
@@ -49,10 +88,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _backend(args: argparse.Namespace):
-    from .chat import InferenceClientBackend, get_chat_backend
-
-    if args.max_retries < 0 or args.timeout <= 0:
-        raise UsageError("--max-retries must be ≥ 0 and --timeout positive.")
+    check_connection_options(args)
     if args.temperature < 0:
         raise UsageError(f"--temperature must be ≥ 0 (got {args.temperature}).")
     if args.threads is not None:
@@ -70,15 +106,7 @@ def _backend(args: argparse.Namespace):
             raise UsageError(str(err)) from err
         print(f"[scripted: {backend.name}, {backend.remaining} recorded replies]", file=sys.stderr)
         return backend
-    try:
-        backend = get_chat_backend(args.model, backend=args.backend, served_model=args.served_model)
-    except (ValueError, OSError) as err:
-        raise UsageError(str(err)) from err
-    if isinstance(backend, InferenceClientBackend):
-        backend.max_retries = args.max_retries
-        backend.client.timeout = args.timeout
-    print(f"[{backend.kind}: {backend.name}]", file=sys.stderr)
-    return backend
+    return connect(args)
 
 
 def _int_list(text: str | None, what: str) -> list[int] | None:
@@ -108,7 +136,6 @@ def _positive(name: str, value: float) -> None:
 def _build(args: argparse.Namespace) -> int:
     from .building import build_toolbox, select_sections
     from .creation import ToolCreator
-    from .reference import Reference, ReferenceFormatError
 
     for name in ("max_tools", "max_new_tokens"):
         _positive(name.replace("_", "-"), getattr(args, name))
@@ -118,10 +145,7 @@ def _build(args: argparse.Namespace) -> int:
         raise UsageError(f"--budget must be at least 500 characters (got {args.budget}).")
     if not 0 < args.rel_tol < 1:
         raise UsageError(f"--rel-tol must be between 0 and 1, e.g. 0.02 (got {args.rel_tol}).")
-    try:
-        reference = Reference.load(args.reference, data_dir=args.data_dir)
-    except ReferenceFormatError as err:
-        raise UsageError(str(err)) from err
+    reference = load_reference(args)
     try:
         sections = select_sections(
             reference,

@@ -296,15 +296,9 @@ class _ModuleReader:
             elif name == "media":
                 if alt := clean_text(el.get("alt") or ""):
                     out.append(("text", f"[Image: {alt}]"))
-            elif name == "note":
-                if "link-to-learning" in classes:
-                    continue
-                inner = self._blocks(el)
-                if inner and (heading := title_of(el)):
-                    out.append(("heading", heading))
-                out.extend(inner)
-            elif name == "section":
-                if "exercises" in classes.split():
+            elif name in ("note", "section"):  # their blocks, under their title
+                skipped = "link-to-learning" in classes if name == "note" else "exercises" in classes.split()
+                if skipped:
                     continue
                 inner = self._blocks(el)
                 if inner and (heading := title_of(el)):

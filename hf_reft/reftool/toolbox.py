@@ -240,21 +240,29 @@ class ToolboxSection:
         return f"{self.number} {self.title}"
 
 
+class _SectionTotals:
+    """``tools`` and ``stats`` of whatever holds ``sections`` (a chapter, the whole toolbox)."""
+
+    sections: list[ToolboxSection]
+
+    @property
+    def tools(self) -> list[Tool]:
+        """Every tool of the sections, in book order."""
+        return [t for s in self.sections for t in s.tools]
+
+    @property
+    def stats(self) -> BuildStats:
+        """Build counts summed over the sections."""
+        return sum((s.stats for s in self.sections), BuildStats())
+
+
 @dataclass
-class ToolboxChapter:
+class ToolboxChapter(_SectionTotals):
     """A chapter of the toolbox: number, title and the sections built so far."""
 
     number: int
     title: str
     sections: list[ToolboxSection] = field(default_factory=list)
-
-    @property
-    def tools(self) -> list[Tool]:
-        return [t for s in self.sections for t in s.tools]
-
-    @property
-    def stats(self) -> BuildStats:
-        return sum((s.stats for s in self.sections), BuildStats())
 
 
 def _number_key(number: str) -> tuple[Any, ...]:
@@ -268,7 +276,7 @@ def _slug(text: str, limit: int = 48) -> str:
 
 
 # --------------------------------------------------------------------------- the toolbox
-class Toolbox:
+class Toolbox(_SectionTotals):
     """Tools organised by chapter and section of a reference book.
 
     Args:
@@ -318,16 +326,6 @@ class Toolbox:
     def sections(self) -> list[ToolboxSection]:
         """Every section built so far, in book order."""
         return [s for ch in self.chapters for s in ch.sections]
-
-    @property
-    def tools(self) -> list[Tool]:
-        """Every tool, in book order."""
-        return [t for s in self.sections for t in s.tools]
-
-    @property
-    def stats(self) -> BuildStats:
-        """Build counts summed over all sections."""
-        return sum((s.stats for s in self.sections), BuildStats())
 
     def has_section(self, section_id: str) -> bool:
         """Whether section ``section_id`` was built already (to resume a build)."""

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from ..models import DEFAULT_CHAT_MODEL_HUB_ID
 from ..reftool.chat import ChatBackend, get_chat_backend
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 #: Makes the chat backend for a model: ``None`` is the Space's default model.
 BackendFactory = Callable[[str | None], ChatBackend]
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class LoadedToolbox:
@@ -92,20 +94,19 @@ class SpaceService:
 
     def backend(self, choice: str | None) -> ChatBackend:
         """The (cached) backend for a visitor's model choice; :class:`SpaceSettingsError` if not allowed."""
-        model = self.settings.check_model(choice)
-        with self._lock:
-            if model not in self._backends:
-                self._backends[model] = self._factory(model)
-            return self._backends[model]
+        return self._cached(self._backends, self.settings.check_model(choice), self._factory)
 
     # ------------------------------------------------------------------ toolboxes
     def toolbox(self, choice: str | None) -> LoadedToolbox:
         """The (cached) toolbox for a visitor's choice: the bundled one or an allowlisted Hub id."""
-        name = self.settings.check_toolbox(choice)
+        return self._cached(self._toolboxes, self.settings.check_toolbox(choice), self._load_toolbox)
+
+    def _cached(self, cache: dict[K, V], key: K, make: Callable[[K], V]) -> V:
+        """``cache[key]``, made with ``make(key)`` on first use (under the lock, so only once)."""
         with self._lock:
-            if name not in self._toolboxes:
-                self._toolboxes[name] = self._load_toolbox(name)
-            return self._toolboxes[name]
+            if key not in cache:
+                cache[key] = make(key)
+            return cache[key]
 
     def _load_toolbox(self, name: str) -> LoadedToolbox:
         if name == BUNDLED:
