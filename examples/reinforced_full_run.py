@@ -47,16 +47,9 @@ from hf_reft.reinforced.evaluation import (
     format_table,
     load_questions,
 )
-from hf_reft.reinforced.generation import TransformersGenerator
 from hf_reft.reinforced.ppo_stage import PPO_INFO_NAME, prepare_ppo, run_ppo
-from hf_reft.reinforced.sft import (
-    WARMUP_INFO_NAME,
-    default_test_sets,
-    load_policy,
-    read_warmup_info,
-    warmup_sft,
-)
-from hf_reft.reinforced.verifier import Verifier, sample_verifier_data, train_verifier
+from hf_reft.reinforced.sft import WARMUP_INFO_NAME, default_test_sets, load_policy, warmup_sft
+from hf_reft.reinforced.verifier import Verifier, sample_policy_verifier_data, train_verifier
 
 POLICIES = ("base", "warmup-full", "warmup-loreft", "ppo-full", "ppo-loreft")
 STAGES = (
@@ -260,22 +253,16 @@ def run_verifier_stage(args: argparse.Namespace, out: Path) -> None:
 
         data = Dataset.from_list([json.loads(line) for line in data_file.read_text().splitlines()])
     else:
-        info = read_warmup_info(str(warmup))
-        fmt = info.prompt_format()
-        policy, tokenizer = load_policy(str(warmup))
-        policy.eval()
         questions, benchmark = load_questions(
             "svamp-nl", data_dir=args.data_dir, limit=args.verifier_questions
         )
-        data = sample_verifier_data(
-            TransformersGenerator(policy, tokenizer, batch_size=args.eval_batch_size),
+        data = sample_policy_verifier_data(  # prompted as the warm-up folder records
+            str(warmup),
             questions,
-            format=fmt,
+            batch_size=args.eval_batch_size,
             benchmark=benchmark,
             k=args.verifier_k,
-            render_prompt=lambda q: fmt.render(q, tokenizer, use_chat_template=info.use_chat_template),
             max_new_tokens=args.max_new_tokens,
-            batch_size=args.eval_batch_size,
         )
         atomic_write_text(data_file, "".join(json.dumps(row) + "\n" for row in data))
     right = sum(data["label"])

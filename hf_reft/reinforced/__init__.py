@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Warm-up stage (issue 6): evaluation, extraction (scoring of completions), prompts, sft.
 # PPO stage (issue 7): trainer, config, value-head model, rewards, reference policies.
+# Verifier reranking (issue 8): the trained verifier that scores sampled solutions.
 from .configuration import ReinforcedConfig
 from .evaluation import EvaluationReport, evaluate_model, evaluate_policy, load_questions
 from .extraction import AnswerExtractor, extract_answers
@@ -13,6 +14,7 @@ from .rewards import AnswerReward, RewardFunction
 from .sft import WarmupInfo, load_policy, read_warmup_info, warmup_sft
 from .trainer import ReinforcedTrainer
 from .value_head import PolicyWithValueHead, ValueHead
+from .verifier import Verifier
 
 __all__ = [
     "AnswerExtractor",
@@ -27,6 +29,7 @@ __all__ = [
     "ReinforcedTrainer",
     "RewardFunction",
     "ValueHead",
+    "Verifier",
     "WarmupInfo",
     "build_prompt",
     "default_reference",

@@ -7,8 +7,9 @@
 
 Other modules add commands to the group (the PPO stage adds ``train``): :data:`SUBCOMMANDS`
 lists ``"module:function"`` entries; each function takes the group's sub-parsers and adds one
-command with ``set_defaults(func=handler)``. The ``add_*_arguments`` helpers and
-:func:`adapter_config_from_args` here are meant to be shared by those commands.
+command with ``set_defaults(func=handler)``. Their shared arguments and checks (the ``add_*``
+helpers and :func:`adapter_config_from_args`, also importable from here) live in
+:mod:`hf_reft.cli_arguments`.
 
 Examples::
 
@@ -26,6 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from ..cli import UsageError
+from ..cli_arguments import (
+    adapter_config_from_args,
+    add_adapter_arguments,
+    add_command_group,
+    add_data_arguments,
+    add_format_argument,
+    add_leak_check_arguments,
+    add_model_argument,
+    add_push_to_hub_argument,
+    check_data,
+    check_model,
+    check_positive,
+    last_checkpoint,
+)
 
 __all__ = [
     "SUBCOMMANDS",
@@ -50,149 +65,16 @@ SUBCOMMANDS: list[str] = [
 
 def register(subparsers: Any) -> None:
     """Add the ``reinforced`` group and every command of :data:`SUBCOMMANDS` to ``hf-reft``."""
-    group = subparsers.add_parser(
+    commands = add_command_group(
+        subparsers,
         "reinforced",
         help="reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT, evaluation, PPO",
         description="Reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT in the natural-language "
         "or program chain-of-thought format, evaluation with greedy decoding and vote@k, and PPO.",
     )
-    commands = group.add_subparsers(dest="reinforced_command", metavar="COMMAND")
-
-    def _help(args: argparse.Namespace) -> int:
-        group.print_help()
-        return 2
-
-    group.set_defaults(func=_help)
     for entry in SUBCOMMANDS:
         module, _, function = entry.partition(":")
         getattr(importlib.import_module(module), function)(commands)
-
-
-# ------------------------------------------------------------------------------------ shared arguments
-
-
-def add_model_argument(parser: argparse.ArgumentParser, *, help: str | None = None) -> None:
-    """``--model``: Hub id or folder (full model, warm-up folder or LoReFT adapter)."""
-    parser.add_argument(
-        "--model",
-        default=None,
-        help=help
-        or "Hub id or folder of the policy: a causal LM, a warm-up folder or a LoReFT adapter "
-        "(default: the offline SmolLM2-135M-Instruct)",
-    )
-
-
-def add_format_argument(parser: argparse.ArgumentParser, *, default: str | None = "nl") -> None:
-    """``--format nl|program``."""
-    parser.add_argument(
-        "--format",
-        choices=("nl", "program"),
-        default=default,
-        help="chain-of-thought format: natural language, or Python programs run in the sandbox"
-        + (f" (default: {default})" if default else " (default: what the warm-up folder recorded, else nl)"),
-    )
-
-
-def add_data_arguments(parser: argparse.ArgumentParser, *, default: str | None, what: str) -> None:
-    """``--data``, ``--data-dir``, ``--question-column``, ``--limit``."""
-    from ..data import NAMED_DATASETS
-
-    named = ", ".join(n for n in NAMED_DATASETS if not n.startswith("llm-adapters/"))
-    parser.add_argument(
-        "--data",
-        default=default,
-        help=f"{what}: a named set ({named}) or a JSON/JSONL file"
-        + (f" (default: {default})" if default else ""),
-    )
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help="the shared data folder (default: $HF_REFT_DATA_DIR or ../shared/data)",
-    )
-    parser.add_argument(
-        "--question-column", default=None, help="column with the question (default: question)"
-    )
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N rows")
-
-
-def add_adapter_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--adapter`` and the LoReFT settings of a new adapter."""
-    group = parser.add_argument_group("LoReFT adapter (instead of training the full model)")
-    group.add_argument(
-        "--adapter",
-        action="store_true",
-        help="train LoReFT interventions over the frozen model (hf_reft.ReftConfig)",
-    )
-    group.add_argument("--layers", nargs="+", default=None, help="layer indices, or 'all' (default: all)")
-    group.add_argument(
-        "--positions", default="f7+l7", help="prompt positions, e.g. f7+l7, f1, l3 (default f7+l7)"
-    )
-    group.add_argument("--rank", type=int, default=4, help="rank of the intervention (default 4)")
-    group.add_argument("--intervention", default="loreft", help="loreft, direft, noreft, consreft, lobireft")
-    group.add_argument("--share-weights", action="store_true", help="one intervention for prefix and suffix")
-
-
-def adapter_config_from_args(args: argparse.Namespace) -> Any:
-    """A :class:`hf_reft.ReftConfig` from :func:`add_adapter_arguments`'s options, or ``None``
-    without ``--adapter``; bad values raise :class:`~hf_reft.cli.UsageError`."""
-    adapter_options = args.layers is not None or args.share_weights
-    if not args.adapter:
-        if adapter_options:
-            raise UsageError("--layers/--share-weights configure a LoReFT adapter; add --adapter.")
-        return None
-    from ..representation import ReftConfig
-
-    layers: Any = "all"
-    if args.layers and args.layers != ["all"]:
-        try:
-            layers = [int(layer) for layer in args.layers]
-        except ValueError:
-            raise UsageError(f"--layers takes layer indices or 'all', got {' '.join(args.layers)}.") from None
-    try:
-        return ReftConfig(
-            layers=layers,
-            positions=args.positions,
-            rank=args.rank,
-            intervention=args.intervention,
-            share_weights=args.share_weights,
-        )
-    except (ValueError, TypeError, KeyError) as err:
-        raise UsageError(f"Bad LoReFT adapter setting: {err}") from err
-
-
-def _positive(value: Any, flag: str, *, allow_zero: bool = False) -> None:
-    if value is None:
-        return
-    if value < 0 or (value == 0 and not allow_zero):
-        raise UsageError(f"{flag} must be {'zero or ' if allow_zero else ''}positive, got {value}.")
-
-
-def _check_data(data: str | None, data_dir: str | None) -> None:
-    if data is None:
-        return
-    from ..data.sources import resolve_data_file
-
-    if data_dir is not None and not Path(data_dir).is_dir():
-        raise UsageError(f"--data-dir {data_dir} is not a folder; point it at the shared data folder.")
-    try:
-        resolve_data_file(data, data_dir)
-    except FileNotFoundError as err:
-        raise UsageError(str(err)) from err
-
-
-def _check_model(model: str | None) -> None:
-    if model is None:
-        return
-    path = Path(model).expanduser()
-    looks_local = (
-        model.startswith((".", "/", "~")) or model.count("/") > 1
-    )  # a Hub id is "name" or "user/name"
-    if (looks_local or path.exists()) and not path.is_dir():
-        raise UsageError(
-            f"--model {model} is not a folder; pass a model folder (config.json inside) or a Hub id (user/name)."
-        )
-    if path.is_dir() and not (path / "config.json").is_file():
-        raise UsageError(f"--model {model} has no config.json: pass the folder written by save_pretrained.")
 
 
 # ------------------------------------------------------------------------------------------- sft
@@ -216,14 +98,7 @@ def add_sft_command(commands: Any) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a finished warm-up policy in --output"
     )
-    parser.add_argument(
-        "--test-set",
-        action="append",
-        default=None,
-        help="named test set the training questions must not overlap (repeatable; default: svamp-test for "
-        "SVAMP data, gsm8k-test for GSM8K data)",
-    )
-    parser.add_argument("--no-leak-check", action="store_true", help="skip the train/test overlap check")
+    add_leak_check_arguments(parser)
     training = parser.add_argument_group("training")
     training.add_argument("--max-steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
     training.add_argument("--epochs", type=float, default=3.0, help="epochs (default 3)")
@@ -251,7 +126,7 @@ def add_sft_command(commands: Any) -> None:
     )
     training.add_argument("--seed", type=int, default=42)
     add_adapter_arguments(parser)
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="upload the finished folder")
+    add_push_to_hub_argument(parser)
     parser.set_defaults(func=_run_sft)
 
 
@@ -260,25 +135,26 @@ def _run_sft(args: argparse.Namespace) -> int:
     from .prompts import get_format
     from .sft import WARMUP_INFO_NAME, default_test_sets, warmup_sft
 
-    for value, flag in (
-        (args.max_steps, "--max-steps"),
-        (args.epochs, "--epochs"),
-        (args.batch_size, "--batch-size"),
-        (args.gradient_accumulation_steps, "--gradient-accumulation-steps"),
-        (args.learning_rate, "--learning-rate"),
-        (args.limit, "--limit"),
-        (args.save_steps, "--save-steps"),
-        (args.logging_steps, "--logging-steps"),
-    ):
-        _positive(value, flag)
-    _positive(args.warmup_steps, "--warmup-steps", allow_zero=True)
+    check_positive(
+        {
+            "--max-steps": args.max_steps,
+            "--epochs": args.epochs,
+            "--batch-size": args.batch_size,
+            "--gradient-accumulation-steps": args.gradient_accumulation_steps,
+            "--learning-rate": args.learning_rate,
+            "--limit": args.limit,
+            "--save-steps": args.save_steps,
+            "--logging-steps": args.logging_steps,
+        }
+    )
+    check_positive({"--warmup-steps": args.warmup_steps}, allow_zero=True)
     if args.max_length is not None and args.max_length < 16:
         raise UsageError(f"--max-length must be at least 16 tokens, got {args.max_length}.")
     adapter_config = adapter_config_from_args(args)
     fmt = get_format(args.format)
     data = args.data or fmt.train_set
-    _check_data(data, args.data_dir)
-    _check_model(args.model)
+    check_data(data, args.data_dir)
+    check_model(args.model)
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} is a file; choose a folder.")
@@ -287,16 +163,7 @@ def _run_sft(args: argparse.Namespace) -> int:
             f"{output} already holds a warm-up policy; choose another --output or pass --overwrite."
         )
     test_sets = [] if args.no_leak_check else (args.test_set or default_test_sets(data))
-    resume = None
-    if args.resume:
-        checkpoints = sorted(
-            (output / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1])
-        )
-        if not checkpoints:
-            raise UsageError(
-                f"--resume: no checkpoint in {output / 'checkpoints'}; train with --save-steps first."
-            )
-        resume = str(checkpoints[-1])
+    resume = last_checkpoint(output) if args.resume else None
     try:
         result = warmup_sft(
             args.model,
@@ -355,10 +222,7 @@ def add_evaluate_command(commands: Any) -> None:
     )
     add_model_argument(parser)
     add_format_argument(parser, default=None)
-    add_data_arguments(parser, default="svamp-test", what="test data")
-    parser.add_argument(
-        "--answer-column", default=None, help="column with the gold answer (default: answer_value)"
-    )
+    add_data_arguments(parser, default="svamp-test", what="test data", answers=True)
     parser.add_argument(
         "--sample-seed", type=int, default=None, help="with --limit: a seeded sample instead of the first N"
     )
@@ -399,16 +263,16 @@ def add_evaluate_command(commands: Any) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_model
 
-    for value, flag in (
-        (args.limit, "--limit"),
-        (args.vote_limit, "--vote-limit"),
-        (args.max_new_tokens, "--max-new-tokens"),
-        (args.batch_size, "--batch-size"),
-        (args.temperature, "--temperature"),
-    ):
-        _positive(value, flag)
-    _positive(args.vote_k, "--vote-k", allow_zero=True)
-    _positive(args.top_k, "--top-k", allow_zero=True)
+    check_positive(
+        {
+            "--limit": args.limit,
+            "--vote-limit": args.vote_limit,
+            "--max-new-tokens": args.max_new_tokens,
+            "--batch-size": args.batch_size,
+            "--temperature": args.temperature,
+        }
+    )
+    check_positive({"--vote-k": args.vote_k, "--top-k": args.top_k}, allow_zero=True)
     if not 0 < args.top_p <= 1:
         raise UsageError(f"--top-p must be in (0, 1], got {args.top_p}.")
     if args.vote_limit is not None and not args.vote_k:
@@ -419,8 +283,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise UsageError("--verifier reranks the vote@k samples; add --vote-k K.")
     if args.sample_seed is not None and args.limit is None:
         raise UsageError("--sample-seed draws --limit questions; add --limit N.")
-    _check_data(args.data, args.data_dir)
-    _check_model(args.model)
+    check_data(args.data, args.data_dir)
+    check_model(args.model)
     output = Path(args.output) if args.output else None
     if output is not None and output.is_dir():
         raise UsageError(f"--output {output} is a folder; give a file name such as {output / 'eval.json'}.")

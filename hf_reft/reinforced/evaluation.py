@@ -572,15 +572,10 @@ def evaluate_model(
     """
     import torch
 
-    from .sft import load_policy, read_warmup_info
+    from .sft import load_policy, policy_prompt_format
 
-    info = read_warmup_info(model) if model is not None else None
-    fmt = (
-        info.prompt_format()
-        if info is not None and format in (None, info.format)
-        else get_format(format or "nl")
-    )
-    chat = use_chat_template if use_chat_template is not None else bool(info and info.use_chat_template)
+    fmt, recorded_chat = policy_prompt_format(model, format)
+    chat = use_chat_template if use_chat_template is not None else recorded_chat
     questions, data_benchmark = load_questions(
         data,
         data_dir=data_dir,

@@ -1,7 +1,8 @@
 """``hf-reft reinforced train``: PPO from a warm-up checkpoint (:func:`~hf_reft.reinforced.ppo_stage.train_ppo`).
 
 :func:`add_train_command` adds the command to the ``hf-reft reinforced`` group (listed in
-:data:`hf_reft.reinforced.cli.SUBCOMMANDS`).
+:data:`hf_reft.reinforced.cli.SUBCOMMANDS`); its arguments and checks come from
+:mod:`hf_reft.cli_arguments`.
 
 Example::
 
@@ -17,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ..cli import UsageError
-from .cli import add_data_arguments, add_format_argument, add_model_argument
+from ..cli_arguments import (
+    add_leak_check_arguments,
+    add_model_argument,
+    add_push_to_hub_argument,
+    add_training_question_arguments,
+    check_positive,
+    last_checkpoint,
+)
 
 __all__ = ["add_train_command"]
 
@@ -32,20 +40,9 @@ def add_train_command(commands: Any) -> None:
         "per-token KL penalty to the warm-up policy itself. Saves the policy with its value head to --output.",
     )
     add_model_argument(parser, help="warm-up folder or Hub id: a full model or a LoReFT adapter (required)")
-    add_format_argument(parser, default=None)
-    add_data_arguments(parser, default=None, what="training questions (default: the format's SVAMP set)")
-    parser.add_argument(
-        "--answer-column", default=None, help="column with the gold answer (default: answer_value)"
-    )
+    add_training_question_arguments(parser)
     parser.add_argument("--output", required=True, help="folder for the PPO policy (checkpoints inside)")
-    parser.add_argument(
-        "--test-set",
-        action="append",
-        default=None,
-        help="named test set the training questions must not overlap (repeatable; default: svamp-test for "
-        "SVAMP data, gsm8k-test for GSM8K data)",
-    )
-    parser.add_argument("--no-leak-check", action="store_true", help="skip the train/test overlap check")
+    add_leak_check_arguments(parser)
     parser.add_argument("--eval-data", default=None, help="questions to report greedy reward/accuracy on")
     parser.add_argument(
         "--eval-limit", type=int, default=None, help="use only the first N evaluation questions"
@@ -85,37 +82,34 @@ def add_train_command(commands: Any) -> None:
     ppo.add_argument("--logging-steps", type=int, default=1)
     ppo.add_argument("--report-to", default="none", help="none, tensorboard, wandb... (the Trainer's)")
     ppo.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="upload the finished folder")
+    add_push_to_hub_argument(parser)
     parser.set_defaults(func=run_train)
 
 
 def _check(args: argparse.Namespace) -> None:
     if args.model is None:
         raise UsageError("--model is required: the warm-up folder or Hub id to start PPO from.")
-    for flag, value in (
-        ("--max-steps", args.max_steps),
-        ("--epochs", args.epochs),
-        ("--batch-size", args.batch_size),
-        ("--samples-per-question", args.samples_per_question),
-        ("--ppo-epochs", args.ppo_epochs),
-        ("--mini-batches", args.mini_batches),
-        ("--max-new-tokens", args.max_new_tokens),
-        ("--temperature", args.temperature),
-        ("--limit", args.limit),
-        ("--eval-limit", args.eval_limit),
-        ("--eval-steps", args.eval_steps),
-        ("--save-steps", args.save_steps),
-        ("--logging-steps", args.logging_steps),
-    ):
-        if value is not None and value <= 0:
-            raise UsageError(f"{flag} must be positive, got {value}.")
-    for flag, value in (
-        ("--learning-rate", args.learning_rate),
-        ("--kl-coef", args.kl_coef),
-        ("--top-k", args.top_k),
-    ):
-        if value is not None and value < 0:
-            raise UsageError(f"{flag} must be zero or positive, got {value}.")
+    check_positive(
+        {
+            "--max-steps": args.max_steps,
+            "--epochs": args.epochs,
+            "--batch-size": args.batch_size,
+            "--samples-per-question": args.samples_per_question,
+            "--ppo-epochs": args.ppo_epochs,
+            "--mini-batches": args.mini_batches,
+            "--max-new-tokens": args.max_new_tokens,
+            "--temperature": args.temperature,
+            "--limit": args.limit,
+            "--eval-limit": args.eval_limit,
+            "--eval-steps": args.eval_steps,
+            "--save-steps": args.save_steps,
+            "--logging-steps": args.logging_steps,
+        }
+    )
+    check_positive(
+        {"--learning-rate": args.learning_rate, "--kl-coef": args.kl_coef, "--top-k": args.top_k},
+        allow_zero=True,
+    )
     if args.eval_steps and not args.eval_data:
         raise UsageError("--eval-steps needs --eval-data (the questions to evaluate on).")
     rows = args.batch_size * args.samples_per_question
@@ -125,17 +119,6 @@ def _check(args: argparse.Namespace) -> None:
         )
 
 
-def _last_checkpoint(output: Path) -> str:
-    checkpoints = sorted(
-        (output / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1])
-    )
-    if not checkpoints:
-        raise UsageError(
-            f"--resume: no checkpoint in {output / 'checkpoints'}; train with --save-steps first."
-        )
-    return str(checkpoints[-1])
-
-
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``hf-reft reinforced train``."""
     from ..data import DataLeakError
@@ -143,7 +126,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     _check(args)
     output = Path(args.output)
-    resume = _last_checkpoint(output) if args.resume else None
+    resume = last_checkpoint(output) if args.resume else None
     config: dict[str, Any] = {
         "per_device_train_batch_size": args.batch_size,
         "samples_per_question": args.samples_per_question,

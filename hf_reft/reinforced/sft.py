@@ -45,6 +45,7 @@ __all__ = [
     "default_training_arguments",
     "is_adapter",
     "load_policy",
+    "policy_prompt_format",
     "prepare_warmup_dataset",
     "read_warmup_info",
     "save_warmup",
@@ -307,6 +308,23 @@ def read_warmup_info(model_name_or_path: str | os.PathLike[str]) -> WarmupInfo |
     data = json.loads(path.read_text(encoding="utf-8"))
     known = set(WarmupInfo.__dataclass_fields__)
     return WarmupInfo(**{k: v for k, v in data.items() if k in known})
+
+
+def policy_prompt_format(
+    model: str | os.PathLike[str] | None, format: str | None = None
+) -> tuple[PromptFormat, bool]:
+    """How to prompt ``model``: ``(prompt format, use the chat template)``.
+
+    A warm-up folder's recorded format (unless ``format`` names another one) and chat-template
+    setting; otherwise ``format`` (default ``"nl"``). ``None`` is the offline default model.
+    """
+    info = read_warmup_info(model) if model is not None else None
+    fmt = (
+        info.prompt_format()
+        if info is not None and format in (None, info.format)
+        else get_format(format or "nl")
+    )
+    return fmt, bool(info and info.use_chat_template)
 
 
 def _card(model: Any, info: WarmupInfo, repo_id: str | None) -> Any:

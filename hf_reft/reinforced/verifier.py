@@ -1,7 +1,7 @@
 """Verifier reranking (Luong et al. 2024, §4): score sampled solutions, keep the best-scored answer.
 
 1. **Data** — :func:`sample_verifier_data` samples ``k`` solutions per training question from a
-   policy; each is labelled 1 if its extracted answer is right and 0 otherwise (no answer: 0),
+   policy (:func:`sample_policy_verifier_data` loads a saved one first); each is labelled 1 if its extracted answer is right and 0 otherwise (no answer: 0),
    with the shared :class:`~hf_reft.reinforced.extraction.AnswerExtractor` (programs run in the
    sandbox) and :func:`hf_reft.answers.is_correct`. :func:`label_completions` does the labelling
    for completions you already have.
@@ -32,7 +32,7 @@ import torch
 from .. import hub
 from ..answers import get_benchmark, is_correct, parse_gold
 from .extraction import AnswerExtractor
-from .generation import Generator, SamplingParams
+from .generation import Generator, SamplingParams, TransformersGenerator
 from .prompts import PromptFormat, get_format
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "label_completions",
     "rerank",
     "rerank_report",
+    "sample_policy_verifier_data",
     "sample_verifier_data",
     "train_verifier",
 ]
@@ -124,6 +125,40 @@ def sample_verifier_data(
         texts += [[c.text for c in row] for row in samples]
         golds += [q.gold for q in batch]
     return label_completions(prompts, texts, golds, extractor=extractor, benchmark=benchmark)
+
+
+def sample_policy_verifier_data(
+    model: str | os.PathLike[str] | None,
+    questions: Sequence[Any],
+    *,
+    format: str | None = None,
+    batch_size: int = 16,
+    **sampling: Any,
+) -> Any:
+    """Load a saved policy and :func:`sample_verifier_data` from it, prompted the way it was trained.
+
+    Args:
+        model: a warm-up folder, Hub id or full model; ``None`` is the offline default model.
+        questions: :class:`~hf_reft.reinforced.evaluation.Question` items with gold answers.
+        format: ``"nl"`` or ``"program"``; default: what the warm-up folder recorded, else ``"nl"``
+            (the chat template too: :func:`~hf_reft.reinforced.sft.policy_prompt_format`).
+        batch_size: completions generated at once.
+        **sampling: :func:`sample_verifier_data`'s ``benchmark``, ``k``, ``max_new_tokens``,
+            ``temperature``, ``top_k``, ``seed``, ``strict``.
+    """
+    from .sft import load_policy, policy_prompt_format
+
+    fmt, chat = policy_prompt_format(model, format)
+    policy, tokenizer = load_policy(model)
+    policy.eval()
+    return sample_verifier_data(
+        TransformersGenerator(policy, tokenizer, batch_size=batch_size),
+        questions,
+        format=fmt,
+        render_prompt=lambda q: fmt.render(q, tokenizer, use_chat_template=chat),
+        batch_size=batch_size,
+        **sampling,
+    )
 
 
 def _classifier_source(name_or_path: str | os.PathLike[str]) -> str:

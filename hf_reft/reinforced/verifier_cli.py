@@ -15,13 +15,13 @@ from typing import Any
 
 from .. import hub
 from ..cli import UsageError
-from .cli import (
-    _check_data,
-    _check_model,
-    _positive,
-    add_data_arguments,
-    add_format_argument,
+from ..cli_arguments import (
     add_model_argument,
+    add_push_to_hub_argument,
+    add_training_question_arguments,
+    check_data,
+    check_model,
+    check_positive,
 )
 
 __all__ = ["add_verifier_command"]
@@ -38,11 +38,7 @@ def add_verifier_command(commands: Any) -> None:
         "'hf-reft reinforced evaluate --verifier' uses for rerank@k.",
     )
     add_model_argument(parser, help="policy that samples the solutions (warm-up folder or Hub id)")
-    add_format_argument(parser, default=None)
-    add_data_arguments(parser, default=None, what="training questions (default: the format's SVAMP set)")
-    parser.add_argument(
-        "--answer-column", default=None, help="column with the gold answer (default: answer_value)"
-    )
+    add_training_question_arguments(parser)
     parser.add_argument("--output", required=True, help="folder for the verifier")
     parser.add_argument("--init", default=None, help="model the verifier starts from (default: --model)")
     parser.add_argument("--k", type=int, default=4, help="sampled solutions per question (default 4)")
@@ -56,38 +52,37 @@ def add_verifier_command(commands: Any) -> None:
     parser.add_argument(
         "--max-length", type=int, default=512, help="verifier input tokens (cut from the left)"
     )
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="upload the finished folder")
+    add_push_to_hub_argument(parser)
     parser.set_defaults(func=run_verifier)
 
 
 def run_verifier(args: argparse.Namespace) -> int:
+    """Handler of ``hf-reft reinforced verifier``."""
     from .evaluation import load_questions
-    from .generation import TransformersGenerator
-    from .sft import load_policy, read_warmup_info
-    from .verifier import sample_verifier_data, train_verifier
+    from .sft import policy_prompt_format
+    from .verifier import sample_policy_verifier_data, train_verifier
 
-    for value, flag in (
-        (args.k, "--k"),
-        (args.limit, "--limit"),
-        (args.max_new_tokens, "--max-new-tokens"),
-        (args.temperature, "--temperature"),
-        (args.batch_size, "--batch-size"),
-        (args.epochs, "--epochs"),
-        (args.learning_rate, "--learning-rate"),
-        (args.train_batch_size, "--train-batch-size"),
-        (args.max_length, "--max-length"),
-    ):
-        _positive(value, flag)
-    _check_model(args.model)
-    _check_model(args.init)
-    _check_data(args.data, args.data_dir)
+    check_positive(
+        {
+            "--k": args.k,
+            "--limit": args.limit,
+            "--max-new-tokens": args.max_new_tokens,
+            "--temperature": args.temperature,
+            "--batch-size": args.batch_size,
+            "--epochs": args.epochs,
+            "--learning-rate": args.learning_rate,
+            "--train-batch-size": args.train_batch_size,
+            "--max-length": args.max_length,
+        }
+    )
+    check_model(args.model)
+    check_model(args.init)
+    check_data(args.data, args.data_dir)
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} is a file; give a folder for the verifier.")
-    info = read_warmup_info(args.model) if args.model is not None else None
-    fmt = info.prompt_format() if info is not None and args.format in (None, info.format) else None
-    format_name = fmt.name if fmt is not None else (args.format or "nl")
-    data = args.data or ("svamp-nl" if format_name == "nl" else "svamp-program")
+    fmt, _ = policy_prompt_format(args.model, args.format)
+    data = args.data or fmt.train_set
     try:
         questions, benchmark = load_questions(
             data,
@@ -96,25 +91,17 @@ def run_verifier(args: argparse.Namespace) -> int:
             answer_column=args.answer_column,
             limit=args.limit,
         )
-        policy, tokenizer = load_policy(args.model)
-        policy.eval()
-        chat = bool(info and info.use_chat_template)
-        from .prompts import get_format
-
-        prompt_format = fmt or get_format(format_name)
-        dataset = sample_verifier_data(
-            TransformersGenerator(policy, tokenizer, batch_size=args.batch_size),
+        dataset = sample_policy_verifier_data(
+            args.model,
             questions,
-            format=prompt_format,
+            format=args.format,
+            batch_size=args.batch_size,
             benchmark=benchmark,
             k=args.k,
-            render_prompt=lambda q: prompt_format.render(q, tokenizer, use_chat_template=chat),
             max_new_tokens=args.max_new_tokens,
             temperature=args.temperature,
             seed=args.seed,
-            batch_size=args.batch_size,
         )
-        del policy
         positives = sum(dataset["label"])
         print(f"{len(dataset)} solutions, {positives} right ({positives / len(dataset):.0%})")
         verifier = train_verifier(
@@ -135,7 +122,7 @@ def run_verifier(args: argparse.Namespace) -> int:
         "k": args.k,
         "solutions": len(dataset),
         "right": positives,
-        "format": format_name,
+        "format": fmt.name,
     }
     hub.atomic_write_text(output / "verifier_data.json", json.dumps(record, indent=1) + "\n")
     print(f"Verifier written to {output}")

@@ -21,13 +21,22 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import math
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..cli import UsageError
+from ..cli_arguments import (
+    add_command_group,
+    add_model_argument,
+    add_push_to_hub_argument,
+    check_data,
+    check_model,
+    check_positive,
+    reft_config_from_args,
+)
 
 __all__ = ["register"]
 
@@ -39,19 +48,13 @@ EVALUATION_NAME = "evaluation.json"
 
 def register(subparsers: Any) -> None:
     """Add ``hf-reft representation`` with ``train`` and ``evaluate``."""
-    group = subparsers.add_parser(
+    commands = add_command_group(
+        subparsers,
         "representation",
         help="LoReFT representation finetuning (Wu et al. 2024): train and evaluate adapters",
         description="Representation finetuning (LoReFT and its family): train an adapter over a frozen model, "
         "evaluate adapters and base models by greedy generation.",
     )
-    commands = group.add_subparsers(dest="representation_command", metavar="COMMAND")
-
-    def _help(args: argparse.Namespace) -> int:
-        group.print_help()
-        return 2
-
-    group.set_defaults(func=_help)
     _add_train(commands)
     _add_evaluate(commands)
 
@@ -115,10 +118,8 @@ def _add_train(commands: Any) -> None:
         description="Train a LoReFT adapter over a frozen causal LM on (prompt, response) data; the loss covers the "
         "response only. The output folder is a finished adapter that from_pretrained loads.",
     )
-    parser.add_argument(
-        "--model",
-        default=None,
-        help="base model: Hub id or folder (default: the offline SmolLM2-135M-Instruct)",
+    add_model_argument(
+        parser, help="base model: Hub id or folder (default: the offline SmolLM2-135M-Instruct)"
     )
     _add_data_arguments(parser, what="training data")
     parser.add_argument(
@@ -198,7 +199,7 @@ def _add_train(commands: Any) -> None:
     evaluation.add_argument(
         "--no-leak-check", action="store_true", help="skip the train/test overlap check (not recommended)"
     )
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help="upload the finished adapter")
+    add_push_to_hub_argument(parser, help="upload the finished adapter")
     parser.set_defaults(func=_run_train)
 
 
@@ -209,10 +210,8 @@ def _add_evaluate(commands: Any) -> None:
         description="Evaluate a LoReFT adapter (folder or Hub id) or any causal LM by greedy generation: answers "
         "extracted by the benchmark's strategy, accuracy with a 95 %% Wilson interval.",
     )
-    parser.add_argument(
-        "--model",
-        default=None,
-        help="adapter or model: Hub id or folder (default: the offline SmolLM2-135M-Instruct)",
+    add_model_argument(
+        parser, help="adapter or model: Hub id or folder (default: the offline SmolLM2-135M-Instruct)"
     )
     parser.add_argument("--base-model", default=None, help="load the adapter on this base instead of its own")
     parser.add_argument(
@@ -237,41 +236,13 @@ def _add_evaluate(commands: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------ checks
-def _positive(value: float | None, flag: str, *, allow_zero: bool = False) -> None:
-    if value is None:
-        return
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise UsageError(f"{flag} must be {'zero or ' if allow_zero else ''}positive, got {value}.")
-
-
-def _parse_layers(values: list[str]) -> list[int] | str:
-    items = [item for value in values for item in value.replace(",", " ").split()]
-    if items == ["all"]:
-        return "all"
-    try:
-        layers = [int(item) for item in items]
-    except ValueError:
-        raise UsageError(
-            f"--layers takes layer indices (6 12 18 24 or 6,12,18,24) or 'all', got {' '.join(values)!r}."
-        ) from None
-    if not layers:
-        raise UsageError("--layers needs at least one layer index, or 'all'.")
-    return layers
-
-
 def _load_data(name: str | None, data_dir: str | None, flag: str, limit: int | None = None):
     """``(dataset, spec or None)`` for a named set or file; clear errors for bad names and folders."""
     from ..data import load_named_dataset
-    from ..data.sources import resolve_data_file
 
     if name is None:
         raise UsageError(f"{flag} is required: a named set (e.g. svamp-nl) or a JSON/JSONL file.")
-    if data_dir is not None and not Path(data_dir).is_dir():
-        raise UsageError(f"--data-dir {data_dir} is not a folder; point it at the shared data folder.")
-    try:
-        resolve_data_file(name, data_dir)
-    except FileNotFoundError as err:
-        raise UsageError(f"{flag}: {err}") from err
+    check_data(name, data_dir, flag=flag)
     try:
         return load_named_dataset(name, data_dir, limit=limit)
     except Exception as err:  # datasets' JSON errors for malformed files
@@ -285,6 +256,31 @@ def _column(explicit: str | None, spec_value: str | None, fallback: str, dataset
             f"Column {column!r} is not in the data (it has {', '.join(dataset.column_names)}); pass {flag}."
         )
     return column
+
+
+class _TestSet(NamedTuple):
+    """A set to evaluate on: the rows, their question and gold-answer columns, the benchmark."""
+
+    name: str
+    data: Any
+    question_column: str
+    answer_column: str
+    benchmark: str
+
+
+def _load_test_set(
+    args: argparse.Namespace, name: str | None, flag: str, limit: int | None, question: tuple[str | None, str]
+) -> _TestSet:
+    """The test set ``name`` (``flag`` names it in errors) with its columns (``question``: the
+    explicit column and its flag), template and benchmark checked."""
+    test, spec = _load_data(name, args.data_dir, flag, limit)
+    explicit, question_flag = question
+    question_column = _column(explicit, spec.question if spec else None, "question", test, question_flag)
+    answer_column = _column(
+        args.answer_column, spec.answer if spec else None, "answer", test, "--answer-column"
+    )
+    _check_template(args.prompt_template, test)
+    return _TestSet(str(name), test, question_column, answer_column, _benchmark(args.benchmark, spec))
 
 
 def _check_template(template: str | None, dataset: Any) -> None:
@@ -301,19 +297,6 @@ def _check_template(template: str | None, dataset: Any) -> None:
         raise UsageError(
             f"--prompt-template names {missing}, not columns of the data ({', '.join(dataset.column_names)})."
         )
-
-
-def _check_model(model: str | None, flag: str = "--model") -> None:
-    if model is None:
-        return
-    path = Path(model).expanduser()
-    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1
-    if (looks_local or path.exists()) and not path.is_dir():
-        raise UsageError(
-            f"{flag} {model} is not a folder; pass a model folder (config.json inside) or a Hub id."
-        )
-    if path.is_dir() and not (path / "config.json").is_file():
-        raise UsageError(f"{flag} {model} has no config.json: pass a folder written by save_pretrained.")
 
 
 def _check_repo_id(repo_id: str | None) -> None:
@@ -340,29 +323,13 @@ def _benchmark(explicit: str | None, spec: Any) -> str:
 def _set_threads(threads: int | None) -> None:
     if threads is None:
         return
-    _positive(threads, "--threads")
+    check_positive({"--threads": threads})
     import torch
 
     torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------------------- train
-def _reft_config(args: argparse.Namespace):
-    from . import ReftConfig
-
-    try:
-        return ReftConfig(
-            layers=_parse_layers(args.layers),
-            positions=args.positions,
-            rank=args.rank,
-            intervention=args.intervention,
-            share_weights=args.share_weights,
-            dropout=args.dropout,
-        )
-    except (ValueError, TypeError) as err:
-        raise UsageError(f"Bad LoReFT setting: {err}") from None
-
-
 def _test_sets(args: argparse.Namespace, spec: Any) -> list[str]:
     sets = list(args.test_set)
     if args.eval_data:
@@ -417,30 +384,31 @@ def _prepare_output(args: argparse.Namespace) -> Path:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    for value, flag, zero in (
-        (args.learning_rate, "--learning-rate", False),
-        (args.epochs, "--epochs", False),
-        (args.max_steps, "--max-steps", False),
-        (args.batch_size, "--batch-size", False),
-        (args.gradient_accumulation_steps, "--gradient-accumulation-steps", False),
-        (args.max_length, "--max-length", False),
-        (args.max_train_minutes, "--max-train-minutes", False),
-        (args.save_steps, "--save-steps", False),
-        (args.logging_steps, "--logging-steps", False),
-        (args.limit, "--limit", False),
-        (args.eval_limit, "--eval-limit", False),
-        (args.eval_batch_size, "--eval-batch-size", False),
-        (args.max_new_tokens, "--max-new-tokens", False),
-        (args.weight_decay, "--weight-decay", True),
-    ):
-        _positive(value, flag, allow_zero=zero)
+    check_positive(
+        {
+            "--learning-rate": args.learning_rate,
+            "--epochs": args.epochs,
+            "--max-steps": args.max_steps,
+            "--batch-size": args.batch_size,
+            "--gradient-accumulation-steps": args.gradient_accumulation_steps,
+            "--max-length": args.max_length,
+            "--max-train-minutes": args.max_train_minutes,
+            "--save-steps": args.save_steps,
+            "--logging-steps": args.logging_steps,
+            "--limit": args.limit,
+            "--eval-limit": args.eval_limit,
+            "--eval-batch-size": args.eval_batch_size,
+            "--max-new-tokens": args.max_new_tokens,
+        }
+    )
+    check_positive({"--weight-decay": args.weight_decay}, allow_zero=True)
     if not 0 <= args.warmup_ratio < 1:
         raise UsageError(f"--warmup-ratio must be in [0, 1), got {args.warmup_ratio}.")
     if args.max_length < 2:
         raise UsageError(f"--max-length must be at least 2, got {args.max_length}.")
-    _check_model(args.model)
+    check_model(args.model)
     _check_repo_id(args.push_to_hub)
-    config = _reft_config(args)
+    config = reft_config_from_args(args, dropout=args.dropout)
     train, spec = _load_data(args.data, args.data_dir, "--data", args.limit)
     question_column = _column(
         args.question_column, spec.question if spec else None, "question", train, "--question-column"
@@ -453,28 +421,21 @@ def _run_train(args: argparse.Namespace) -> int:
         _leak_check(args, train, question_column, spec)
     eval_setup = None
     if args.eval_data:
-        test, test_spec = _load_data(args.eval_data, args.data_dir, "--eval-data", args.eval_limit)
-        eval_setup = (
-            test,
-            _column(
-                args.eval_question_column,
-                test_spec.question if test_spec else None,
-                "question",
-                test,
-                "--eval-question-column",
-            ),
-            _column(
-                args.answer_column, test_spec.answer if test_spec else None, "answer", test, "--answer-column"
-            ),
-            _benchmark(args.benchmark, test_spec),
+        eval_setup = _load_test_set(
+            args,
+            args.eval_data,
+            "--eval-data",
+            args.eval_limit,
+            (args.eval_question_column, "--eval-question-column"),
         )
-        _check_template(args.prompt_template, test)
     output = _prepare_output(args)
     _set_threads(args.threads)
     return _train(args, config, train, question_column, response_column, eval_setup, output)
 
 
-def _train(args, config, train, question_column, response_column, eval_setup, output: Path) -> int:
+def _train(
+    args, config, train, question_column, response_column, eval_setup: _TestSet | None, output: Path
+) -> int:
     import torch
     from transformers import TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
@@ -552,17 +513,7 @@ def _train(args, config, train, question_column, response_column, eval_setup, ou
     hub.atomic_write_text(output / "train_summary.json", json.dumps(summary, indent=2))
     print(f"trained {summary['steps']} steps, loss {summary['train_loss']:.4f}; adapter in {output}")
     if eval_setup is not None:
-        test, test_question, test_answer, benchmark = eval_setup
-        result = _generate_and_score(
-            model,
-            tokenizer,
-            test,
-            args,
-            question_column=test_question,
-            answer_column=test_answer,
-            benchmark=benchmark,
-            name=args.eval_data,
-        )
+        result = _generate_and_score(model, tokenizer, eval_setup, args)
         result.save(output / EVALUATION_NAME)
         _add_to_card(output, result)
         print(result.summary())
@@ -577,9 +528,7 @@ def _train(args, config, train, question_column, response_column, eval_setup, ou
     return 0
 
 
-def _generate_and_score(
-    model, tokenizer, test, args, *, question_column, answer_column, benchmark, name, cache=None
-):
+def _generate_and_score(model, tokenizer, test: _TestSet, args, *, cache: str | None = None):
     from .evaluation import evaluate_generation
 
     if args.chat_template and not getattr(tokenizer, "chat_template", None):
@@ -587,17 +536,17 @@ def _generate_and_score(
     return evaluate_generation(
         model,
         tokenizer,
-        test,
-        question_column=question_column,
-        answer_column=answer_column,
-        benchmark=benchmark,
+        test.data,
+        question_column=test.question_column,
+        answer_column=test.answer_column,
+        benchmark=test.benchmark,
         prompt_template=args.prompt_template,
         use_chat_template=args.chat_template,
         system_prompt=args.system_prompt,
         batch_size=args.eval_batch_size,
         max_new_tokens=args.max_new_tokens,
         cache_file=cache,
-        dataset_name=str(name),
+        dataset_name=test.name,
     )
 
 
@@ -638,7 +587,7 @@ def _load_for_evaluation(args: argparse.Namespace):
         )
     base = None
     if args.base_model:
-        _check_model(args.base_model, "--base-model")
+        check_model(args.base_model, "--base-model")
         base, tokenizer = load_chat_model(args.base_model)
     try:
         model = AutoModelForCausalLM.from_pretrained(args.model, base_model=base)
@@ -652,22 +601,11 @@ def _load_for_evaluation(args: argparse.Namespace):
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    for value, flag in (
-        (args.limit, "--limit"),
-        (args.eval_batch_size, "--batch-size"),
-        (args.max_new_tokens, "--max-new-tokens"),
-    ):
-        _positive(value, flag)
-    _check_model(args.model)
-    test, spec = _load_data(args.data, args.data_dir, "--data", args.limit)
-    question_column = _column(
-        args.question_column, spec.question if spec else None, "question", test, "--question-column"
+    check_positive(
+        {"--limit": args.limit, "--batch-size": args.eval_batch_size, "--max-new-tokens": args.max_new_tokens}
     )
-    answer_column = _column(
-        args.answer_column, spec.answer if spec else None, "answer", test, "--answer-column"
-    )
-    _check_template(args.prompt_template, test)
-    benchmark = _benchmark(args.benchmark, spec)
+    check_model(args.model)
+    test = _load_test_set(args, args.data, "--data", args.limit, (args.question_column, "--question-column"))
     card_folder = Path(args.model) if args.model else None
     if args.update_card and (card_folder is None or not (card_folder / "README.md").is_file()):
         raise UsageError("--update-card needs --model to be a local adapter folder with a README.md card.")
@@ -677,31 +615,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     model, tokenizer, is_adapter = _load_for_evaluation(args)
     if args.update_card and not is_adapter:
         raise UsageError("--update-card applies to LoReFT adapters; --model is a plain model.")
-    if args.no_interventions:
-        with model.disable_interventions():
-            result = _generate_and_score(
-                model,
-                tokenizer,
-                test,
-                args,
-                question_column=question_column,
-                answer_column=answer_column,
-                benchmark=benchmark,
-                name=args.data,
-                cache=args.cache,
-            )
-    else:
-        result = _generate_and_score(
-            model,
-            tokenizer,
-            test,
-            args,
-            question_column=question_column,
-            answer_column=answer_column,
-            benchmark=benchmark,
-            name=args.data,
-            cache=args.cache,
-        )
+    interventions = model.disable_interventions() if args.no_interventions else contextlib.nullcontext()
+    with interventions:
+        result = _generate_and_score(model, tokenizer, test, args, cache=args.cache)
     result.settings["model"] = args.model
     result.settings["interventions"] = is_adapter and not args.no_interventions
     if args.output:

@@ -1,0 +1,246 @@
+"""Arguments and checks shared by the ``hf-reft`` command modules.
+
+The command groups (``hf_reft.representation.cli``, ``hf_reft.reinforced.cli`` and the commands
+:data:`hf_reft.reinforced.cli.SUBCOMMANDS` lists) build their parsers from the ``add_*`` helpers and
+check the parsed values with the ``check_*`` helpers; a bad value raises
+:class:`hf_reft.cli.UsageError` with one line that says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .cli import UsageError
+
+__all__ = [
+    "adapter_config_from_args",
+    "add_adapter_arguments",
+    "add_command_group",
+    "add_data_arguments",
+    "add_format_argument",
+    "add_leak_check_arguments",
+    "add_model_argument",
+    "add_push_to_hub_argument",
+    "add_training_question_arguments",
+    "check_data",
+    "check_model",
+    "check_positive",
+    "last_checkpoint",
+    "parse_layers",
+    "reft_config_from_args",
+]
+
+
+# ------------------------------------------------------------------------------------------ parsers
+def add_command_group(subparsers: Any, name: str, *, help: str, description: str) -> Any:
+    """Add the ``hf-reft NAME`` group and return its sub-parsers (``dest``: ``NAME_command``).
+
+    Without a command the group prints its help and exits with status 2.
+    """
+    group = subparsers.add_parser(name, help=help, description=description)
+    commands = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+
+    def _help(args: argparse.Namespace) -> int:
+        group.print_help()
+        return 2
+
+    group.set_defaults(func=_help)
+    return commands
+
+
+def add_model_argument(parser: argparse.ArgumentParser, *, help: str | None = None) -> None:
+    """``--model``: Hub id or folder (default ``None``: the offline default model)."""
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=help
+        or "Hub id or folder of the policy: a causal LM, a warm-up folder or a LoReFT adapter "
+        "(default: the offline SmolLM2-135M-Instruct)",
+    )
+
+
+def add_format_argument(parser: argparse.ArgumentParser, *, default: str | None = "nl") -> None:
+    """``--format nl|program``: the chain-of-thought format of reinforced fine-tuning."""
+    parser.add_argument(
+        "--format",
+        choices=("nl", "program"),
+        default=default,
+        help="chain-of-thought format: natural language, or Python programs run in the sandbox"
+        + (f" (default: {default})" if default else " (default: what the warm-up folder recorded, else nl)"),
+    )
+
+
+def add_data_arguments(
+    parser: argparse.ArgumentParser, *, default: str | None, what: str, answers: bool = False
+) -> None:
+    """``--data``, ``--data-dir``, ``--question-column``, ``--limit`` (the reinforced commands'), and
+    with ``answers`` ``--answer-column``."""
+    from .data import NAMED_DATASETS
+
+    named = ", ".join(n for n in NAMED_DATASETS if not n.startswith("llm-adapters/"))
+    parser.add_argument(
+        "--data",
+        default=default,
+        help=f"{what}: a named set ({named}) or a JSON/JSONL file"
+        + (f" (default: {default})" if default else ""),
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="the shared data folder (default: $HF_REFT_DATA_DIR or ../shared/data)",
+    )
+    parser.add_argument(
+        "--question-column", default=None, help="column with the question (default: question)"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N rows")
+    if answers:
+        parser.add_argument(
+            "--answer-column", default=None, help="column with the gold answer (default: answer_value)"
+        )
+
+
+def add_training_question_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--format`` (default: the warm-up folder's) and the data arguments with ``--answer-column``
+    for commands that sample solutions to training questions (PPO, the verifier)."""
+    add_format_argument(parser, default=None)
+    add_data_arguments(
+        parser, default=None, what="training questions (default: the format's SVAMP set)", answers=True
+    )
+
+
+def add_leak_check_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--test-set`` (repeatable) and ``--no-leak-check`` of the reinforced training commands."""
+    parser.add_argument(
+        "--test-set",
+        action="append",
+        default=None,
+        help="named test set the training questions must not overlap (repeatable; default: svamp-test for "
+        "SVAMP data, gsm8k-test for GSM8K data)",
+    )
+    parser.add_argument("--no-leak-check", action="store_true", help="skip the train/test overlap check")
+
+
+def add_adapter_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--adapter`` and the LoReFT settings of a new adapter (read by :func:`adapter_config_from_args`)."""
+    group = parser.add_argument_group("LoReFT adapter (instead of training the full model)")
+    group.add_argument(
+        "--adapter",
+        action="store_true",
+        help="train LoReFT interventions over the frozen model (hf_reft.ReftConfig)",
+    )
+    group.add_argument("--layers", nargs="+", default=None, help="layer indices, or 'all' (default: all)")
+    group.add_argument(
+        "--positions", default="f7+l7", help="prompt positions, e.g. f7+l7, f1, l3 (default f7+l7)"
+    )
+    group.add_argument("--rank", type=int, default=4, help="rank of the intervention (default 4)")
+    group.add_argument("--intervention", default="loreft", help="loreft, direft, noreft, consreft, lobireft")
+    group.add_argument("--share-weights", action="store_true", help="one intervention for prefix and suffix")
+
+
+def add_push_to_hub_argument(
+    parser: argparse.ArgumentParser, *, help: str = "upload the finished folder"
+) -> None:
+    """``--push-to-hub REPO_ID``."""
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", default=None, help=help)
+
+
+# ------------------------------------------------------------------------------------------- checks
+def check_positive(values: Mapping[str, float | None], *, allow_zero: bool = False) -> None:
+    """Refuse the first value (by flag, in order) that is not a finite positive number (or zero with
+    ``allow_zero``); ``None`` (not given) passes."""
+    for flag, value in values.items():
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            raise UsageError(f"{flag} must be {'zero or ' if allow_zero else ''}positive, got {value}.")
+
+
+def check_model(model: str | None, flag: str = "--model") -> None:
+    """A local model folder must exist and hold ``config.json``; a Hub id (``name`` or ``user/name``)
+    passes; ``None`` (the default model) passes."""
+    if model is None:
+        return
+    path = Path(model).expanduser()
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1
+    if (looks_local or path.exists()) and not path.is_dir():
+        raise UsageError(
+            f"{flag} {model} is not a folder; pass a model folder (config.json inside) or a Hub id (user/name)."
+        )
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise UsageError(f"{flag} {model} has no config.json: pass the folder written by save_pretrained.")
+
+
+def check_data(name: str | None, data_dir: str | None, *, flag: str | None = None) -> None:
+    """``data_dir`` must be a folder and ``name`` a data file or a named set found there; ``None``
+    passes. ``flag`` (e.g. ``"--eval-data"``) leads the message about a missing set."""
+    if name is None:
+        return
+    from .data.sources import resolve_data_file
+
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise UsageError(f"--data-dir {data_dir} is not a folder; point it at the shared data folder.")
+    try:
+        resolve_data_file(name, data_dir)
+    except FileNotFoundError as err:
+        raise UsageError(f"{flag}: {err}" if flag else str(err)) from err
+
+
+def last_checkpoint(output: Path) -> str:
+    """The newest ``output/checkpoints/checkpoint-N`` folder, for ``--resume``."""
+    checkpoints = sorted(
+        (output / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1])
+    )
+    if not checkpoints:
+        raise UsageError(
+            f"--resume: no checkpoint in {output / 'checkpoints'}; train with --save-steps first."
+        )
+    return str(checkpoints[-1])
+
+
+# ----------------------------------------------------------------------------------- LoReFT settings
+def parse_layers(values: list[str]) -> list[int] | str:
+    """``--layers`` values (``6 12 18 24``, ``6,12,18,24`` or ``all``) as ``ReftConfig.layers``."""
+    items = [item for value in values for item in value.replace(",", " ").split()]
+    if items == ["all"]:
+        return "all"
+    try:
+        layers = [int(item) for item in items]
+    except ValueError:
+        raise UsageError(
+            f"--layers takes layer indices (6 12 18 24 or 6,12,18,24) or 'all', got {' '.join(values)!r}."
+        ) from None
+    if not layers:
+        raise UsageError("--layers needs at least one layer index, or 'all'.")
+    return layers
+
+
+def reft_config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
+    """A :class:`hf_reft.ReftConfig` from ``--layers`` (absent: all), ``--positions``, ``--rank``,
+    ``--intervention`` and ``--share-weights``; ``extra``: further fields (e.g. ``dropout``)."""
+    from .representation import ReftConfig
+
+    try:
+        return ReftConfig(
+            layers=parse_layers(args.layers or ["all"]),
+            positions=args.positions,
+            rank=args.rank,
+            intervention=args.intervention,
+            share_weights=args.share_weights,
+            **extra,
+        )
+    except (ValueError, TypeError, KeyError) as err:
+        raise UsageError(f"Bad LoReFT setting: {err}") from None
+
+
+def adapter_config_from_args(args: argparse.Namespace) -> Any:
+    """:func:`reft_config_from_args` with ``--adapter`` (:func:`add_adapter_arguments`), else ``None``;
+    adapter settings without ``--adapter`` are refused."""
+    if not args.adapter:
+        if args.layers is not None or args.share_weights:
+            raise UsageError("--layers/--share-weights configure a LoReFT adapter; add --adapter.")
+        return None
+    return reft_config_from_args(args)
