@@ -6,7 +6,8 @@ Adapters, reinforced policies and toolboxes all go through the same four helpers
   :class:`huggingface_hub.ModelCard` with YAML metadata (``library_name: hf-reft``,
   ``base_model``, ``base_model_relation``, tags, license).
 * :func:`atomic_save` stages files in a temporary folder and moves them into place only
-  when everything was written, so a failed save leaves the previous contents intact.
+  when everything was written, so a failed save leaves the previous contents intact;
+  :func:`save_tensors` writes an artefact's tensors into it as a safetensors file.
 * :func:`push_to_hub` saves an artefact with its own ``save_pretrained`` into a
   temporary folder and uploads it with :func:`upload_folder`.
 * :func:`resolve_folder` turns a local path or a Hub id into a local folder.
@@ -20,12 +21,15 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import HfApi, ModelCard, ModelCardData, snapshot_download
 from huggingface_hub.utils import HfHubHTTPError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "LIBRARY_NAME",
@@ -36,6 +40,7 @@ __all__ = [
     "push_to_hub",
     "render_card",
     "resolve_folder",
+    "save_tensors",
     "upload_folder",
 ]
 
@@ -135,7 +140,7 @@ def atomic_save(directory: str | os.PathLike[str]) -> Iterator[Path]:
 
         with atomic_save("my-adapter") as tmp:
             config.save_pretrained(tmp)
-            save_file(tensors, tmp / "model.safetensors")
+            save_tensors(tensors, tmp / "model.safetensors")
     """
     target = Path(directory)
     if target.exists() and not target.is_dir():
@@ -155,6 +160,23 @@ def atomic_save(directory: str | os.PathLike[str]) -> Iterator[Path]:
             os.replace(src, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def save_tensors(
+    tensors: Mapping[str, torch.Tensor],
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Write ``tensors`` (any shapes) to the safetensors file ``path``.
+
+    Each tensor is written as a detached, contiguous CPU copy, so live parameters (on any
+    device, sharing storage or not) can be passed as they are. The file's metadata is
+    ``{"format": "pt"}`` plus ``metadata``.
+    """
+    from safetensors.torch import save_file  # imports torch: only when an artefact has tensors
+
+    copies = {key: value.detach().to("cpu").contiguous().clone() for key, value in tensors.items()}
+    save_file(copies, str(path), metadata={"format": "pt", **(metadata or {})})
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -34,8 +34,36 @@ class ReferencePolicy(Protocol):
         ...
 
 
-def _takes_prompt_lengths(model: nn.Module) -> bool:
+def takes_prompt_lengths(model: nn.Module) -> bool:
+    """Whether ``model.forward`` takes ``prompt_lengths`` (a LoReFT policy places its interventions by them)."""
     return "prompt_lengths" in inspect.signature(model.forward).parameters
+
+
+def forward_without_cache(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    position_ids: torch.Tensor | None,
+    prompt_lengths: torch.Tensor | None,
+    *,
+    pass_prompt_lengths: bool,
+    **kwargs: Any,
+) -> Any:
+    """One forward of a policy over whole ``[B, T]`` sequences, without the KV cache.
+
+    ``prompt_lengths`` ``[B]`` reaches the policy only when ``pass_prompt_lengths`` (see
+    :func:`takes_prompt_lengths`); ``kwargs`` (``output_hidden_states``...) go to its forward too.
+    Returns the policy's output (``logits`` ``[B, T, V]``...).
+    """
+    extra = {"prompt_lengths": prompt_lengths} if pass_prompt_lengths else {}
+    return model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids,
+        use_cache=False,
+        **extra,
+        **kwargs,
+    )
 
 
 class FrozenReference:
@@ -48,7 +76,7 @@ class FrozenReference:
     def __init__(self, model: nn.Module) -> None:
         self.model = model.eval()
         self.model.requires_grad_(False)
-        self._prompt_lengths = _takes_prompt_lengths(model)
+        self._prompt_lengths = takes_prompt_lengths(model)
 
     @torch.no_grad()
     def logits(
@@ -58,13 +86,13 @@ class FrozenReference:
         position_ids: torch.Tensor,
         prompt_lengths: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        extra = {"prompt_lengths": prompt_lengths} if self._prompt_lengths else {}
-        return self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            use_cache=False,
-            **extra,
+        return forward_without_cache(
+            self.model,
+            input_ids,
+            attention_mask,
+            position_ids,
+            prompt_lengths,
+            pass_prompt_lengths=self._prompt_lengths,
         ).logits
 
     def to(self, device: torch.device | str) -> FrozenReference:
@@ -98,12 +126,8 @@ class InterventionReference:
         prompt_lengths: torch.Tensor | None = None,
     ) -> torch.Tensor:
         with self.policy.use_interventions(self.interventions):
-            return self.policy(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                prompt_lengths=prompt_lengths,
-                use_cache=False,
+            return forward_without_cache(
+                self.policy, input_ids, attention_mask, position_ids, prompt_lengths, pass_prompt_lengths=True
             ).logits
 
     def to(self, device: torch.device | str) -> InterventionReference:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import json
 import logging
 import os
@@ -21,12 +20,13 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from transformers import AutoModelForCausalLM, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .. import hub
+from .reference import forward_without_cache, takes_prompt_lengths
 
 __all__ = ["VALUE_HEAD_FILE", "PolicyValueOutput", "PolicyWithValueHead", "ValueHead"]
 
@@ -116,7 +116,7 @@ class PolicyWithValueHead(PreTrainedModel):
         device = next(policy.parameters()).device
         self.value_head.to(device)
         #: a LoReFT policy places its interventions by prompt length (plain causal LMs take no such argument)
-        self.policy_takes_prompt_lengths = "prompt_lengths" in inspect.signature(policy.forward).parameters
+        self.policy_takes_prompt_lengths = takes_prompt_lengths(policy)
         self.post_init()
 
     # ----------------------------------------------------------------------- init
@@ -147,14 +147,14 @@ class PolicyWithValueHead(PreTrainedModel):
         ``prompt_lengths`` ``[B]`` (real prompt tokens per row) reaches policies that take it
         (LoReFT: intervention positions are prompt positions); others ignore it.
         """
-        extra = {"prompt_lengths": prompt_lengths} if self.policy_takes_prompt_lengths else {}
-        out = self.policy(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
+        out = forward_without_cache(
+            self.policy,
+            input_ids,
+            attention_mask,
+            position_ids,
+            prompt_lengths,
+            pass_prompt_lengths=self.policy_takes_prompt_lengths,
             output_hidden_states=True,
-            use_cache=False,
-            **extra,
         )
         return out.logits, out.hidden_states[-1]
 
@@ -203,11 +203,8 @@ class PolicyWithValueHead(PreTrainedModel):
             }
         with hub.atomic_save(save_directory) as tmp:
             self.policy.save_pretrained(tmp, state_dict=policy_state, **kwargs)
-            tensors = {k: v.detach().to("cpu").contiguous() for k, v in head_state.items()}
-            save_file(
-                tensors,
-                tmp / VALUE_HEAD_FILE,
-                metadata={"format": "pt", "hidden_size": str(self.value_head.hidden_size)},
+            hub.save_tensors(
+                head_state, tmp / VALUE_HEAD_FILE, metadata={"hidden_size": str(self.value_head.hidden_size)}
             )
             if tokenizer is not None:
                 tokenizer.save_pretrained(tmp)

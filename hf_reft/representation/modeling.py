@@ -34,7 +34,6 @@ from typing import Any
 
 import torch
 from huggingface_hub import ModelCard
-from safetensors.torch import save_file
 from torch import nn
 from torch.nn.modules.module import _IncompatibleKeys
 from transformers import (
@@ -86,16 +85,12 @@ class ReftPreTrainedModel(PreTrainedModel):
 
     def __init__(self, config: ReftConfig, base_model: PreTrainedModel | None = None) -> None:
         config = copy.deepcopy(config)
-        if config.task != self._task:
-            raise ValueError(_wrong_task_message(config.task, type(self).__name__))
+        self._check_task(config)
         super().__init__(config)
         self.post_init()  # before the base is attached: nothing of the base is re-initialised
         if base_model is None:
             base_model = load_base_model(config)
-        if not isinstance(base_model, PreTrainedModel):
-            raise TypeError(
-                f"base_model must be a transformers PreTrainedModel, got {type(base_model).__name__}."
-            )
+        _check_is_pretrained_model(base_model)
         self._check_base(base_model)
         self._fill_config_from_base(base_model)
         self.model = base_model
@@ -124,6 +119,22 @@ class ReftPreTrainedModel(PreTrainedModel):
         self.config.architectures = [type(self).__name__]
 
     # ------------------------------------------------------------------ construction
+    @classmethod
+    def _check_task(cls, config: ReftConfig) -> None:
+        """Refuse an adapter of another task, naming the classes that load it."""
+        if config.task == cls._task:
+            return
+        task = config.task
+        auto = {
+            "causal_lm": "AutoModelForCausalLM",
+            "sequence_classification": "AutoModelForSequenceClassification",
+        }.get(task, task)
+        wrapper = _WRAPPERS[task].__name__ if task in _WRAPPERS else task
+        raise ValueError(
+            f"This adapter is a {task} adapter and can't be loaded as {cls.__name__}; load it with "
+            f"{auto} or {wrapper}."
+        )
+
     def _check_base(self, base: PreTrainedModel) -> None:
         width = hidden_size_of(base)
         if self.config.hidden_size is not None and self.config.hidden_size != width:
@@ -218,16 +229,22 @@ class ReftPreTrainedModel(PreTrainedModel):
 
     def _start_pass(
         self,
-        *,
         input_ids: torch.Tensor | None,
         attention_mask: torch.Tensor | None,
-        inputs_embeds: torch.Tensor | None = None,
+        base_kwargs: dict[str, Any],
+        *,
         labels: torch.Tensor | None = None,
         prompt_lengths: torch.Tensor | None = None,
         intervention_positions: torch.Tensor | None = None,
-        cache_length: int = 0,
     ) -> None:
-        """Compute this batch's positions and arm the hooks for the next base forward call."""
+        """Compute this batch's positions and arm the hooks for the next base forward call.
+
+        Args:
+            input_ids, attention_mask: ``[batch, seq]`` inputs of the base call.
+            base_kwargs: the base call's other arguments: ``inputs_embeds`` ``[batch, seq, hidden]``
+                stands in for ``input_ids``; a non-empty KV cache means a decode step (no pass).
+            labels, prompt_lengths, intervention_positions: as in :meth:`forward`.
+        """
         if is_exporting():
             raise RuntimeError(
                 "A LoReFT model can't be traced or exported (torch.export, ONNX, TorchScript): its interventions "
@@ -235,9 +252,9 @@ class ReftPreTrainedModel(PreTrainedModel):
                 "hf-reft / transformers, or export the base model alone (model.base_model)."
             )
         self._pass = None
-        if not self._enabled or cache_length > 0:
+        if not self._enabled or cache_length(base_kwargs) > 0:
             return
-        reference = input_ids if input_ids is not None else inputs_embeds
+        reference = input_ids if input_ids is not None else base_kwargs.get("inputs_embeds")
         if reference is None:
             raise ValueError("Pass input_ids (or inputs_embeds).")
         batch, seq = reference.shape[0], reference.shape[1]
@@ -278,6 +295,36 @@ class ReftPreTrainedModel(PreTrainedModel):
         """Forget the pass, unless a checkpointed backward may still replay hooked modules."""
         if not (self.training and self.model.is_activation_checkpointing):
             self._pass = None
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        prompt_lengths: torch.LongTensor | None = None,
+        intervention_positions: torch.LongTensor | None = None,
+        **kwargs: Any,
+    ):
+        """The base's forward with the interventions applied; returns the base's output.
+
+        ``labels`` are token labels ``[batch, seq]`` (causal LM, ``-100`` on the prompt) or class
+        labels ``[batch]`` (sequence classification); ``prompt_lengths`` ``[batch]`` and
+        ``intervention_positions`` ``[batch, p + s]`` are described in the subclass docstrings.
+        ``kwargs`` go to the base's forward.
+        """
+        self._start_pass(
+            input_ids,
+            attention_mask,
+            kwargs,
+            labels=labels,
+            prompt_lengths=prompt_lengths,
+            intervention_positions=intervention_positions,
+        )
+        try:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
+        finally:
+            self._end_pass()
 
     # ------------------------------------------------------------------ user API
     @property
@@ -456,11 +503,10 @@ class ReftPreTrainedModel(PreTrainedModel):
         if not is_main_process:
             return
         tensors = state_dict if state_dict is not None else self.state_dict()
-        tensors = {key: value.detach().to("cpu").contiguous().clone() for key, value in tensors.items()}
         repo_id = kwargs.pop("repo_id", None)
         with hub.atomic_save(save_directory) as staging:
             self.config.save_pretrained(staging)
-            save_file(tensors, str(staging / ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
+            hub.save_tensors(tensors, staging / ADAPTER_WEIGHTS_NAME)
             self.model_card(card_repo_id or repo_id).save(staging / "README.md")
         if push_to_hub:
             self.push_to_hub(repo_id or Path(save_directory).name, **kwargs)
@@ -540,8 +586,7 @@ class ReftPreTrainedModel(PreTrainedModel):
             config = ReftConfig.from_pretrained(folder)
         if not isinstance(config, ReftConfig):
             raise TypeError(f"config must be a ReftConfig, got {type(config).__name__}.")
-        if config.task != cls._task:
-            raise ValueError(_wrong_task_message(config.task, cls.__name__))
+        cls._check_task(config)
         if base_model is None:
             shared = {"token": token, "cache_dir": cache_dir, "local_files_only": local_files_only or None}
             for key, value in shared.items():
@@ -558,19 +603,12 @@ class ReftPreTrainedModel(PreTrainedModel):
         self.load_state_dict(read_adapter_tensors(path), strict=True)
 
 
-def _wrong_task_message(task: str, class_name: str) -> str:
-    auto = {
-        "causal_lm": "AutoModelForCausalLM",
-        "sequence_classification": "AutoModelForSequenceClassification",
-    }
-    model = {
-        "causal_lm": "ReftModelForCausalLM",
-        "sequence_classification": "ReftModelForSequenceClassification",
-    }
-    return (
-        f"This adapter is a {task} adapter and can't be loaded as {class_name}; load it with "
-        f"{auto.get(task, task)} or {model.get(task, task)}."
-    )
+def _check_is_pretrained_model(base_model: Any) -> None:
+    """Refuse a base that is not a ``transformers`` ``PreTrainedModel``."""
+    if not isinstance(base_model, PreTrainedModel):
+        raise TypeError(
+            f"base_model must be a transformers PreTrainedModel, got {type(base_model).__name__}."
+        )
 
 
 def _pin_revision(name: str) -> str | None:
@@ -615,30 +653,6 @@ class ReftModelForCausalLM(ReftPreTrainedModel):
     def can_generate(cls) -> bool:
         return True
 
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        prompt_lengths: torch.LongTensor | None = None,
-        intervention_positions: torch.LongTensor | None = None,
-        **kwargs: Any,
-    ):
-        """Intervened forward; see the class docstring. ``kwargs`` go to the base's forward."""
-        self._start_pass(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=kwargs.get("inputs_embeds"),
-            labels=labels,
-            prompt_lengths=prompt_lengths,
-            intervention_positions=intervention_positions,
-            cache_length=cache_length(kwargs),
-        )
-        try:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
-        finally:
-            self._end_pass()
-
     def generate(
         self,
         inputs: torch.Tensor | None = None,
@@ -661,12 +675,11 @@ class ReftModelForCausalLM(ReftPreTrainedModel):
                 "prompt in one; generate with prefill_chunk_size=None."
             )
         self._start_pass(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=kwargs.get("inputs_embeds"),
+            input_ids,
+            attention_mask,
+            kwargs,
             prompt_lengths=prompt_lengths,
             intervention_positions=intervention_positions,
-            cache_length=cache_length(kwargs),
         )
         try:
             if input_ids is not None:
@@ -714,29 +727,6 @@ class ReftModelForSequenceClassification(ReftPreTrainedModel):
             if module is not backbone and any(True for _ in module.parameters())
         }
 
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        prompt_lengths: torch.LongTensor | None = None,
-        intervention_positions: torch.LongTensor | None = None,
-        **kwargs: Any,
-    ):
-        """Intervened forward; ``labels`` are class labels (``[batch]``)."""
-        self._start_pass(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=kwargs.get("inputs_embeds"),
-            prompt_lengths=prompt_lengths,
-            intervention_positions=intervention_positions,
-            cache_length=cache_length(kwargs),
-        )
-        try:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
-        finally:
-            self._end_pass()
-
 
 _WRAPPERS: dict[str, type[ReftPreTrainedModel]] = {
     "causal_lm": ReftModelForCausalLM,
@@ -751,10 +741,7 @@ def get_reft_model(base_model: PreTrainedModel, config: ReftConfig) -> ReftPreTr
     ends in ``ForSequenceClassification``) gives a :class:`ReftModelForSequenceClassification`,
     anything else a :class:`ReftModelForCausalLM`.
     """
-    if not isinstance(base_model, PreTrainedModel):
-        raise TypeError(
-            f"base_model must be a transformers PreTrainedModel, got {type(base_model).__name__}."
-        )
+    _check_is_pretrained_model(base_model)
     if not isinstance(config, ReftConfig):
         raise TypeError(f"config must be a hf_reft.ReftConfig, got {type(config).__name__}.")
     task = "sequence_classification" if _is_sequence_classifier(base_model) else "causal_lm"
