@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 
 from ..cli import UsageError
+from ..cli_arguments import add_command_group
 from .commands import (
     PIPELINE_SUBCOMMANDS,
     add_connection_options,
@@ -158,8 +159,11 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reftool`` group and its sub-commands to the ``hf-reft`` parser."""
-    group = subparsers.add_parser("reftool", help="RefTool: reference books, chat models, toolboxes")
-    sub = group.add_subparsers(dest="reftool_command", metavar="COMMAND")
+    sub = add_command_group(
+        subparsers,
+        "reftool",
+        help="RefTool: reference books, chat models, toolboxes",
+        description="RefTool: turn a reference book into validated Python tools and solve problems with them.",
+    )
     for add in SUBCOMMANDS:
         add(sub)
-    group.set_defaults(func=lambda args: group.print_help() or 2)

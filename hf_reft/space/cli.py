@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from ..cli import UsageError
+from ..cli_arguments import add_command_group
 
 __all__ = ["register"]
 
@@ -75,8 +75,12 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``space`` group (``run``, ``deploy``) to the ``hf-reft`` parser."""
-    group = subparsers.add_parser("space", help="the RefTool chemistry demo: run it locally or deploy it")
-    sub = group.add_subparsers(dest="space_command", metavar="COMMAND")
+    sub = add_command_group(
+        subparsers,
+        "space",
+        help="the RefTool chemistry demo: run it locally or deploy it",
+        description="The RefTool chemistry demo (a Gradio Space): run it locally or deploy it to the Hub.",
+    )
 
     run = sub.add_parser(
         "run",
@@ -112,5 +116,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("--token", help="Hugging Face token (default: the logged-in one)")
     deploy.add_argument("--message", help="commit message")
     deploy.set_defaults(func=_deploy)
-
-    group.set_defaults(func=lambda args: group.print_help(sys.stdout) or 2)
