@@ -1,7 +1,9 @@
 """LoReFT speed and memory against the plain base, the physical floor and peft LoRA, in one run.
 
 Generation: tokens/s of a LoReFT adapter ÷ the plain base model on the same 8 prompts (chat
-template, left-padded batch, exactly ``--new-tokens`` greedy tokens), rounds interleaved.
+template, left-padded batch, exactly ``--new-tokens`` greedy tokens), rounds interleaved. The
+adapters wrap a twin of the base that shares its weight tensors, so every method reads the same
+memory (separately loaded copies differed by a few % on the CPU whatever ran on them).
 
 Training: s/step of LoReFT (layers 6/12/18/24, f5+l5 separate, rank 4, fp32) vs the *physical
 floor* — the frozen base with one trainable scalar added to layer 6's output, which needs the
@@ -27,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import random
@@ -79,10 +82,26 @@ class Floor(torch.nn.Module):
         return self.base(**batch)
 
 
+def shared_weights_twin(model: torch.nn.Module) -> torch.nn.Module:
+    """A second module tree over the *same* parameter and buffer tensors (no copy of the weights).
+
+    Hooks or adapters attached to the twin's modules leave ``model`` untouched, while both read the
+    very same memory: a speed comparison between them measures the method, not where each copy of
+    the weights happened to land in memory (a few % on a CPU).
+    """
+    memo = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    return copy.deepcopy(model, memo)
+
+
 def build(method: str, model_path: str | None, device: str) -> tuple[torch.nn.Module, Any]:
     """A fresh base (loaded once per method, so no hooks are shared) wrapped as ``method``."""
     base, tokenizer = load_chat_model(model_path, dtype=torch.float32)
     base.to(device)
+    return wrap(method, base), tokenizer
+
+
+def wrap(method: str, base: torch.nn.Module) -> torch.nn.Module:
+    """``base`` as ``method``: itself, the floor, a LoReFT adapter or a peft LoRA model."""
     if method == "base":
         model = base
     elif method == "floor":
@@ -100,7 +119,7 @@ def build(method: str, model_path: str | None, device: str) -> tuple[torch.nn.Mo
         )
     else:
         raise ValueError(method)
-    return model, tokenizer
+    return model
 
 
 def trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
@@ -331,15 +350,18 @@ def main() -> int:
     if "generation" not in args.skip:
         gen_methods = [m for m in ("base", "loreft", "lora") if m in models]
         inputs = generation_inputs(tokenizer, args.device)
+        # every method over the base's own weight tensors (see shared_weights_twin)
+        plain = models["base"]
+        gen_models = {m: plain if m == "base" else wrap(m, shared_weights_twin(plain)) for m in gen_methods}
         for m in gen_methods:
-            models[m].eval()
-            generate_time(models[m], inputs, 4, args.device)  # warm-up
+            gen_models[m].eval()
+            generate_time(gen_models[m], inputs, 4, args.device)  # warm-up
         times: dict[str, list[float]] = {m: [] for m in gen_methods}
         cpu: dict[str, list[float]] = {m: [] for m in gen_methods}
         for r in range(args.gen_rounds):
             order = gen_methods[r % len(gen_methods) :] + gen_methods[: r % len(gen_methods)]
             for m in order:
-                clock = generate_time(models[m], inputs, args.new_tokens, args.device)
+                clock = generate_time(gen_models[m], inputs, args.new_tokens, args.device)
                 times[m].append(clock.wall)
                 cpu[m].append(clock.cpu)
             print(
