@@ -721,8 +721,10 @@ def _portable_source(source: str) -> str:
     if not path.is_absolute():
         return source
     data_dir = default_data_dir()
-    if data_dir is not None and path.is_relative_to(data_dir.resolve()):
-        return path.relative_to(data_dir.resolve()).as_posix()
+    for folder in {data_dir, data_dir.resolve()} if data_dir is not None else ():  # symlinks either side
+        for candidate in (path, path.resolve()):
+            if candidate.is_relative_to(folder):
+                return candidate.relative_to(folder).as_posix()
     return path.name
 
 
