@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from child_rows import report, run_row
 
 ROWS = ("full", "loreft")
 SAMPLES = 4
@@ -148,20 +147,13 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print("RESULT " + json.dumps(_worker(args.worker, args.new_tokens, args.model)))
+        report(_worker(args.worker, args.new_tokens, args.model))
         return
 
     results = []
     for row in ROWS:
-        command = [sys.executable, __file__, "--worker", row, "--new-tokens", str(args.new_tokens)]
-        if args.model:
-            command += ["--model", args.model]
-        print(f"running {row} ...", flush=True)
-        done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ))
-        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-        if done.returncode != 0 or not lines:
-            sys.exit(f"{row} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-        results.append(json.loads(lines[-1][len("RESULT ") :]))
+        extra = ["--new-tokens", str(args.new_tokens)] + (["--model", args.model] if args.model else [])
+        results.append(run_row(__file__, row, extra))
 
     print(f"\none PPO step: 1 question x {SAMPLES} samples x {args.new_tokens} tokens, fp32, 2 PPO epochs")
     header = f"{'row':<8}{'trainable':>12}{'peak RSS GB':>13}{'training GB':>13}{'tensors GB':>12}"

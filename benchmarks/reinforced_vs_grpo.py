@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from child_rows import report, run_row
 
 SAMPLES = 4
 NEW_TOKENS = 128
@@ -179,7 +178,7 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print("RESULT " + json.dumps(_worker(args.worker, args.steps, args.model)))
+        report(_worker(args.worker, args.steps, args.model))
         return
 
     rows = [r for r in args.rows.split(",") if r]
@@ -188,15 +187,8 @@ def main() -> None:
         parser.error(f"unknown rows {sorted(unknown)}; choose from {ROWS}")
     results = []
     for row in rows:
-        command = [sys.executable, __file__, "--worker", row, "--steps", str(args.steps)]
-        if args.model:
-            command += ["--model", args.model]
-        print(f"running {row} ...", flush=True)
-        done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ))
-        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-        if done.returncode != 0 or not lines:
-            sys.exit(f"{row} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-        results.append(json.loads(lines[-1][len("RESULT ") :]))
+        extra = ["--steps", str(args.steps)] + (["--model", args.model] if args.model else [])
+        results.append(run_row(__file__, row, extra))
 
     print(
         f"\n1 question x {SAMPLES} samples x {NEW_TOKENS} tokens per step; {args.steps} timed steps per row"
