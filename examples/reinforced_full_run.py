@@ -9,7 +9,8 @@ checkpoint, evaluations from their JSONL caches):
    adapter over the frozen base (``warmup-full/``, ``warmup-loreft/``);
 2. ``ppo-full`` / ``ppo-loreft`` — PPO from each warm-up model on the SVAMP training questions
    (reference = the warm-up policy: a frozen copy for the full model, the frozen warm-up
-   interventions on the shared base for LoReFT), at most ``--ppo-minutes`` (30) CPU minutes or
+   interventions on the shared base for LoReFT), at most ``--ppo-minutes`` (30) CPU minutes (this
+   process's CPU time, so other jobs on a shared machine do not eat the budget) or
    ``--ppo-steps`` each; the reward curve goes to ``ppo-*/reward_curve.json``;
 3. ``verifier`` — ``--verifier-k`` solutions sampled by the full warm-up model on
    ``--verifier-questions`` training questions, labelled by correctness, a classifier initialised
@@ -37,7 +38,6 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import TrainerCallback
 
 from hf_reft.hub import atomic_write_text
 from hf_reft.reinforced.evaluation import (
@@ -50,6 +50,7 @@ from hf_reft.reinforced.evaluation import (
 from hf_reft.reinforced.ppo_stage import PPO_INFO_NAME, prepare_ppo, run_ppo
 from hf_reft.reinforced.sft import WARMUP_INFO_NAME, default_test_sets, load_policy, warmup_sft
 from hf_reft.reinforced.verifier import Verifier, sample_policy_verifier_data, train_verifier
+from hf_reft.representation.trainer import TrainingTimeBudget
 
 POLICIES = ("base", "warmup-full", "warmup-loreft", "ppo-full", "ppo-loreft")
 STAGES = (
@@ -87,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=224, help="SFT tokens per example")
     parser.add_argument("--train-limit", type=int, default=None, help="first N training rows (SFT and PPO)")
     parser.add_argument("--ppo-steps", type=int, default=200, help="PPO rollouts at most")
-    parser.add_argument("--ppo-minutes", type=float, default=30.0, help="PPO wall-clock budget per policy")
+    parser.add_argument("--ppo-minutes", type=float, default=30.0, help="PPO CPU-time budget per policy")
     parser.add_argument("--ppo-batch-size", type=int, default=2, help="questions per rollout")
     parser.add_argument("--ppo-samples", type=int, default=4, help="samples per question")
     parser.add_argument("--ppo-new-tokens", type=int, default=160)
@@ -182,22 +183,6 @@ def run_sft(args: argparse.Namespace, kind: str, out: Path) -> None:
     )
 
 
-class TimeBudget(TrainerCallback):
-    """Stops training once ``minutes`` of wall clock (summed over resumed runs) are spent."""
-
-    def __init__(self, minutes: float, spent_file: Path) -> None:
-        self.budget, self.file = minutes * 60, spent_file
-        self.before = float(spent_file.read_text()) if spent_file.is_file() else 0.0
-        self.start = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        spent = self.before + time.perf_counter() - self.start
-        atomic_write_text(self.file, f"{spent:.1f}")
-        if spent >= self.budget:
-            control.should_training_stop = True
-            control.should_save = True
-
-
 def run_ppo_stage(args: argparse.Namespace, kind: str, out: Path) -> None:
     folder, warmup = out / f"ppo-{kind}", out / f"warmup-{kind}"
     if (folder / PPO_INFO_NAME).is_file():
@@ -207,6 +192,7 @@ def run_ppo_stage(args: argparse.Namespace, kind: str, out: Path) -> None:
         print(f"[ppo-{kind}] skipped: run sft-{kind} first", flush=True)
         return
     folder.mkdir(parents=True, exist_ok=True)
+    budget = TrainingTimeBudget(args.ppo_minutes * 60, clock="cpu")
     setup = prepare_ppo(
         str(warmup),
         folder,
@@ -225,7 +211,8 @@ def run_ppo_stage(args: argparse.Namespace, kind: str, out: Path) -> None:
         report_to="none",
         disable_tqdm=True,
         seed=0,
-        callbacks=[TimeBudget(args.ppo_minutes, folder / "ppo_seconds.txt")],
+        restore_callback_states_from_checkpoint=True,  # a resumed run continues the same budget
+        callbacks=[budget],
     )
     result = run_ppo(setup, folder, resume_from_checkpoint=_last_checkpoint(folder / "checkpoints"))
     curve = [
@@ -234,6 +221,11 @@ def run_ppo_stage(args: argparse.Namespace, kind: str, out: Path) -> None:
         if "reward" in h
     ]
     atomic_write_text(folder / "reward_curve.json", json.dumps(curve, indent=1) + "\n")
+    spent = {
+        "cpu_minutes": round(budget.cpu_elapsed / 60, 2),
+        "wall_minutes": round(budget.wall_elapsed / 60, 2),
+    }
+    atomic_write_text(folder / "ppo_budget.json", json.dumps(spent) + "\n")
     print(
         f"[ppo-{kind}] {result.info['steps']} steps, reward {result.info['first_reward']} → {result.info['last_reward']}"
     )
@@ -331,6 +323,17 @@ def run_eval(
     return report
 
 
+def _ppo_minutes(folder: Path, info: dict) -> str:
+    """ "12.3 CPU min (15.0 wall min)" from the budget's record, or the stage's wall minutes."""
+    spent = folder / "ppo_budget.json"
+    if spent.is_file():
+        record = json.loads(spent.read_text())
+        return (
+            f"{record['cpu_minutes']:.1f} CPU min ({record['wall_minutes']:.1f} wall min of training steps)"
+        )
+    return f"{info['train_seconds'] / 60:.1f} min"
+
+
 def summarize(args: argparse.Namespace, out: Path) -> None:
     rows, names, notes = [], [], []
     for who in POLICIES:
@@ -365,7 +368,7 @@ def summarize(args: argparse.Namespace, out: Path) -> None:
             first, last = sum(rewards[:window]) / window, sum(rewards[-window:]) / window
             curves[kind] = rewards
             notes.append(
-                f"- {NAMES[f'ppo-{kind}']}: {info['steps']} steps in {info['train_seconds'] / 60:.1f} min, lr {info['learning_rate']}, "
+                f"- {NAMES[f'ppo-{kind}']}: {info['steps']} steps in {_ppo_minutes(out / f'ppo-{kind}', info)}, lr {info['learning_rate']}, "
                 f"β {info['kl_coef']}; mean training reward first {window} steps {first:.3f} → last {window} "
                 f"{last:.3f}; curve: {' '.join(f'{r:.2f}' for r in rewards)}"
             )

@@ -94,6 +94,79 @@ def test_closing_a_stream_early_releases_the_model(tiny_backend):
     assert tiny_backend.chat(QUESTION, max_new_tokens=3) is not None  # the lock was released
 
 
+def _concurrently(backend: TransformersChatBackend, requests: list[dict]) -> list[str]:
+    """Send ``requests`` from one thread each while the model is busy, so that they queue up."""
+    replies: list[str | BaseException] = [""] * len(requests)
+
+    def ask(i: int) -> None:
+        try:
+            replies[i] = backend.chat(**requests[i])
+        except BaseException as err:
+            replies[i] = err
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(requests))]
+    with backend._lock:  # the model is "busy": every request waits in the queue
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(backend._queue) < len(requests) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(backend._queue) == len(requests)
+    for thread in threads:
+        thread.join(60)
+    return replies
+
+
+CHATS = [
+    [{"role": "user", "content": "What is the capital of France?"}],
+    [{"role": "user", "content": "Hi"}],
+    [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Name three noble gases, please."},
+    ],
+    [{"role": "user", "content": "Balance H2 + O2 -> H2O."}],
+]
+
+
+def test_concurrent_chats_are_generated_as_one_batch_with_the_replies_they_get_alone(tiny_backend):
+    alone = [tiny_backend.chat(chat, max_new_tokens=n) for chat, n in zip(CHATS, (12, 5, 12, 9), strict=True)]
+    before = len(tiny_backend.batch_sizes)
+    batched = _concurrently(
+        tiny_backend,
+        [{"messages": c, "max_new_tokens": n} for c, n in zip(CHATS, (12, 5, 12, 9), strict=True)],
+    )
+    assert batched == alone  # left padding is masked out; each reply keeps its own token limit
+    assert sorted(tiny_backend.batch_sizes[before:], reverse=True)[0] > 1  # it did batch
+    assert sum(tiny_backend.batch_sizes[before:]) == len(CHATS)
+
+
+def test_batches_respect_the_limit_and_never_mix_sampling_settings(tiny_backend):
+    tiny_backend.max_batch_size = 2
+    try:
+        before = len(tiny_backend.batch_sizes)
+        requests = [{"messages": c, "max_new_tokens": 4} for c in CHATS]
+        requests += [{"messages": CHATS[0], "max_new_tokens": 4, "temperature": 0.7}]
+        replies = _concurrently(tiny_backend, requests)
+        assert all(isinstance(r, str) for r in replies)
+        sizes = tiny_backend.batch_sizes[before:]
+        assert max(sizes) == 2 and sum(sizes) == 5 and sizes.count(1) >= 1  # the sampled one is alone
+    finally:
+        tiny_backend.max_batch_size = 8
+    with pytest.raises(ValueError, match="max_batch_size must be a positive integer"):
+        TransformersChatBackend(tiny_backend.model, make_tokenizer(), max_batch_size=0)
+
+
+def test_a_failed_batch_raises_in_every_waiting_caller(tiny_backend, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr(tiny_backend.model, "generate", broken)
+    replies = _concurrently(tiny_backend, [{"messages": c, "max_new_tokens": 3} for c in CHATS[:3]])
+    assert all(isinstance(r, RuntimeError) and "simulated" in str(r) for r in replies)
+    monkeypatch.undo()
+    assert isinstance(tiny_backend.chat(QUESTION, max_new_tokens=3), str)  # still usable afterwards
+
+
 def test_get_chat_backend_chooses_by_argument_and_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_REFT_CHAT_MODEL", raising=False)
     monkeypatch.delenv("HF_REFT_CHAT_BACKEND", raising=False)

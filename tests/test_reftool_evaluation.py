@@ -73,6 +73,29 @@ def test_evaluate_scores_resumes_and_tabulates(tmp_path):
     assert again.methods["pot"].correct == 1 and again.methods["cot"].correct == 1
 
 
+def test_concurrent_solves_score_each_pair_once_with_the_sequential_counts(tmp_path):
+    problems = load_scibench(["chemmc"], data_dir=DATA_DIR)[:6]
+
+    def solvers():
+        return {
+            "pot": ProgramOfThoughtSolver(ScriptedChatBackend(default=_answer_right)),
+            "cot": ChainOfThoughtSolver(ScriptedChatBackend(default="So the answer is 0.123 nm.")),
+        }
+
+    def counts(result):
+        return {m: (r.n, r.correct, r.answered) for m, r in result.methods.items()}
+
+    sequential = evaluate_scibench(solvers(), problems, output=tmp_path / "one", progress=False)
+    concurrent = evaluate_scibench(solvers(), problems, output=tmp_path / "three", progress=False, workers=3)
+    assert counts(concurrent) == counts(sequential) and concurrent.methods["pot"].n == 6
+    rows = [json.loads(line) for line in (tmp_path / "three" / "traces.jsonl").read_text().splitlines()]
+    assert sorted((r["id"], r["method"]) for r in rows) == sorted(
+        (p.id, m) for p in problems for m in ("pot", "cot")
+    )
+    with pytest.raises(ValueError, match="workers must be ≥ 1"):
+        evaluate_scibench(solvers(), problems, progress=False, workers=0)
+
+
 def _recording(path: Path, replies: list[str]) -> Path:
     records = [{"messages": [{"role": "user", "content": "recorded"}], "reply": r} for r in replies]
     path.write_text(json.dumps({"model": "recorded-model", "records": records}))

@@ -9,7 +9,12 @@ validation goes to ``<output>/build-log.jsonl``.
 
 Remote backends (:class:`~hf_reft.reftool.chat.InferenceClientBackend`) are asked concurrently by
 a thread pool (``workers``, default 4); a local model runs sections one after another in the
-calling thread (``workers=1``), which also lets Ctrl-C stop generation at once.
+calling thread (``workers=1``), which also lets Ctrl-C stop generation at once. (A local
+:class:`~hf_reft.reftool.chat.TransformersChatBackend` would batch concurrent requests, but
+creation prompts are long — about 2,000 tokens of section text — and on a CPU their padded
+prefill costs what batching saves: ``benchmarks/chat_batching.py --prompts creation`` measured
+0.87× the throughput of one at a time. Short solver prompts gain 2.3×; see
+:func:`hf_reft.reftool.evaluation.evaluate_scibench`.)
 
 Example::
 

@@ -203,7 +203,11 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rel-tol", type=float, default=0.02, help="tolerance against the book's answer (0.02)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="most tokens per model reply")
     p.add_argument("--no-repair", action="store_true", help="drop failing tools without asking for a repair")
-    p.add_argument("--workers", type=int, help="sections in flight (default: 1 local model, 4 remote)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="sections in flight (default: 1 local model, 4 remote)",
+    )
     p.add_argument("--no-resume", action="store_true", help="refuse to continue a toolbox in --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the finished toolbox to this Hub repo")
@@ -299,7 +303,7 @@ def _add_solve(sub: argparse._SubParsersAction) -> None:
 
 # --------------------------------------------------------------------------- evaluate
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import METHODS, evaluate_scibench, format_table, load_scibench
+    from .evaluation import METHODS, default_workers, evaluate_scibench, format_table, load_scibench
 
     _check_solver_args(args)
     methods = [m for m in args.methods.split(",") if m]
@@ -320,8 +324,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from err
     backend = _backend(args)
     solvers = {m: _make_solver(args, backend, m) for m in methods}
+    if args.workers is not None:
+        _positive("workers", args.workers)
     result = evaluate_scibench(
-        solvers, problems, progress=not args.no_progress, output=Path(args.output) if args.output else None
+        solvers,
+        problems,
+        progress=not args.no_progress,
+        output=Path(args.output) if args.output else None,
+        workers=args.workers or default_workers(backend),
     )
     print(format_table(result))
     if args.output:
@@ -347,6 +357,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="evaluate a fixed sample of this many problems")
     p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
     p.add_argument("--output", help="folder for results.json and traces.jsonl")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="solves at once (default: the local model's batch size, 4 for a remote model)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_solver_options(p)
     _add_model_options(p)
