@@ -123,7 +123,7 @@ def main() -> None:
             else:
                 before = len(backend.batch_sizes)
                 got[row], wall, cpu = run_batched(backend, chats, args.new_tokens, args.batch)
-                print(f"  round {round_}: batch sizes {backend.batch_sizes[before:]}")
+                print(f"  round {round_}: batch sizes {list(backend.batch_sizes)[before:]}")
             rows[row].append((wall, cpu))
             print(f"  round {round_} {row:8s} wall {wall:7.1f} s  CPU {cpu:7.1f} s")
         same += sum(a == b for a, b in zip(got["alone"], got["batched"], strict=True))

@@ -136,8 +136,8 @@ def test_concurrent_chats_are_generated_as_one_batch_with_the_replies_they_get_a
         [{"messages": c, "max_new_tokens": n} for c, n in zip(CHATS, (12, 5, 12, 9), strict=True)],
     )
     assert batched == alone  # left padding is masked out; each reply keeps its own token limit
-    assert sorted(tiny_backend.batch_sizes[before:], reverse=True)[0] > 1  # it did batch
-    assert sum(tiny_backend.batch_sizes[before:]) == len(CHATS)
+    assert sorted(list(tiny_backend.batch_sizes)[before:], reverse=True)[0] > 1  # it did batch
+    assert sum(list(tiny_backend.batch_sizes)[before:]) == len(CHATS)
 
 
 def test_batches_respect_the_limit_and_never_mix_sampling_settings(tiny_backend):
@@ -148,7 +148,7 @@ def test_batches_respect_the_limit_and_never_mix_sampling_settings(tiny_backend)
         requests += [{"messages": CHATS[0], "max_new_tokens": 4, "temperature": 0.7}]
         replies = _concurrently(tiny_backend, requests)
         assert all(isinstance(r, str) for r in replies)
-        sizes = tiny_backend.batch_sizes[before:]
+        sizes = list(tiny_backend.batch_sizes)[before:]
         assert max(sizes) == 2 and sum(sizes) == 5 and sizes.count(1) >= 1  # the sampled one is alone
     finally:
         tiny_backend.max_batch_size = 8

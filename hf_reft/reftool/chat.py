@@ -25,6 +25,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,8 +236,11 @@ class TransformersChatBackend(_CheckedChatBackend):
         max_batch_size: the most :meth:`chat` requests generated together. Requests that arrive
             from several threads while the model is busy wait in a queue; the next free turn takes
             up to this many of those with the same temperature and stop strings and generates them
-            as one left-padded batch. A small model on a CPU is bound by per-step overhead, not
-            arithmetic, so a batch of 8 costs little more than one request. ``1`` turns it off.
+            as one left-padded batch. Decoding a small model on a CPU is bound by per-step
+            overhead, not arithmetic, so a batch costs little more than one request: 2.3× the
+            throughput for program-of-thought prompts (``benchmarks/chat_batching.py``). Prefill
+            is arithmetic-bound, so long prompts (tool creation's ~2,000 tokens) gain nothing.
+            ``1`` turns batching off.
         **model_kwargs: passed to :func:`hf_reft.models.load_chat_model` (``dtype``, ``revision``, ...).
 
     Generation holds a lock, so one backend can be shared by threads (e.g. Gradio workers, the
@@ -258,6 +262,8 @@ class TransformersChatBackend(_CheckedChatBackend):
     ):
         from hf_reft.models import DEFAULT_CHAT_MODEL_HUB_ID, load_chat_model
 
+        if not isinstance(max_batch_size, int) or max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be a positive integer, got {max_batch_size!r}.")
         if model is None:
             name = name or DEFAULT_CHAT_MODEL_HUB_ID  # the offline copy of that Hub model
         if model is None or isinstance(model, (str, os.PathLike)):
@@ -274,14 +280,13 @@ class TransformersChatBackend(_CheckedChatBackend):
             )
         self.model = model.eval()
         self.tokenizer = tokenizer
-        if not isinstance(max_batch_size, int) or max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be a positive integer, got {max_batch_size!r}.")
         self.name = name or str(getattr(model.config, "name_or_path", "") or DEFAULT_CHAT_MODEL_HUB_ID)
         self.max_batch_size = max_batch_size
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._queue_lock = threading.Lock()
-        self.batch_sizes: list[int] = []  # the size of every generate() call made by chat(), in order
+        #: the sizes of the latest ``generate()`` calls made by :meth:`chat`, oldest first
+        self.batch_sizes: deque[int] = deque(maxlen=10_000)
 
     def __repr__(self) -> str:
         return f"TransformersChatBackend(name={self.name!r})"
