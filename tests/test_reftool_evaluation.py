@@ -88,6 +88,8 @@ def test_concurrent_solves_score_each_pair_once_with_the_sequential_counts(tmp_p
     sequential = evaluate_scibench(solvers(), problems, output=tmp_path / "one", progress=False)
     concurrent = evaluate_scibench(solvers(), problems, output=tmp_path / "three", progress=False, workers=3)
     assert counts(concurrent) == counts(sequential) and concurrent.methods["pot"].n == 6
+    assert "Solves ran 3 at a time" in format_table(concurrent)
+    assert "at a time" not in format_table(sequential)
     rows = [json.loads(line) for line in (tmp_path / "three" / "traces.jsonl").read_text().splitlines()]
     assert sorted((r["id"], r["method"]) for r in rows) == sorted(
         (p.id, m) for p in problems for m in ("pot", "cot")

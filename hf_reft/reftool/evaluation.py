@@ -160,11 +160,13 @@ class EvaluationResult:
     methods: dict[str, MethodResult] = field(default_factory=dict)
     problems: int = 0
     interrupted: bool = False
+    workers: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "problems": self.problems,
             "interrupted": self.interrupted,
+            "workers": self.workers,
             "methods": {m: r.to_dict() for m, r in self.methods.items()},
         }
 
@@ -225,7 +227,7 @@ def evaluate_scibench(
                 if line.strip():
                     row = json.loads(line)
                     done[(row["id"], row["method"])] = row
-    result = EvaluationResult({m: MethodResult(m) for m in solvers}, problems=len(problems))
+    result = EvaluationResult({m: MethodResult(m) for m in solvers}, problems=len(problems), workers=workers)
     jobs = [(problem, method) for problem in problems for method in solvers]
     bar = None
     if progress:
@@ -300,6 +302,11 @@ def format_table(result: EvaluationResult) -> str:
     model = next((r.model for r in result.methods.values() if r.model), "")
     if model:
         lines.append(f"\nModel: {model}. SciBench chemistry, 5 % relative tolerance.")
+    if result.workers > 1:
+        lines.append(
+            f"Solves ran {result.workers} at a time; s/problem is each solve's own time, so overlapping "
+            "solves make it longer than the evaluation's time per problem."
+        )
     if result.interrupted:
         lines.append("Interrupted: counts cover the problems solved so far.")
     return "\n".join(lines)
