@@ -51,9 +51,10 @@ CSS = """
 MODEL_NOTICE = """**What the default model can and cannot do.** The default chat model is
 SmolLM2-135M-Instruct: 135 million parameters, running on this machine's CPU, no token needed. It
 follows the pipeline's format — it answers the chapter and tool questions and writes a Python program
-that the sandbox runs — but it does not solve these college-level problems: on five SciBench examples
-it gave no answer at all (syntax errors, undefined names, programs that print no number), and it wrote
-almost no tool that passed validation. It shows *how* RefTool works, not how well. For real answers,
+that the sandbox runs — but it does not solve these college-level problems: on 40 SciBench problems
+it got 1 right (a near miss within the 5 % tolerance), mostly writing programs with syntax errors,
+undefined names or no printed number; and of the 64 tools it wrote from the whole book, none passed
+validation, so the bundled toolbox is empty. It shows *how* RefTool works, not how well. For real answers,
 pick an Inference Providers model in **Settings** (needs an `HF_TOKEN` secret on the Space), or set
 `HF_REFT_CHAT_MODEL` to a capable model or an OpenAI-compatible server URL (see the Space's README)."""
 
