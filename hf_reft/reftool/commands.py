@@ -203,11 +203,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rel-tol", type=float, default=0.02, help="tolerance against the book's answer (0.02)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="most tokens per model reply")
     p.add_argument("--no-repair", action="store_true", help="drop failing tools without asking for a repair")
-    p.add_argument(
-        "--workers",
-        type=int,
-        help="sections in flight (default: 1 local model, 4 remote)",
-    )
+    p.add_argument("--workers", type=int, help="sections in flight (default: 1 local model, 4 remote)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue a toolbox in --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the finished toolbox to this Hub repo")
@@ -322,10 +318,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
     except (OSError, ValueError) as err:
         raise UsageError(str(err)) from err
-    backend = _backend(args)
-    solvers = {m: _make_solver(args, backend, m) for m in methods}
     if args.workers is not None:
         _positive("workers", args.workers)
+    backend = _backend(args)
+    solvers = {m: _make_solver(args, backend, m) for m in methods}
     result = evaluate_scibench(
         solvers,
         problems,

@@ -268,15 +268,20 @@ def evaluate_scibench(
             todo.append((problem, method))
         else:
             count(row)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hf-reft-scibench")
-    futures = [pool.submit(solve, problem, method) for problem, method in todo]
+    pool = None
     try:
-        for future in futures:
-            future.result()
+        if workers == 1:  # in the calling thread, so that Ctrl-C stops the current solve at once
+            for problem, method in todo:
+                solve(problem, method)
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hf-reft-scibench")
+            for future in [pool.submit(solve, problem, method) for problem, method in todo]:
+                future.result()
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
-        pool.shutdown(wait=not result.interrupted, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=not result.interrupted, cancel_futures=True)
         if bar is not None:
             bar.close()
     if output is not None:
