@@ -324,7 +324,7 @@ def run_eval(
 
 
 def _ppo_minutes(folder: Path, info: dict) -> str:
-    """ "12.3 CPU min (15.0 wall min)" from the budget's record, or the stage's wall minutes."""
+    """PPO time as "12.3 CPU min (15.0 wall min …)" from ``ppo_budget.json``, else the stage's wall minutes."""
     spent = folder / "ppo_budget.json"
     if spent.is_file():
         record = json.loads(spent.read_text())

@@ -14,7 +14,7 @@ calling thread (``workers=1``), which also lets Ctrl-C stop generation at once. 
 creation prompts are long — about 2,000 tokens of section text — and on a CPU their padded
 prefill costs what batching saves: ``benchmarks/chat_batching.py --prompts creation`` measured
 0.87× the throughput of one at a time. Short solver prompts gain 2.3×; see
-:func:`hf_reft.reftool.evaluation.evaluate_scibench`.)
+:func:`~hf_reft.reftool.chat.default_concurrency`.)
 
 Example::
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chat import ChatBackend
+from .chat import ChatBackend, default_concurrency
 from .creation import SectionBuild, ToolCreator, rename_tool
 from .reference import Reference, Section
 from .toolbox import INDEX_FILE, Toolbox
@@ -180,7 +180,7 @@ def build_toolbox(
         raise ValueError("creator.backend must be the backend passed to build_toolbox.")
     model = getattr(backend, "name", "") or "unknown"
     if workers is None:
-        workers = 1 if getattr(backend, "kind", "") in ("transformers", "scripted") else 4
+        workers = default_concurrency(backend, batch_local=False)
     if workers < 1:
         raise ValueError(f"workers must be ≥ 1, got {workers}.")
     started = time.monotonic()

@@ -36,6 +36,7 @@ __all__ = [
     "ChatBackendError",
     "InferenceClientBackend",
     "TransformersChatBackend",
+    "default_concurrency",
     "get_chat_backend",
     "truncate_at_stop",
     "validate_messages",
@@ -638,6 +639,22 @@ def _delta(chunk: Any) -> str:
     if not getattr(chunk, "choices", None):
         return ""
     return getattr(chunk.choices[0].delta, "content", None) or ""
+
+
+# --------------------------------------------------------------------------- concurrency
+def default_concurrency(backend: ChatBackend, *, batch_local: bool) -> int:
+    """How many requests are worth having in flight at once with ``backend``.
+
+    A remote server answers 4 at once; a scripted backend replays in a fixed order (1). A local
+    :class:`TransformersChatBackend` runs one at a time unless ``batch_local``, in which case its
+    queue batches up to ``max_batch_size`` of them: worth it for short prompts (2.3× for
+    program-of-thought prompts), not for tool creation's long ones (0.87×;
+    ``benchmarks/chat_batching.py``).
+    """
+    kind = getattr(backend, "kind", "")
+    if kind == "transformers":
+        return int(getattr(backend, "max_batch_size", 1)) if batch_local else 1
+    return 1 if kind == "scripted" else 4
 
 
 # --------------------------------------------------------------------------- choosing a backend

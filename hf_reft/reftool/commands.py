@@ -299,7 +299,8 @@ def _add_solve(sub: argparse._SubParsersAction) -> None:
 
 # --------------------------------------------------------------------------- evaluate
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import METHODS, default_workers, evaluate_scibench, format_table, load_scibench
+    from .chat import default_concurrency
+    from .evaluation import METHODS, evaluate_scibench, format_table, load_scibench
 
     _check_solver_args(args)
     methods = [m for m in args.methods.split(",") if m]
@@ -327,7 +328,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         problems,
         progress=not args.no_progress,
         output=Path(args.output) if args.output else None,
-        workers=args.workers or default_workers(backend),
+        workers=args.workers or default_concurrency(backend, batch_local=True),
     )
     print(format_table(result))
     if args.output:

@@ -34,7 +34,6 @@ __all__ = [
     "METHODS",
     "MethodResult",
     "SciBenchProblem",
-    "default_workers",
     "evaluate_scibench",
     "format_table",
     "load_scibench",
@@ -186,17 +185,6 @@ def _record(problem: SciBenchProblem, method: str, trace: Any) -> dict[str, Any]
         "model": trace.model,
         "trace": trace.to_dict(),
     }
-
-
-def default_workers(backend: Any) -> int:
-    """Solves worth having in flight at once with ``backend``: a local model's ``max_batch_size``
-    (its queue batches their requests: 2.3× the throughput of one at a time for program-of-thought
-    prompts on a CPU, ``benchmarks/chat_batching.py --prompts pot``), 1 for a scripted backend
-    (replies in a fixed order), 4 for a remote server."""
-    kind = getattr(backend, "kind", "")
-    if kind == "transformers":
-        return int(getattr(backend, "max_batch_size", 1))
-    return 1 if kind == "scripted" else 4
 
 
 def evaluate_scibench(
