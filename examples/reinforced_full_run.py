@@ -96,7 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ppo-loreft-lr", type=float, default=1e-4)
     parser.add_argument("--kl-coef", type=float, default=0.05)
     parser.add_argument("--save-steps", type=int, default=10, help="PPO checkpoint interval (resume)")
-    parser.add_argument("--verifier-questions", type=int, default=200)
+    parser.add_argument("--verifier-questions", type=int, default=100)
     parser.add_argument("--verifier-k", type=int, default=4)
     parser.add_argument("--verifier-epochs", type=float, default=2.0)
     parser.add_argument("--n-greedy", type=int, default=300, help="first N svamp-test questions, greedy")
@@ -372,7 +372,13 @@ def summarize(args: argparse.Namespace, out: Path) -> None:
                 f"β {info['kl_coef']}; mean training reward first {window} steps {first:.3f} → last {window} "
                 f"{last:.3f}; curve: {' '.join(f'{r:.2f}' for r in rewards)}"
             )
-    skipped = out / "verifier-skipped.txt"
+    data_file, skipped = out / "verifier-data.jsonl", out / "verifier-skipped.txt"
+    if data_file.is_file() and (out / "verifier" / "config.json").is_file():
+        labels = [json.loads(line)["label"] for line in data_file.read_text().splitlines()]
+        notes.append(
+            f"- verifier: trained on {len(labels)} solutions sampled by {NAMES['warmup-full']} on "
+            f"SVAMP training questions, {sum(labels)} of them right"
+        )
     if skipped.is_file():
         notes.append(f"- verifier: {skipped.read_text().strip()}")
     lines = ["# Reinforced fine-tuning, part 3: PPO (full and LoReFT) and verifier reranking", ""]

@@ -43,6 +43,7 @@ def test_the_full_run_goes_end_to_end_on_a_tiny_model_and_resumes_from_its_cache
     # the verifier either trained or said why not (a random tiny policy rarely answers right)
     assert (out / "verifier" / "config.json").is_file() or (out / "verifier-skipped.txt").is_file()
     results = (out / "results.md").read_text()
+    assert "- verifier: " in results  # what it was trained on, or why there is none
     for name in example.NAMES.values():
         assert f"| {name} |" in results, name
     summary = json.loads((out / "results.json").read_text())["reports"]
