@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .models import default_chat_model, default_chat_model_path, load_chat_model
+from .models import SplitGGUF, default_chat_model, default_chat_model_path, gguf_model_path, load_chat_model
 from .reftool import Reference, RefToolSolver, Tool, Toolbox, get_chat_backend
 from .representation import (  # importing registers "reft" with the Auto classes
     INTERVENTIONS,
@@ -31,6 +31,7 @@ __all__ = [
     "ReftConfig",
     "ReftModelForCausalLM",
     "ReftModelForSequenceClassification",
+    "SplitGGUF",
     "Tool",
     "Toolbox",
     "__version__",
@@ -38,5 +39,6 @@ __all__ = [
     "default_chat_model_path",
     "get_chat_backend",
     "get_reft_model",
+    "gguf_model_path",
     "load_chat_model",
 ]
