@@ -20,6 +20,7 @@ from .chat import (
     ChatBackend,
     ChatBackendError,
     InferenceClientBackend,
+    LlamaCppChatBackend,
     TransformersChatBackend,
     get_chat_backend,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "ChatBackend",
     "ChatBackendError",
     "InferenceClientBackend",
+    "LlamaCppChatBackend",
     "ProgramOfThoughtSolver",
     "RecordingChatBackend",
     "RefToolSolver",

@@ -1,0 +1,48 @@
+"""Chat backends for RefTool: messages in, text out, optionally streamed.
+
+One small interface, :class:`ChatBackend` (``base.py``), with three implementations:
+
+* :class:`LlamaCppChatBackend` (``llamacpp.py``) — a local GGUF file run by llama.cpp in this
+  process (``pip install xllamacpp``); its parallel slots decode concurrent requests together.
+  RefTool's offline default is one: Qwen2.5-Coder-1.5B-Instruct (:func:`default_backend`).
+* :class:`TransformersChatBackend` (``transformers_backend.py``) — a local ``transformers`` chat
+  model through its chat template (default: the offline SmolLM2-135M-Instruct of
+  :func:`hf_reft.models.default_chat_model`).
+* :class:`InferenceClientBackend` (``inference_client.py``) — :class:`huggingface_hub.InferenceClient`:
+  Inference Providers (a Hub model id and a token), a TGI endpoint, or any OpenAI-compatible
+  server (``base_url``, e.g. ``transformers serve``, vLLM, llama.cpp's ``llama-server``). Requests
+  time out and are retried with exponential backoff on 408/429/5xx answers and connection errors.
+
+:func:`get_chat_backend` (``selection.py``) picks one from an argument or ``$HF_REFT_CHAT_MODEL``::
+
+    get_chat_backend()                                  # offline default (Qwen2.5-Coder-1.5B, llama.cpp)
+    get_chat_backend("HuggingFaceTB/SmolLM2-1.7B-Instruct")  # providers if a token is set, else local
+    get_chat_backend("http://127.0.0.1:8000/v1", served_model="my-model")  # OpenAI-compatible server
+    get_chat_backend("./my-model-folder")               # local folder (transformers)
+    get_chat_backend("./my-model.Q4_K_M.gguf")          # local GGUF file (llama.cpp)
+"""
+
+from .base import ChatBackend, ChatBackendError, truncate_at_stop, validate_messages
+from .base import _stream_until_stop as _stream_until_stop  # for tests
+from .inference_client import InferenceClientBackend
+from .llamacpp import LlamaCppChatBackend, free_cpu_threads
+from .selection import ENV_BACKEND as ENV_BACKEND
+from .selection import ENV_MODEL as ENV_MODEL
+from .selection import ENV_PROVIDER as ENV_PROVIDER
+from .selection import ENV_SERVED_MODEL as ENV_SERVED_MODEL
+from .selection import default_backend, default_concurrency, get_chat_backend
+from .transformers_backend import TransformersChatBackend
+
+__all__ = [
+    "ChatBackend",
+    "ChatBackendError",
+    "InferenceClientBackend",
+    "LlamaCppChatBackend",
+    "TransformersChatBackend",
+    "default_backend",
+    "default_concurrency",
+    "free_cpu_threads",
+    "get_chat_backend",
+    "truncate_at_stop",
+    "validate_messages",
+]

@@ -1,0 +1,201 @@
+"""A remote chat model through :class:`huggingface_hub.InferenceClient`: :class:`InferenceClientBackend`."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from .base import ChatBackendError, _CheckedChatBackend
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module in ("httpx2", "httpx"):
+        try:
+            errors.append(__import__(module).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
+class InferenceClientBackend(_CheckedChatBackend):
+    """A remote chat model through :class:`huggingface_hub.InferenceClient`.
+
+    Args:
+        model: a Hub model id (Inference Providers, with ``provider``), or — with ``base_url`` —
+            the model name the server expects in the request (OpenAI-compatible servers;
+            ``None`` lets the server choose).
+        base_url: an OpenAI-compatible or TGI server, e.g. ``"http://127.0.0.1:8000/v1"``.
+        provider: Inference Providers provider (``"auto"`` by default for Hub ids).
+        token: a Hugging Face token (or the server's API key); default: the logged-in token.
+        timeout: seconds to wait for a response (connect and each read).
+        max_retries: retries after the first attempt on 408/429/5xx and connection errors.
+        backoff: first retry delay in seconds, doubled each time (with jitter), capped at
+            ``max_backoff``; a ``Retry-After`` header is honoured.
+        headers: extra HTTP headers.
+
+    A :meth:`stream` is retried only before its first piece.
+    """
+
+    kind = "inference"
+    RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        provider: str | None = None,
+        token: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        from huggingface_hub import InferenceClient
+
+        if model is None and base_url is None:
+            raise ValueError(
+                "InferenceClientBackend needs a Hub model id (model=...) or a server URL (base_url=...)."
+            )
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}.")
+        if base_url is not None:
+            self.client = InferenceClient(
+                base_url=base_url.rstrip("/"), token=token, timeout=timeout, headers=headers
+            )
+            self._payload_model = model
+        else:
+            self.client = InferenceClient(
+                model=model, provider=provider or "auto", token=token, timeout=timeout, headers=headers
+            )
+            self._payload_model = None
+        self.model = model
+        self.base_url = base_url
+        self.provider = None if base_url else (provider or "auto")
+        self.name = model or base_url or ""
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._transport = _transport_errors()
+
+    def __repr__(self) -> str:
+        where = f"base_url={self.base_url!r}" if self.base_url else f"provider={self.provider!r}"
+        return f"InferenceClientBackend(model={self.model!r}, {where})"
+
+    # -- retries
+    def _retry_delay(self, err: BaseException, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``err``; ``None`` if it should not be retried."""
+        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(err, HfHubHTTPError):
+            status = err.response.status_code if err.response is not None else None
+            if status not in self.RETRY_STATUS:
+                return None
+            retry_after = err.response.headers.get("retry-after") if err.response is not None else None
+            if retry_after:
+                try:
+                    return min(float(retry_after), self.max_backoff)
+                except ValueError:
+                    pass
+        elif not isinstance(err, (InferenceTimeoutError, *self._transport)):
+            return None
+        delay = min(self.backoff * 2**attempt, self.max_backoff)
+        return delay * (0.5 + random.random() / 2)
+
+    def _with_retries(self, call: Callable[[], T]) -> T:
+        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except (HfHubHTTPError, InferenceTimeoutError, *self._transport) as err:
+                delay = self._retry_delay(err, attempt)
+                if delay is None:
+                    raise self._failure(err, attempt) from err
+                logger.warning(
+                    "Chat request to %s failed (%s); retry %d in %.1f s.", self.name, err, attempt + 1, delay
+                )
+                time.sleep(delay)
+                attempt += 1
+
+    def _failure(self, err: BaseException, attempt: int) -> ChatBackendError:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        tries = f" after {attempt + 1} attempts" if attempt else ""
+        where = self.base_url or f"Inference Providers ({self.provider})"
+        if isinstance(err, HfHubHTTPError) and err.response is not None:
+            status = err.response.status_code
+            hint = {
+                401: "check HF_TOKEN (or the server's API key)",
+                403: "the token may lack the 'inference' permission",
+                404: "check the model id / URL",
+            }.get(status, "see the server's message")
+            return ChatBackendError(
+                f"Chat model {self.name!r} at {where} answered HTTP {status}{tries}: {err}. Hint: {hint}."
+            )
+        return ChatBackendError(
+            f"Chat model {self.name!r} at {where} could not be reached{tries}: {type(err).__name__}: {err}. "
+            "Check that the server is running and the URL is right."
+        )
+
+    # -- requests
+    def _request(
+        self,
+        messages: list[dict[str, str]],
+        max_new_tokens: int,
+        temperature: float,
+        stops: list[str],
+        stream: bool,
+    ) -> Any:
+        return self.client.chat_completion(
+            messages,
+            model=self._payload_model,
+            max_tokens=max_new_tokens,
+            temperature=temperature,
+            stop=stops or None,
+            stream=stream,
+        )
+
+    def _reply(
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
+    ) -> str:
+        response = self._with_retries(
+            lambda: self._request(messages, max_new_tokens, temperature, stops, False)
+        )
+        if not response.choices:
+            raise ChatBackendError(f"Chat model {self.name!r} returned no choices.")
+        return response.choices[0].message.content or ""
+
+    def _pieces(
+        self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
+    ) -> Iterator[str]:
+        def start() -> tuple[Any, Iterator[Any]]:
+            chunks = iter(self._request(messages, max_new_tokens, temperature, stops, True))
+            return next(chunks, None), chunks
+
+        first, chunks = self._with_retries(start)
+        if first is None:
+            return
+        yield _delta(first)
+        try:
+            for chunk in chunks:
+                yield _delta(chunk)
+        except Exception as err:
+            raise self._failure(err, 0) from err
+
+
+def _delta(chunk: Any) -> str:
+    if not getattr(chunk, "choices", None):
+        return ""
+    return getattr(chunk.choices[0].delta, "content", None) or ""
