@@ -17,7 +17,6 @@ batched reply equals the reply the request got alone, and prints how many do.
 from __future__ import annotations
 
 import argparse
-import inspect
 import statistics
 import sys
 import threading
@@ -30,28 +29,17 @@ import torch
 
 from hf_reft.reftool import prompts
 from hf_reft.reftool.chat import TransformersChatBackend
-from hf_reft.reftool.creation import ToolCreator, section_exercises, section_prompt_text
+from hf_reft.reftool.creation import ToolCreator, section_exercises
 from hf_reft.reftool.evaluation import load_scibench
 from hf_reft.reftool.reference import Reference
 
-BUDGET = inspect.signature(ToolCreator).parameters["budget"].default  # what the build sends
 
-
-def creation_requests(count: int, budget: int) -> list[list[dict[str, str]]]:
+def creation_requests(count: int) -> list[list[dict[str, str]]]:
     """The creation messages of the first ``count`` Chemistry 2e sections with a worked example."""
     reference = Reference.load("chemistry-2e")
-    chats = []
-    for section in reference.sections:
-        exercises = section_exercises(section)
-        if not exercises:
-            continue
-        text = section_prompt_text(section, exercises, budget)
-        chats.append(
-            prompts.creation_messages(section.label, text, [(e.number, e.problem) for e in exercises], 2)
-        )
-        if len(chats) == count:
-            return chats
-    return chats
+    creator = ToolCreator(backend=None)  # type: ignore[arg-type]  # only builds prompts
+    sections = [s for s in reference.sections if section_exercises(s)][:count]
+    return [creator.creation_messages(section) for section in sections]
 
 
 def pot_requests(count: int) -> list[list[dict[str, str]]]:
@@ -97,17 +85,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=8)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--new-tokens", type=int, default=256)
-    parser.add_argument("--budget", type=int, default=BUDGET, help="characters of section text per prompt")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     backend = TransformersChatBackend(args.model)
-    chats = (
-        creation_requests(args.requests, args.budget)
-        if args.prompts == "creation"
-        else pot_requests(args.requests)
-    )
+    chats = creation_requests(args.requests) if args.prompts == "creation" else pot_requests(args.requests)
     lengths = [len(backend._tokenize(chat, 1)) for chat in chats]
     print(
         f"{len(chats)} {args.prompts} prompts, {min(lengths)}–{max(lengths)} tokens; {args.new_tokens} new tokens each"

@@ -131,7 +131,7 @@ def test_first_pass_repair_and_drop(sandbox):
     backend = ScriptedChatBackend(
         [GOOD + "\n" + WRONG + "\n" + CHEATS, FIXED], rules=[(cheats_again, CHEATS)]
     )
-    creator = ToolCreator(backend, sandbox=sandbox, max_tools=3)
+    creator = ToolCreator(backend, sandbox=sandbox, max_tools=3, candidates=1)
     build = creator.build_section(SECTION)
     assert build.stats.__dict__ == {"proposed": 3, "first_pass": 1, "repaired": 1, "dropped": 1}
     by_name = {t.name: t for t in build.tools}
@@ -160,8 +160,8 @@ def test_first_pass_repair_and_drop(sandbox):
         "create",
         "validate",
         "validate",
-        "repair",
         "validate",
+        "repair",
         "validate",
         "repair",
         "validate",
@@ -183,7 +183,7 @@ def test_first_pass_repair_and_drop(sandbox):
     ],
 )
 def test_failures_without_repair_are_dropped(sandbox, reply, error):
-    creator = ToolCreator(ScriptedChatBackend([reply]), sandbox=sandbox, repair=False)
+    creator = ToolCreator(ScriptedChatBackend([reply]), sandbox=sandbox, repair=False, candidates=1)
     build = creator.build_section(SECTION)
     assert build.tools == [] and build.stats.__dict__ == {
         "proposed": 1,
@@ -208,9 +208,11 @@ def test_at_most_m_tools_and_unusable_replies(sandbox):
         .replace("print(density(", "print(density2(")
         + GOOD
     )
-    build = ToolCreator(ScriptedChatBackend([three]), sandbox=sandbox).build_section(SECTION)
+    build = ToolCreator(ScriptedChatBackend([three]), sandbox=sandbox, candidates=1).build_section(SECTION)
     assert build.stats.proposed == 2 and [t.name for t in build.tools] == ["density", "density2"]
-    build = ToolCreator(ScriptedChatBackend(["I cannot write code."]), sandbox=sandbox).build_section(SECTION)
+    build = ToolCreator(
+        ScriptedChatBackend(["I cannot write code."]), sandbox=sandbox, candidates=1
+    ).build_section(SECTION)
     assert build.stats.__dict__ == {"proposed": 0, "first_pass": 0, "repaired": 0, "dropped": 0}
 
 
@@ -241,7 +243,7 @@ print(ideal_gas_pressure(1, 273.15, 22.414))
     backend = ScriptedChatBackend(
         rules=[("section 1.4", GOOD), ("section 9.2", gas_tool)], name="scripted-model"
     )
-    creator = ToolCreator(backend, sandbox=sandbox)
+    creator = ToolCreator(backend, sandbox=sandbox, candidates=1)
     calls = {"n": 0}
 
     def stop_after_two(section, build, toolbox):
@@ -283,7 +285,7 @@ print(ideal_gas_pressure(1, 273.15, 22.414))
 def test_concurrent_build_renames_clashing_tools(tmp_path, sandbox):
     twin = Section("s15", "1.5", "More Density", 1, "Essential Ideas", ("Density again.", DENSITY))
     backend = ScriptedChatBackend(rules=[("Write tools", GOOD)], name="remote")
-    creator = ToolCreator(backend, sandbox=sandbox)
+    creator = ToolCreator(backend, sandbox=sandbox, candidates=1)
     reference = _reference(SECTION, twin)
     report = build_toolbox(reference, backend, tmp_path / "tb", creator=creator, workers=2, progress=False)
     assert report.built == 2 and not report.failed
@@ -297,7 +299,11 @@ def test_failed_section_is_not_saved_and_build_continues(tmp_path, sandbox):
     backend = ScriptedChatBackend([])  # no reply for the one section that needs the model
     reference = _reference(SECTION, CONCEPTS)
     report = build_toolbox(
-        reference, backend, tmp_path / "tb", creator=ToolCreator(backend, sandbox=sandbox), progress=False
+        reference,
+        backend,
+        tmp_path / "tb",
+        creator=ToolCreator(backend, sandbox=sandbox, candidates=1),
+        progress=False,
     )
     assert len(report.failed) == 1 and "1.4" in report.failed[0] and report.built == 1
     assert [s.number for s in Toolbox.from_pretrained(tmp_path / "tb").sections] == ["1.1"]
@@ -336,3 +342,158 @@ def test_select_sections():
         select_sections(reference, chapters=[99])
     with pytest.raises(ValueError, match=r"42\.42"):
         select_sections(reference, sections=["42.42"])
+
+
+# --------------------------------------------------------------------------- candidates and checks
+GOLD = WorkedExample(
+    id="ex-gold",
+    number="1.3",
+    title="Mass of Gold",
+    problem="Gold has a density of 19.3 g/cm^3. What is the mass of 2.00 cm^3 of gold?",
+    solution="mass = density × volume = 19.3 g/cm^3 × 2.00 cm^3 = 38.6 g",
+    answer="38.6 g",
+    check_problem="Silver has a density of 10.5 g/cm^3. What is the mass of 3.00 cm^3 of silver?",
+    check_answer="31.5 g",
+    section_id="s16",
+)
+IRON = WorkedExample(
+    id="ex-iron",
+    number="1.4",
+    title="Mass of Iron",
+    problem="Iron has a density of 7.87 g/cm^3. What is the mass of 5.00 cm^3 of iron?",
+    solution="mass = 7.87 g/cm^3 × 5.00 cm^3 = 39.4 g",
+    answer="39.4 g",
+    check_problem="Lead has a density of 11.3 g/cm^3. What is the mass of 2.00 cm^3 of lead?",
+    check_answer="22.6 g",
+    section_id="s16",
+)
+TWO_EXERCISES = Section("s16", "1.6", "Mass from Density", 1, "Essential Ideas", ("m = d V.", GOLD, IRON))
+MASS_TOOL = """TOOL: mass_from_density
+DESCRIPTION: Mass (g) from a density (g/cm^3) and a volume (cm^3).
+EXAMPLE: 1.3
+```python
+def mass_from_density(density_g_cm3, volume_cm3):
+    return density_g_cm3 * volume_cm3
+```
+```python
+print(mass_from_density(10.5, 3.00))
+```
+"""
+# passes Example 1.3 by returning its answer (written so that no literal is that answer), whatever the data
+RESTATES = MASS_TOOL.replace("return density_g_cm3 * volume_cm3", "return (63 + 0 * density_g_cm3) / 2")
+
+
+def test_sampled_candidates_are_kept_when_the_greedy_one_fails(sandbox):
+    backend = ScriptedChatBackend([WRONG, GOOD])
+    creator = ToolCreator(backend, sandbox=sandbox, candidates=2, sample_temperature=0.8, repair=False)
+    build = creator.build_section(SECTION)
+    assert [t.name for t in build.tools] == ["density"]
+    assert [c["temperature"] for c in backend.calls] == [0.0, 0.8]
+    assert build.stats.__dict__ == {"proposed": 2, "first_pass": 1, "repaired": 0, "dropped": 1}
+    assert [e.get("candidate") for e in build.log if e["event"] == "create"] == [0, 1]
+
+
+def test_identical_candidates_are_validated_once(sandbox):
+    backend = ScriptedChatBackend(rules=[("Write tools", GOOD)])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=3).build_section(SECTION)
+    assert (
+        len(backend.calls) == 3 and build.stats.proposed == 1 and [t.name for t in build.tools] == ["density"]
+    )
+
+
+def test_a_tool_must_also_solve_an_exercise_it_was_not_written_from(sandbox):
+    # the program for the other exercise (lead, 22.6 g) is written by the model with the tool defined
+    lead = "```python\nprint(mass_from_density(11.3, 2.00))\n```"
+
+    def lead_program(messages):  # the program-writing prompt for the lead exercise, not the creation prompt
+        text = messages[-1]["content"]
+        return "already defined" in text and "Lead has a density" in text
+
+    backend = ScriptedChatBackend([MASS_TOOL], rules=[(lead_program, lead)])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
+    assert [t.name for t in build.tools] == ["mass_from_density"]
+    checks = [e for e in build.log if e["event"] == "cross_check"]
+    assert [(c["example"], c["passed"]) for c in checks] == [("1.4", True)]
+    assert "already defined" in backend.calls[1]["messages"][-1]["content"]
+
+    # a tool that restates Example 1.3's answer passes it, but not the other exercise: dropped
+    backend = ScriptedChatBackend([RESTATES], rules=[(lead_program, lead)])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1, repair=False).build_section(TWO_EXERCISES)
+    assert build.tools == [] and build.stats.dropped == 1
+    validations = [e for e in build.log if e["event"] in ("validate", "cross_check")]
+    assert [(e["event"], e["passed"]) for e in validations] == [("validate", True), ("cross_check", False)]
+    assert "printed 31.5" in validations[1]["error"]
+
+    # with the check turned off the restating tool is kept (what the check protects against)
+    backend = ScriptedChatBackend([RESTATES])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
+    assert [t.name for t in build.tools] == ["mass_from_density"] and len(backend.calls) == 1
+
+
+def test_a_program_that_prints_the_books_answer_is_refused(sandbox):
+    by_hand = MASS_TOOL.replace(
+        "print(mass_from_density(10.5, 3.00))", "mass_from_density(10.5, 3.00)\nprint(31.5)"
+    )
+    build = ToolCreator(
+        ScriptedChatBackend([by_hand]), sandbox=sandbox, candidates=1, repair=False, cross_checks=0
+    ).build_section(TWO_EXERCISES)
+    assert build.tools == []
+    assert "holds the number 31.5" in build.log[1]["error"]
+    # numbers given in the exercise, and small whole numbers, are not answers
+    creator = ToolCreator(ScriptedChatBackend([]), sandbox=sandbox)
+    exercise = section_exercises(SECTION)[0]  # copper: 8.91 g and 1.00 cm^3 given, 8.91 g/cm^3 expected
+    (draft,) = parse_tool_drafts(GOOD)
+    assert creator.validate(draft, exercise).passed
+
+
+def test_parsers_read_the_shapes_small_models_write():
+    # tool and program in one block, prose around it (a typical repair reply)
+    one_block = (
+        "Here is the corrected tool:\n\n```python\nimport math\n\ndef moles(mass_g, molar_mass):\n"
+        '    """Moles from mass."""\n    return mass_g / molar_mass\n\n# Example\nprint(moles(36.0, 18.02))\n```\n'
+        "This divides the mass by the molar mass."
+    )
+    (draft,) = parse_tool_drafts(one_block)
+    assert draft.name == "moles" and draft.program == "print(moles(36.0, 18.02))"
+    assert "print" not in draft.code and "import math" in draft.code
+    # the field lines inside the code block, and a __main__ guard
+    inside = (
+        "```python\nTOOL: conc\nDESCRIPTION: molarity\nEXAMPLE: Example 3.3\ndef conc(n, v):\n    return n / v\n\n"
+        "if __name__ == '__main__':\n    print(conc(1, 2))\n```"
+    )
+    (draft,) = parse_tool_drafts(inside)
+    assert (draft.name, draft.description, draft.example, draft.program) == (
+        "conc",
+        "molarity",
+        "3.3",
+        "print(conc(1, 2))",
+    )
+    assert "TOOL" not in draft.code
+    # helpers: the tool is the function the program calls
+    helpers = "```python\ndef _helper(x):\n    return x\n\ndef main_tool(x):\n    return _helper(x) * 2\n```\n```python\nprint(main_tool(2))\n```"
+    assert parse_tool_drafts(helpers)[0].name == "main_tool"
+    # two tools, the second with bold field names
+    two = (
+        GOOD
+        + "\n**TOOL:** twice\n**DESCRIPTION:** doubles\n```python\ndef twice(x):\n    return 2 * x\n```\n```python\nprint(twice(4))\n```"
+    )
+    assert [(d.name, d.description, d.program) for d in parse_tool_drafts(two)] == [
+        ("density", "Density (g/cm^3) from mass (g) and volume (cm^3).", "print(density(8.91, 1.00))"),
+        ("twice", "doubles", "print(twice(4))"),
+    ]
+
+
+def test_a_program_for_an_unnamed_exercise_is_checked_against_each_offered_one(sandbox):
+    # EXAMPLE names no exercise of the section; the program solves Example 1.4's (lead, 22.6 g)
+    unnamed = MASS_TOOL.replace("EXAMPLE: 1.3", "EXAMPLE: 0.133").replace("(10.5, 3.00)", "(11.3, 2.00)")
+    backend = ScriptedChatBackend([unnamed])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
+    (tool,) = build.tools
+    assert tool.validation.example_id == "ex-iron" and tool.validation.expected_answer == "22.6 g"
+    assert [e["example"] for e in build.log if e["event"] == "validate"] == ["1.4"]
+
+
+def test_a_repair_reply_that_restates_the_failing_tool_first_is_read_to_its_end(sandbox):
+    backend = ScriptedChatBackend([WRONG, WRONG + "\nThe corrected version:\n\n" + FIXED])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
+    assert [(t.name, t.record.status) for t in build.tools] == [("mass_from_density", "repaired")]

@@ -8,8 +8,8 @@
 * ``hf-reft reftool evaluate --toolbox DIR`` — SciBench chemistry accuracy of RefTool, PoT and CoT
   with the same model, in one table with n and Wilson 95 % intervals (``--limit N``).
 
-Model choice everywhere: ``--model`` (Hub id, local folder or OpenAI-compatible URL), else
-``$HF_REFT_CHAT_MODEL``, else the offline default (SmolLM2-135M-Instruct).
+Model choice everywhere: ``--model`` (a GGUF file, Hub id, local folder or OpenAI-compatible URL),
+else ``$HF_REFT_CHAT_MODEL``, else the offline default (Qwen2.5-Coder-1.5B-Instruct on llama.cpp).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..cli import UsageError
+from .chat.llamacpp import ENV_THREADS
 
 __all__ = ["PIPELINE_SUBCOMMANDS"]
 
@@ -28,7 +29,9 @@ __all__ = ["PIPELINE_SUBCOMMANDS"]
 # --------------------------------------------------------------------------- shared options
 def add_connection_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--backend``, ``--served-model``, ``--timeout`` and ``--max-retries``: what :func:`connect` reads."""
-    p.add_argument("--backend", choices=["auto", "transformers", "inference"], help="force a backend")
+    p.add_argument(
+        "--backend", choices=["auto", "llamacpp", "transformers", "inference"], help="force a backend"
+    )
     p.add_argument("--served-model", help="model name to send to an OpenAI-compatible server")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a remote server")
     p.add_argument("--max-retries", type=int, default=4, help="retries on 429/5xx/connection errors (remote)")
@@ -71,14 +74,17 @@ def load_reference(args: argparse.Namespace):
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("chat model")
     g.add_argument(
-        "--model", help="Hub id, local folder, or server URL (http://host:port/v1); default: offline model"
+        "--model",
+        help="a .gguf file, Hub id, local folder, or server URL (http://host:port/v1); "
+        "default: the offline Qwen2.5-Coder-1.5B-Instruct on llama.cpp",
     )
     add_connection_options(g)
     g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
     g.add_argument(
         "--threads",
         type=int,
-        help="CPU threads for a local model (torch.set_num_threads); 1 is far faster on a busy shared machine",
+        help="CPU threads for a local model (llama.cpp, or torch.set_num_threads); default: llama.cpp takes "
+        "the cores that are free now; 1 is far faster on a busy shared machine",
     )
     g.add_argument(
         "--replay",
@@ -94,9 +100,12 @@ def _backend(args: argparse.Namespace):
     if args.threads is not None:
         if args.threads < 1:
             raise UsageError(f"--threads must be at least 1 (got {args.threads}).")
+        import os
+
         import torch
 
         torch.set_num_threads(args.threads)
+        os.environ[ENV_THREADS] = str(args.threads)  # read when a llama.cpp backend starts
     if args.replay:
         from .scripted import ScriptedChatBackend
 
@@ -133,18 +142,44 @@ def _positive(name: str, value: float) -> None:
 
 
 # --------------------------------------------------------------------------- build
+#: ``hf-reft reftool build`` flags that set a :class:`~hf_reft.reftool.creation.ToolCreator` argument of
+#: the same name; their defaults are the class's own.
+_CREATOR_FLAGS: dict[str, tuple[type, str]] = {
+    "max_tools": (int, "m: most tools kept per section"),
+    "budget": (int, "most characters of section text per prompt"),
+    "rel_tol": (float, "relative tolerance against the book's answer"),
+    "max_new_tokens": (int, "most tokens per model reply"),
+    "candidates": (int, "creation replies per section: the first greedy, the others sampled"),
+    "sample_temperature": (float, "temperature of the sampled candidates"),
+    "max_examples": (int, "most exercises offered per creation prompt"),
+    "cross_checks": (int, "most other exercises a passing tool is tried on; 0: no cross-check"),
+}
+
+
+def _creator_default(name: str):
+    import inspect
+
+    from .creation import ToolCreator
+
+    return inspect.signature(ToolCreator).parameters[name].default
+
+
 def _build(args: argparse.Namespace) -> int:
     from .building import build_toolbox, select_sections
     from .creation import ToolCreator
 
-    for name in ("max_tools", "max_new_tokens"):
-        _positive(name.replace("_", "-"), getattr(args, name))
-    if args.workers is not None:
-        _positive("workers", args.workers)
-    if args.budget < 500:
+    settings = {name: getattr(args, name) for name in _CREATOR_FLAGS if getattr(args, name) is not None}
+    for name in ("max_tools", "max_new_tokens", "candidates", "max_examples", "workers"):
+        if getattr(args, name) is not None:
+            _positive(name.replace("_", "-"), getattr(args, name))
+    if args.budget is not None and args.budget < 500:
         raise UsageError(f"--budget must be at least 500 characters (got {args.budget}).")
-    if not 0 < args.rel_tol < 1:
+    if args.rel_tol is not None and not 0 < args.rel_tol < 1:
         raise UsageError(f"--rel-tol must be between 0 and 1, e.g. 0.02 (got {args.rel_tol}).")
+    if args.cross_checks is not None and args.cross_checks < 0:
+        raise UsageError(f"--cross-checks must be ≥ 0 (0 turns the check off; got {args.cross_checks}).")
+    if args.sample_temperature is not None and args.sample_temperature <= 0:
+        raise UsageError(f"--sample-temperature must be positive (got {args.sample_temperature}).")
     reference = load_reference(args)
     try:
         sections = select_sections(
@@ -155,15 +190,7 @@ def _build(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from err
     backend = _backend(args)
-    creator = ToolCreator(
-        backend,
-        max_tools=args.max_tools,
-        budget=args.budget,
-        rel_tol=args.rel_tol,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        repair=not args.no_repair,
-    )
+    creator = ToolCreator(backend, temperature=args.temperature, repair=not args.no_repair, **settings)
     try:
         report = build_toolbox(
             reference,
@@ -198,10 +225,10 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="shared data folder for named references (default: ../shared/data)")
     p.add_argument("--chapters", help="build only these chapters, in this order (e.g. 9,5,3)")
     p.add_argument("--sections", help="build only these sections (ids or numbers, e.g. 9.2,m68674)")
-    p.add_argument("--max-tools", type=int, default=2, help="m: most tools per section (default 2)")
-    p.add_argument("--budget", type=int, default=6000, help="most characters of section text per prompt")
-    p.add_argument("--rel-tol", type=float, default=0.02, help="tolerance against the book's answer (0.02)")
-    p.add_argument("--max-new-tokens", type=int, default=512, help="most tokens per model reply")
+    for name, (kind, what) in _CREATOR_FLAGS.items():
+        p.add_argument(
+            "--" + name.replace("_", "-"), type=kind, help=f"{what} (default {_creator_default(name)})"
+        )
     p.add_argument("--no-repair", action="store_true", help="drop failing tools without asking for a repair")
     p.add_argument("--workers", type=int, help="sections in flight (default: 1 local model, 4 remote)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue a toolbox in --output")

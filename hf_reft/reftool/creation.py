@@ -7,17 +7,29 @@ For a :class:`~hf_reft.reftool.reference.Section`, :class:`ToolCreator`
    worked example itself with the answer its solution states (``answer``). The expected answer
    always comes from the book, never from a model. A section without such an exercise gets no
    tools (nothing could validate them) and costs no model call.
-2. sends the section's text (the exercises' answers withheld; at most ``budget`` characters, the
-   exercises kept) and a format example, asking for up to ``max_tools`` tools (default 2), each
-   with a name, a description, a self-contained function and a program that solves one of the
-   exercises *by calling the tool* and prints the answer (:func:`~hf_reft.reftool.prompts.creation_messages`);
-3. validates each tool: the code must define the function, the program must call it, and the
-   program (after the tool's code) runs in the sandbox; the number it prints last must match one
-   of the numbers of the book's answer within ``rel_tol`` (default 2 %);
-4. sends a failing tool back to the model **once** with the error (the expected value is not
-   revealed) for repair, and validates the repaired tool on the same exercise;
-5. drops what still fails. Counts go into :class:`~hf_reft.reftool.toolbox.BuildStats`
-   (proposed, passed first time, repaired, dropped); the attempts are in :attr:`SectionBuild.log`.
+2. sends the section's text with the worked examples' own solution steps (the exercises' answers
+   withheld; at most ``budget`` characters) and a format example, asking for up to ``max_tools``
+   tools (default 2) that code the computation a worked solution carries out, each with a name, a
+   description, a self-contained function and a program that solves one of the first
+   ``max_examples`` exercises *by calling the tool* and prints the answer
+   (:func:`~hf_reft.reftool.prompts.creation_messages`). It asks ``candidates`` times: once at
+   ``temperature`` (greedy by default) and the rest sampled at ``sample_temperature``; every distinct
+   tool of every reply is a candidate;
+3. validates each candidate: the code must define the function, the program must call it, must not
+   hold the book's answer as a number it did not get from the exercise (a program that prints the
+   answer worked out by hand proves nothing about the tool), and the program (after the tool's code)
+   runs in the sandbox; the number it prints last must match one of the numbers of the book's answer
+   within ``rel_tol`` (default 2 %);
+4. **cross-checks** a tool that passed when the section has a second exercise: the model writes a
+   program for another exercise (the most similar ones first, at most ``cross_checks``) with the tool
+   already defined, and the tool is kept only if one of those also gives the book's answer — so a tool
+   cannot pass by restating one exercise's answer;
+5. when fewer than ``max_tools`` tools were kept, sends the best failing candidates back to the model
+   **once** each with the error (the expected value is not revealed) for repair, and validates and
+   cross-checks the repaired tool the same way;
+6. drops what still fails. Counts go into :class:`~hf_reft.reftool.toolbox.BuildStats`
+   (proposed = distinct candidates, passed first time, repaired, dropped); every reply and check is
+   in :attr:`SectionBuild.log`.
 
 Running tools needs a trusted source; everything runs in :mod:`hf_reft.sandbox`.
 """
@@ -28,14 +40,15 @@ import ast
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..answers import Answer, compare_numbers, extract_program_result, find_numbers
 from ..sandbox import Sandbox, SandboxPolicy, SandboxResult, run_program
 from . import prompts
-from .chat import ChatBackend
-from .parsing import ToolDraft, parse_tool_drafts
+from .chat import ChatBackend, default_concurrency
+from .parsing import ToolDraft, first_program, parse_tool_drafts
 from .reference import Section, WorkedExample
 from .toolbox import (
     BuildStats,
@@ -113,11 +126,17 @@ def section_exercises(section: Section) -> list[Exercise]:
     return exercises
 
 
+_LONG_IMAGE = re.compile(r"\[Image: ([^\]]{240})[^\]]+\]")
+
+
 def _example_text(example: WorkedExample, limit: int) -> str:
-    """A worked example as the model sees it: the check exercise's answer withheld."""
+    """A worked example as the model sees it: its solution steps, the check exercise's answer withheld.
+
+    Figure descriptions longer than 240 characters are cut, so that the steps fit the budget.
+    """
     lines = [f"Example {example.number}: {example.title}".rstrip(": "), example.problem]
     if example.solution:
-        lines.append(f"Solution:\n{example.solution}")
+        lines.append("Solution:\n" + _LONG_IMAGE.sub(r"[Image: \1...]", example.solution))
     if example.check_problem:
         lines.append(f"Check Your Learning:\n{example.check_problem}")
     text = "\n".join(lines)
@@ -127,12 +146,13 @@ def _example_text(example: WorkedExample, limit: int) -> str:
 def section_prompt_text(section: Section, exercises: Sequence[Exercise], budget: int) -> str:
     """The section's text for the creation prompt, at most about ``budget`` characters.
 
-    The worked examples holding ``exercises`` are always included (each cut to a share of the
-    budget); paragraphs fill the rest in reading order. Check-exercise answers are left out.
+    The worked examples holding ``exercises``, with their solution steps, are always included
+    (together up to three quarters of the budget, each cut to an equal share of it); paragraphs fill
+    the rest in reading order. Check-exercise answers are left out.
     """
     wanted = {e.example_id for e in exercises}
     examples = [b for b in section.blocks if isinstance(b, WorkedExample) and b.id in wanted]
-    share = max(400, budget // max(1, 2 * len(examples))) if examples else budget
+    share = max(400, 3 * budget // max(1, 4 * len(examples))) if examples else budget
     rendered = {id(b): _example_text(b, share) for b in examples}
     left = budget - sum(len(t) for t in rendered.values())
     parts = []
@@ -171,12 +191,17 @@ class ToolCreator:
         backend: the chat model that writes tools.
         sandbox: where validation programs run (default: a shared sandbox for ``policy``).
         policy: sandbox limits when no sandbox is given.
-        max_tools: m, the most tools per section.
+        max_tools: m, the most tools kept per section.
         budget: the most characters of section text per prompt.
         rel_tol: relative tolerance of the numeric comparison with the book's answer.
         max_new_tokens: the most tokens of one creation or repair reply.
-        temperature: sampling temperature (0 = greedy).
-        repair: whether a failing tool goes back to the model once.
+        temperature: sampling temperature of the first creation reply and of repairs (0 = greedy).
+        candidates: creation replies per section (the first at ``temperature``, the others sampled).
+        sample_temperature: the temperature of the other candidates.
+        max_examples: the most exercises offered in the creation prompt (book order).
+        cross_checks: the most other exercises a passing tool is tried on (0 turns the check off;
+            a section with one exercise has none to try).
+        repair: whether failing candidates go back to the model once.
     """
 
     def __init__(
@@ -186,10 +211,14 @@ class ToolCreator:
         sandbox: Sandbox | None = None,
         policy: SandboxPolicy | None = None,
         max_tools: int = 2,
-        budget: int = 6000,
+        budget: int = 7000,
         rel_tol: float = 0.02,
-        max_new_tokens: int = 512,
+        max_new_tokens: int = 768,
         temperature: float = 0.0,
+        candidates: int = 3,
+        sample_temperature: float = 0.7,
+        max_examples: int = 4,
+        cross_checks: int = 2,
         repair: bool = True,
     ) -> None:
         if max_tools < 1:
@@ -198,6 +227,12 @@ class ToolCreator:
             raise ValueError(f"budget must be at least 500 characters, got {budget}.")
         if not 0 < rel_tol < 1:
             raise ValueError(f"rel_tol must be in (0, 1), e.g. 0.02; got {rel_tol}.")
+        if candidates < 1:
+            raise ValueError(f"candidates must be ≥ 1, got {candidates}.")
+        if max_examples < 1:
+            raise ValueError(f"max_examples must be ≥ 1, got {max_examples}.")
+        if cross_checks < 0:
+            raise ValueError(f"cross_checks must be ≥ 0 (0 = no cross-check), got {cross_checks}.")
         self.backend = backend
         self.sandbox = sandbox
         self.policy = policy or (sandbox.policy if sandbox is not None else DEFAULT_CREATION_POLICY)
@@ -206,6 +241,10 @@ class ToolCreator:
         self.rel_tol = rel_tol
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.candidates = candidates
+        self.sample_temperature = sample_temperature
+        self.max_examples = max_examples
+        self.cross_checks = cross_checks
         self.repair = repair
 
     @property
@@ -217,12 +256,16 @@ class ToolCreator:
             "rel_tol": self.rel_tol,
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
+            "candidates": self.candidates,
+            "sample_temperature": self.sample_temperature,
+            "max_examples": self.max_examples,
+            "cross_checks": self.cross_checks,
             "repair": self.repair,
         }
 
     # ------------------------------------------------------------------ one section
     def build_section(self, section: Section) -> SectionBuild:
-        """Write, validate, repair and keep the tools of ``section``."""
+        """Write, validate, cross-check, repair and keep the tools of ``section``."""
         started = time.monotonic()
         build = SectionBuild()
         exercises = section_exercises(section)
@@ -230,46 +273,154 @@ class ToolCreator:
             build.skipped = "no worked example with a numeric answer stated in the book to validate tools on"
             build.log.append({"event": "skipped", "reason": build.skipped})
             return build
-        text = section_prompt_text(section, exercises, self.budget)
-        messages = prompts.creation_messages(
-            section.label, text, [(e.number, e.problem) for e in exercises], self.max_tools
-        )
-        reply = self._chat(messages)
-        drafts = parse_tool_drafts(reply)[: self.max_tools]
-        build.log.append({"event": "create", "reply": reply, "drafts": len(drafts)})
-        build.stats.proposed = len(drafts)
-        taken: set[str] = set()
-        for draft in drafts:
-            tool = self._validate_with_repair(section, draft, exercises, build)
-            if tool is None:
-                build.stats.dropped += 1
+        offered = exercises[: self.max_examples]
+        messages = self.creation_messages(section, offered)
+        candidates: list[tuple[int, ToolDraft]] = []  # (the reply it came from, the draft)
+        seen: set[tuple[str, str]] = set()
+        for k, reply in enumerate(self._create(messages)):
+            drafts = parse_tool_drafts(reply)[: self.max_tools]
+            build.log.append({"event": "create", "candidate": k, "reply": reply, "drafts": len(drafts)})
+            for draft in drafts:
+                key = (draft.code.strip(), (draft.program or "").strip())
+                if key not in seen:
+                    seen.add(key)
+                    candidates.append((k, draft))
+        build.stats.proposed = len(candidates)
+        kept: dict[str, Tool] = {}
+        failures: list[tuple[ToolDraft, _Outcome, Exercise]] = []
+        for k, draft in candidates:
+            if len(kept) >= self.max_tools or draft.name in kept:
                 continue
-            if tool.name in taken:  # two tools of one section with the same name
-                tool = rename_tool(tool, _free_name(tool.name, taken))
-            taken.add(tool.name)
+            named = _named_exercise(draft, offered)
+            outcome = self._check(draft, [named] if named else offered, exercises, build, candidate=k)
+            if outcome.passed:
+                kept[draft.name] = outcome.tool("passed", 1)
+            else:
+                failures.append((draft, outcome, named or offered[0]))
+        if self.repair:
+            failures.sort(key=lambda failure: _closeness(failure[1]))
+            for draft, outcome, exercise in failures:
+                if len(kept) >= self.max_tools:
+                    break
+                if draft.name in kept:
+                    continue
+                tool = self._repair(section, draft, outcome, exercise, exercises, build)
+                if tool is not None and tool.name not in kept:
+                    kept[tool.name] = tool
+        for tool in kept.values():
             build.tools.append(tool)
             if tool.record.status == "passed":
                 build.stats.first_pass += 1
             else:
                 build.stats.repaired += 1
+        build.stats.dropped = build.stats.proposed - build.stats.kept
         build.seconds = time.monotonic() - started
         return build
 
-    def _chat(self, messages: list[dict[str, str]]) -> str:
-        return self.backend.chat(messages, max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+    def creation_messages(
+        self, section: Section, offered: Sequence[Exercise] | None = None
+    ) -> list[dict[str, str]]:
+        """The creation prompt of ``section`` offering ``offered`` (default: its first ``max_examples`` exercises)."""
+        if offered is None:
+            offered = section_exercises(section)[: self.max_examples]
+        text = section_prompt_text(section, offered, self.budget)
+        return prompts.creation_messages(
+            section.label, text, [(e.number, e.problem) for e in offered], self.max_tools
+        )
 
-    def _validate_with_repair(
-        self, section: Section, draft: ToolDraft, exercises: Sequence[Exercise], build: SectionBuild
-    ) -> Tool | None:
-        exercise = _exercise_for(draft, exercises)
-        outcome = self.validate(draft, exercise)
+    def _chat(self, messages: list[dict[str, str]], temperature: float | None = None) -> str:
+        return self.backend.chat(
+            messages,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature if temperature is None else temperature,
+        )
+
+    def _create(self, messages: list[dict[str, str]]) -> list[str]:
+        """``candidates`` creation replies: the first at ``temperature``, the others sampled.
+
+        The first reply comes alone (a local llama.cpp backend then holds the prompt in its cache);
+        the sampled ones go out together, as many at once as the backend serves at once.
+        """
+        first = self._chat(messages)
+        if self.candidates == 1:
+            return [first]
+        workers = max(1, min(self.candidates - 1, default_concurrency(self.backend, batch_local=True)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hf-reft-candidates") as pool:
+            rest = list(
+                pool.map(lambda _: self._chat(messages, self.sample_temperature), range(self.candidates - 1))
+            )
+        return [first, *rest]
+
+    def _check(
+        self,
+        draft: ToolDraft,
+        choices: Sequence[Exercise],
+        exercises: Sequence[Exercise],
+        build: SectionBuild,
+        *,
+        candidate: int | None = None,
+    ) -> _Outcome:
+        """Validate ``draft`` on one of ``choices`` (see :meth:`validate`), then cross-check it on another
+        exercise of ``exercises``; logs both. ``candidate``: the creation reply the draft came from
+        (``None`` for a repair).
+        """
+        outcome = self.validate(draft, choices)
+        where = {"candidate": candidate} if candidate is not None else {"repair": True}
+        example = outcome.exercise.number if outcome.exercise else ",".join(e.number for e in choices)
         build.log.append(
-            {"event": "validate", "tool": draft.name, "example": exercise.number, **outcome.summary()}
+            {"event": "validate", "tool": draft.name, "example": example, **where, **outcome.summary()}
         )
         if outcome.passed:
-            return outcome.tool("passed", 1, exercise)
-        if not self.repair:
-            return None
+            outcome = self._cross_check(outcome, exercises, build, where)
+        return outcome
+
+    def _cross_check(
+        self, outcome: _Outcome, exercises: Sequence[Exercise], build: SectionBuild, where: dict[str, Any]
+    ) -> _Outcome:
+        """Keep ``outcome`` passed only if its tool also solves another exercise (when there is one)."""
+        exercise = outcome.exercise
+        assert exercise is not None
+        others = _most_similar([e for e in exercises if e is not exercise], outcome.draft, exercise)
+        if not others or self.cross_checks == 0:
+            return outcome
+        draft = outcome.draft
+        errors = []
+        for other in others[: self.cross_checks]:
+            reply = self._chat(prompts.tool_program_messages(other.problem, draft.code))
+            program = first_program(reply) or ""
+            check = self.validate(
+                ToolDraft(draft.name, draft.description, other.number, draft.code, program, ""), other
+            )
+            build.log.append(
+                {
+                    "event": "cross_check",
+                    **where,
+                    "tool": draft.name,
+                    "example": other.number,
+                    "reply": reply,
+                    **check.summary(),
+                }
+            )
+            if check.passed:
+                outcome.cross_checked = other.number
+                return outcome
+            errors.append(f"Example {other.number}: {check.error}")
+        outcome.passed = False
+        outcome.error = (
+            f"the tool gave the book's answer for Example {exercise.number} but not for another exercise of "
+            "the section it should also solve (" + "; ".join(errors) + ")"
+        )
+        return outcome
+
+    def _repair(
+        self,
+        section: Section,
+        draft: ToolDraft,
+        outcome: _Outcome,
+        exercise: Exercise,
+        exercises: Sequence[Exercise],
+        build: SectionBuild,
+    ) -> tuple[Tool | None, Exercise]:
         reply = self._chat(
             prompts.repair_messages(section.label, exercise.problem, draft.raw, outcome.error or "")
         )
@@ -277,23 +428,18 @@ class ToolCreator:
         build.log.append({"event": "repair", "tool": draft.name, "reply": reply, "drafts": len(repaired)})
         if not repaired:
             return None
-        fixed = repaired[0]
-        fixed_exercise = _exercise_for(fixed, exercises, default=exercise)
-        second = self.validate(fixed, fixed_exercise)
-        build.log.append(
-            {
-                "event": "validate",
-                "tool": fixed.name,
-                "example": fixed_exercise.number,
-                "repair": True,
-                **second.summary(),
-            }
-        )
-        return second.tool("repaired", 2, fixed_exercise) if second.passed else None
+        fixed = repaired[-1]  # a repair reply may restate the failing tool before the corrected one
+        second = self._check(fixed, [_named_exercise(fixed, exercises) or exercise], exercises, build)
+        return second.tool("repaired", 2) if second.passed else None
 
     # ------------------------------------------------------------------ validation
-    def validate(self, draft: ToolDraft, exercise: Exercise) -> _Outcome:
-        """Check one drafted tool on ``exercise`` (runs its program in the sandbox)."""
+    def validate(self, draft: ToolDraft, exercise: Exercise | Sequence[Exercise]) -> _Outcome:
+        """Check one drafted tool on ``exercise`` (runs its program in the sandbox).
+
+        Given several exercises (a draft whose EXAMPLE line names none of them), the program passes
+        if what it prints is the book's answer to one of them; :attr:`_Outcome.exercise` says which.
+        """
+        choices = [exercise] if isinstance(exercise, Exercise) else list(exercise)
         outcome = _Outcome(draft)
         description = draft.description or _docstring(draft.code, draft.name)
         try:
@@ -328,15 +474,40 @@ class ToolCreator:
         if answer is None or not answer.is_numeric:
             outcome.error = "the program printed no number; it must print the numeric answer"
             return outcome
-        expected = exercise.expected_values
-        if not any(compare_numbers(answer.value, v, abs_tol=0.0, rel_tol=self.rel_tol) for v in expected):
+        matched = next((e for e in choices if self._matches(answer.value, e.expected_values)), None)
+        if matched is None:
             outcome.error = (
                 f"the program printed {answer.value:.6g}, which does not match the answer stated in the book "
                 f"(relative tolerance {self.rel_tol:g}); check the formula, constants and units"
             )
             return outcome
-        outcome.passed = True
+        if literal := self._stated_answer(draft, matched):
+            outcome.error = (
+                f"the code holds the number {literal} instead of computing it; the tool must compute the "
+                "answer from the exercise's data"
+            )
+            return outcome
+        outcome.passed, outcome.exercise = True, matched
         return outcome
+
+    def _matches(self, value: float, expected: Sequence[float]) -> bool:
+        return any(compare_numbers(value, v, abs_tol=0.0, rel_tol=self.rel_tol) for v in expected)
+
+    def _stated_answer(self, draft: ToolDraft, exercise: Exercise) -> str | None:
+        """A number literal of the tool or its program that is the book's answer, not given in the exercise.
+
+        Signs are ignored, and so are small whole numbers (≤ 10): they are counts and exponents far
+        more often than answers.
+        """
+        given = [abs(a.value) for a in find_numbers(exercise.problem) if a.is_numeric]
+        expected = [abs(v) for v in exercise.expected_values]
+        for literal in _number_literals(f"{draft.code}\n{draft.program or ''}"):
+            small = literal.is_integer() and literal <= 10
+            is_answer = self._matches(literal, expected)
+            is_given = any(compare_numbers(literal, g, abs_tol=0.0, rel_tol=1e-9) for g in given)
+            if is_answer and not small and not is_given:
+                return f"{literal:g}"
+        return None
 
     def _run(self, source: str) -> SandboxResult:
         if self.sandbox is not None:
@@ -352,6 +523,8 @@ class _Outcome:
     answer: Answer | None = None
     result: SandboxResult | None = None
     tool_object: Tool | None = None
+    exercise: Exercise | None = None  # the exercise it passed
+    cross_checked: str | None = None  # the other exercise the tool also solved
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -361,8 +534,9 @@ class _Outcome:
             "stdout": (self.result.stdout[-500:] if self.result else None),
         }
 
-    def tool(self, status: str, attempts: int, exercise: Exercise) -> Tool:
-        assert self.tool_object is not None and self.draft.program is not None
+    def tool(self, status: str, attempts: int) -> Tool:
+        exercise = self.exercise
+        assert self.tool_object is not None and self.draft.program is not None and exercise is not None
         tool = self.tool_object
         tool.validation = ValidationExample(
             problem=exercise.problem,
@@ -382,15 +556,40 @@ class _Outcome:
         return tool
 
 
-def _exercise_for(
-    draft: ToolDraft, exercises: Sequence[Exercise], default: Exercise | None = None
-) -> Exercise:
-    """The exercise a draft names (EXAMPLE line), else ``default`` or the first one."""
-    if draft.example:
-        for exercise in exercises:
-            if exercise.number == draft.example:
-                return exercise
-    return default or exercises[0]
+def _named_exercise(draft: ToolDraft, exercises: Sequence[Exercise]) -> Exercise | None:
+    """The exercise a draft's EXAMPLE line names, if it names one of ``exercises``."""
+    return next((e for e in exercises if draft.example and e.number == draft.example), None)
+
+
+def _closeness(outcome: _Outcome) -> int:
+    """How far a failed candidate got (lower is closer): a wrong number, then a crash, then the rest."""
+    if outcome.answer is not None:
+        return 0
+    return 1 if outcome.result is not None else 2
+
+
+_WORD = re.compile(r"[a-z]{4,}")
+
+
+def _most_similar(others: Sequence[Exercise], draft: ToolDraft, exercise: Exercise) -> list[Exercise]:
+    """``others`` ordered by how many words they share with the tool and its exercise (book order on ties)."""
+    words = set(
+        _WORD.findall(f"{exercise.problem} {draft.description} {draft.name.replace('_', ' ')}".lower())
+    )
+    return sorted(others, key=lambda e: -len(words & set(_WORD.findall(e.problem.lower()))))
+
+
+def _number_literals(code: str) -> list[float]:
+    """The absolute values of the int and float literals of ``code``; none if it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    return [
+        abs(float(node.value))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float)
+    ]
 
 
 def _calls(program: str, name: str) -> bool:

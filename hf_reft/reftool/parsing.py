@@ -6,7 +6,9 @@ returns what it could read (possibly nothing) and the caller decides what that m
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -109,46 +111,143 @@ class ToolDraft:
     raw: str
 
 
-_TOOL_START = re.compile(r"^[ \t>*#-]*TOOL[ \t]*[:\-][ \t]*", re.IGNORECASE | re.MULTILINE)
+_FIELD_LINE = re.compile(
+    r"^[ \t>*#-]*(?:TOOL|DESCRIPTION|EXAMPLE)\b[ \t*]*[:\-].*$\n?", re.IGNORECASE | re.MULTILINE
+)
 
 
 def _field(text: str, name: str) -> str | None:
-    match = re.search(rf"^[ \t>*#-]*{name}[ \t*]*[:\-][ \t*]*(.+)$", text, re.IGNORECASE | re.MULTILINE)
+    match = re.search(rf"^[ \t>*#-]*{name}\b[ \t*]*[:\-][ \t*]*(.+)$", text, re.IGNORECASE | re.MULTILINE)
     return match.group(1).strip().strip("*`").strip() if match else None
 
 
-def parse_tool_drafts(text: str) -> list[ToolDraft]:
-    """The tools in a creation (or repair) reply, in the format of :mod:`~hf_reft.reftool.prompts`.
+@dataclass
+class _Block:
+    """A fenced Python block of a reply: where it stands, its field lines, and its code split in two."""
 
-    A chunk without a function definition is skipped. When there are no ``TOOL:`` lines, the reply
-    is read as one tool whose name is the first function it defines.
-    """
-    starts = [m.start() for m in _TOOL_START.finditer(text)]
-    chunks = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)] if starts else [text]
-    drafts = []
-    for chunk in chunks:
-        blocks = code_blocks(chunk)
-        code = next((b for b in blocks if re.search(r"^def \w+\s*\(", b, re.MULTILINE)), None)
-        if code is None:
+    start: int
+    end: int
+    fields: str  # TOOL / DESCRIPTION / EXAMPLE lines written inside the block
+    definitions: str  # imports, constants, functions and classes
+    statements: str  # the top-level code that uses them (a program), if any
+    defined: list[str]
+
+
+def _python_blocks(text: str) -> list[_Block]:
+    spans = [(m.start(), m.end(), m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
+    if not spans and re.search(r"^def \w+\s*\(", text, re.MULTILINE):  # code without fences
+        spans = [(0, len(text), "", text)]
+    blocks = []
+    for start, end, language, code in spans:
+        if language and language not in ("python", "py", "python3"):
             continue
+        fields = "".join(m.group(0) for m in _FIELD_LINE.finditer(code))
+        code = _FIELD_LINE.sub("", code).strip("\n")
+        if not code.strip():
+            continue
+        definitions, statements, defined = _split_code(code)
+        blocks.append(_Block(start, end, fields, definitions, statements, defined))
+    return blocks
+
+
+def _split_code(code: str) -> tuple[str, str, list[str]]:
+    """``code`` as (its definitions, the statements that use them, the functions it defines).
+
+    Statements from the first one that calls a function defined in ``code`` (or prints) on are the
+    program; an ``if __name__ == "__main__":`` block counts as program too. Code that does not parse
+    is split only by regular expression (``def`` lines start the definitions).
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
         defined = re.findall(r"^def (\w+)\s*\(", code, re.MULTILINE)
-        name = _field(chunk, "TOOL")
+        return (code, "", defined) if defined else ("", code, [])
+    defined = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not defined:
+        return "", code, []
+    lines = code.splitlines()
+    definitions: list[str] = []
+    statements: list[str] = []
+    in_program = False
+    for node in tree.body:
+        start = (node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno) - 1
+        source = "\n".join(lines[start : node.end_lineno])
+        if not isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+        ):
+            if _is_main_guard(node):
+                statements.append(
+                    textwrap.dedent("\n".join(lines[node.body[0].lineno - 1 : node.end_lineno]))
+                )
+                in_program = True
+                continue
+            in_program = in_program or _uses(node, {*defined, "print"})
+        (statements if in_program else definitions).append(source)
+    if not statements:
+        return code, "", defined
+    return "\n\n".join(definitions), "\n".join(statements), defined
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.If)
+        and "__name__" in ast.unparse(node.test)
+        and "__main__" in ast.unparse(node.test)
+    )
+
+
+def _uses(node: ast.AST, names: set[str]) -> bool:
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in names
+        for n in ast.walk(node)
+    )
+
+
+def parse_tool_drafts(text: str) -> list[ToolDraft]:
+    """The tools in a creation (or repair) reply, read leniently.
+
+    The expected format is :mod:`~hf_reft.reftool.prompts`' (TOOL / DESCRIPTION / EXAMPLE lines, the
+    function in one fenced block, the program in a second), but replies of small models vary, so:
+    every fenced Python block that defines a function starts a tool; its fields are the TOOL /
+    DESCRIPTION / EXAMPLE lines written before it (or inside it); its program is the next block that
+    defines no function or, failing that, the statements after the functions in its own block; prose
+    anywhere is ignored. The tool's name is the TOOL line when it names a function the block defines,
+    else the defined function the program calls, else the first one defined.
+    """
+    blocks = _python_blocks(text)
+    drafts = []
+    header_start = 0
+    i = 0
+    while i < len(blocks):
+        block = blocks[i]
+        if not block.defined:
+            i += 1
+            continue
+        header = text[header_start : block.start] + "\n" + block.fields
+        program = block.statements or None
+        end = block.end
+        if i + 1 < len(blocks) and not blocks[i + 1].defined:
+            program, end = blocks[i + 1].statements, blocks[i + 1].end
+            i += 1
+        i += 1
+        name = _field(header, "TOOL")
         name = re.sub(r"\W", "", name.split("(")[0].strip()) if name else ""
-        if name not in defined:
-            name = defined[0]
-        others = [b for b in blocks if b is not code]
-        example = _field(chunk, "EXAMPLE")
+        if name not in block.defined:
+            called = [n for n in block.defined if program and re.search(rf"(?<![\w.]){n}\s*\(", program)]
+            name = called[0] if called else block.defined[0]
+        example = _field(header, "EXAMPLE")
         if example:
             number = re.search(r"\d+(?:\.\d+)*", example)
             example = number.group(0) if number else example
         drafts.append(
             ToolDraft(
                 name=name,
-                description=(_field(chunk, "DESCRIPTION") or "").strip(),
+                description=(_field(header, "DESCRIPTION") or "").strip(),
                 example=example,
-                code=code,
-                program=others[0] if others else None,
-                raw=chunk.strip(),
+                code=block.definitions,
+                program=program,
+                raw=text[header_start:end].strip(),
             )
         )
+        header_start = end
     return drafts

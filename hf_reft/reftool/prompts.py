@@ -70,7 +70,8 @@ def creation_messages(
 
     Args:
         section_label: ``"1.4 Measurements"``.
-        section_text: the section's text (without the answers of its exercises).
+        section_text: the section's text with its worked examples and their solution steps (without
+            the answers of the exercises).
         examples: ``(number, exercise)`` of the worked examples a tool can be validated on;
             the exercise's answer is withheld and checked against the book's.
         max_tools: the most tools to write.
@@ -79,11 +80,13 @@ def creation_messages(
     return _chat(
         f"Write tools: reusable Python functions for the chemistry in section {section_label} below.\n\n"
         f"--- SECTION {section_label} ---\n{section_text}\n--- END OF SECTION ---\n\n"
-        f"Write at most {max_tools} tools. Each tool is a self-contained Python function (import what it "
-        "needs inside it; only math, numpy, sympy, fractions and the standard library are available) that "
-        "computes a quantity from its arguments, with units in the argument names and docstring. For each "
-        "tool, pick one of these exercises and write a short program that solves it by calling the tool and "
-        "prints the numeric answer:\n"
+        f"Write at most {max_tools} tools. Each tool is a self-contained Python function that codes the "
+        "computation one of the worked examples' solutions above carries out: the same formula, steps and "
+        "constants as the book, with the given quantities as arguments (units in the argument names and "
+        "the docstring), returning the result as a number. Import what it needs inside the function; only "
+        "math, numpy, sympy, fractions and the standard library are available. For each tool, pick one of "
+        "these exercises and write a short program that solves it by calling the tool with the exercise's "
+        "data and prints the number the tool returns (never a number worked out by hand):\n"
         f"{listed}\n\n"
         "Use exactly this format for each tool (TOOL, DESCRIPTION, EXAMPLE number, the function in one "
         "```python block, the exercise's program in a second ```python block):\n\n"
