@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -157,6 +158,7 @@ def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "| RefTool | 1 |" in out and "| PoT | 1 |" in out and "| CoT | 1 |" in out
+    assert "\nModel: recorded-model. SciBench chemistry, 5 % relative tolerance." in out
     rows = [json.loads(line) for line in (tmp_path / "eval" / "traces.jsonl").read_text().splitlines()]
     assert [r["method"] for r in rows] == ["reftool", "pot", "cot"] and rows[0]["fallback"] is True
     # build: chapter 1's sections with the model's replies recorded (none usable) → all counted, none kept
@@ -171,6 +173,47 @@ def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
     assert Toolbox.from_pretrained(tmp_path / "tb").reference["title"] == "Chemistry 2e"
 
 
+needs_book = pytest.mark.skipif(
+    not (DATA_DIR / "openstax-chemistry-2e").is_dir(), reason="needs OpenStax Chemistry 2e in ../shared/data"
+)
+
+
+@needs_book
+def test_cli_evaluate_book_exercises(tmp_path, toolbox_dir, capsys):
+    from hf_reft.answers import parse_scibench_gold
+    from hf_reft.reftool.commands import _evaluation_problems
+    from hf_reft.reftool.exercises import load_book_exercises
+
+    problems = load_book_exercises(DATA_DIR, limit=3, seed=0)
+    replies = []
+    for p in problems:  # workers=1: reftool (no chapter fits → PoT), pot, cot per problem, in order
+        program = f"```python\nprint({parse_scibench_gold(p.answer_number, p.unit).value!r})\n```"
+        replies += ["NONE", program, program, "The answer is 0."]
+    recording = _recording(tmp_path / "r.json", replies)
+    code = main(
+        ["reftool", "evaluate", "--benchmark", "book-exercises", "--toolbox", str(toolbox_dir),
+         "--replay", str(recording), "--data-dir", str(DATA_DIR), "--limit", "3", "--no-progress",
+         "--output", str(tmp_path / "eval")]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| RefTool | 3 | 3 |" in out and "| PoT | 3 | 3 |" in out and "| CoT | 3 | 0 |" in out
+    assert "Model: recorded-model. Chemistry 2e end-of-chapter exercises, 5 % relative tolerance." in out
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "traces.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows[::3]] == [p.id for p in problems]
+    assert [r["method"] for r in rows] == ["reftool", "pot", "cot"] * 3
+    assert [r["correct"] for r in rows] == [True, True, False] * 3
+    assert rows[0]["gold"] == {"answer_number": problems[0].answer_number, "unit": problems[0].unit}
+    assert json.loads((tmp_path / "eval" / "results.json").read_text())["methods"]["pot"]["correct"] == 3
+    # the CLI's defaults: 100 book exercises drawn with seed 0; --subsets is SciBench's only
+    default = argparse.Namespace(
+        benchmark="book-exercises", subsets=None, limit=None, seed=0, data_dir=DATA_DIR
+    )
+    assert _evaluation_problems(default) == load_book_exercises(DATA_DIR, limit=100, seed=0)
+    scibench = argparse.Namespace(benchmark="scibench", subsets=None, limit=None, seed=0, data_dir=DATA_DIR)
+    assert _evaluation_problems(scibench) == load_scibench(data_dir=DATA_DIR)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -181,6 +224,11 @@ def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
         (["evaluate", "--methods", "pot,magic"], "--methods"),
         (["evaluate", "--methods", "pot", "--limit", "0"], "--limit"),
         (["evaluate", "--methods", "pot", "--subsets", "physics"], "No SciBench subset"),
+        (
+            ["evaluate", "--methods", "pot", "--benchmark", "book-exercises", "--subsets", "atkins"],
+            "--subsets applies",
+        ),
+        (["evaluate", "--methods", "pot", "--benchmark", "physics"], "invalid choice"),
         (["build", "--output", "x", "--chapters", "9,a"], "--chapters"),
         (["build", "--output", "x", "--chapters", "99"], "Chapter 99"),
         (["build", "--output", "x", "--rel-tol", "2"], "--rel-tol"),

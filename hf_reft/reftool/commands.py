@@ -6,7 +6,8 @@
 * ``hf-reft reftool solve "PROBLEM" --toolbox DIR`` — solve one problem and print each step
   (``--method pot|cot`` for the baselines, ``--json`` for the whole trace).
 * ``hf-reft reftool evaluate --toolbox DIR`` — SciBench chemistry accuracy of RefTool, PoT and CoT
-  with the same model, in one table with n and Wilson 95 % intervals (``--limit N``).
+  with the same model, in one table with n and Wilson 95 % intervals (``--limit N``);
+  ``--benchmark book-exercises``: on the book's own end-of-chapter exercises instead (100 by default).
 
 Model choice everywhere: ``--model`` (a GGUF file, Hub id, local folder or OpenAI-compatible URL),
 else ``$HF_REFT_CHAT_MODEL``, else the offline default (Qwen2.5-Coder-1.5B-Instruct on llama.cpp).
@@ -325,9 +326,30 @@ def _add_solve(sub: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------- evaluate
+#: ``--benchmark`` choices: what the problems are called under the table and on the progress bar.
+_BENCHMARKS = {"scibench": "SciBench chemistry", "book-exercises": "Chemistry 2e end-of-chapter exercises"}
+
+
+def _evaluation_problems(args: argparse.Namespace):
+    """The problems of ``--benchmark``, with ``--subsets`` (SciBench only), ``--limit`` and ``--seed``."""
+    from .evaluation import DEFAULT_SUBSETS, load_scibench
+    from .exercises import DEFAULT_BOOK_LIMIT, load_book_exercises
+
+    try:
+        if args.benchmark == "book-exercises":
+            if args.subsets is not None:
+                raise UsageError("--subsets applies to --benchmark scibench only.")
+            limit = DEFAULT_BOOK_LIMIT if args.limit is None else args.limit
+            return load_book_exercises(args.data_dir, limit=limit, seed=args.seed)
+        subsets = args.subsets.split(",") if args.subsets is not None else list(DEFAULT_SUBSETS)
+        return load_scibench(subsets, data_dir=args.data_dir, limit=args.limit, seed=args.seed)
+    except (OSError, ValueError) as err:
+        raise UsageError(str(err)) from err
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .chat import default_concurrency
-    from .evaluation import METHODS, evaluate_scibench, format_table, load_scibench
+    from .evaluation import METHODS, evaluate_scibench, format_table
 
     _check_solver_args(args)
     methods = [m for m in args.methods.split(",") if m]
@@ -340,24 +362,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError("--toolbox is required to evaluate reftool (or pass --methods pot,cot).")
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be positive (got {args.limit}).")
-    try:
-        problems = load_scibench(
-            args.subsets.split(","), data_dir=args.data_dir, limit=args.limit, seed=args.seed
-        )
-    except (OSError, ValueError) as err:
-        raise UsageError(str(err)) from err
+    problems = _evaluation_problems(args)
     if args.workers is not None:
         _positive("workers", args.workers)
     backend = _backend(args)
     solvers = {m: _make_solver(args, backend, m) for m in methods}
+    benchmark = _BENCHMARKS[args.benchmark]
     result = evaluate_scibench(
         solvers,
         problems,
         progress=not args.no_progress,
         output=Path(args.output) if args.output else None,
         workers=args.workers or default_concurrency(backend, batch_local=True),
+        desc=benchmark,
     )
-    print(format_table(result))
+    print(format_table(result, benchmark=benchmark))
     if args.output:
         print(f"results and traces: {args.output}", file=sys.stderr)
     return 0
@@ -366,20 +385,34 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
-        help="SciBench chemistry accuracy of RefTool vs program of thought vs chain of thought",
-        description="Same model and sandbox for every method; 5 %% relative tolerance; one table with n and "
-        "Wilson 95 %% intervals. --limit N takes a fixed (seeded) sample of the problems.",
+        help="accuracy of RefTool vs program of thought vs chain of thought on SciBench chemistry or the "
+        "reference book's own exercises",
+        description="Same model and sandbox for every method; 5 % relative tolerance; one table with n and "
+        "Wilson 95 % intervals. --limit N takes a fixed (seeded) sample of the problems. "
+        "--benchmark book-exercises: Chemistry 2e's end-of-chapter exercises with one numeric answer, "
+        "which tool creation never sees; by default a fixed sample of 100 of them (seed 0).",
     )
     p.add_argument("--methods", default="reftool,pot,cot", help="comma-separated: reftool,pot,cot")
     p.add_argument(
+        "--benchmark",
+        choices=list(_BENCHMARKS),
+        default="scibench",
+        help="scibench: SciBench chemistry (default); book-exercises: the end-of-chapter exercises of "
+        "OpenStax Chemistry 2e that have a single numeric answer (scored as SciBench)",
+    )
+    p.add_argument(
         "--subsets",
-        default="atkins,chemmc",
-        help="SciBench files in scibench-chemistry/ (default: the test sets atkins,chemmc; also matter_sol, "
-        "quan_sol, atkins_sol, chemmc_sol)",
+        help="--benchmark scibench only: SciBench files in scibench-chemistry/ (default: the test sets "
+        "atkins,chemmc; also matter_sol, quan_sol, atkins_sol, chemmc_sol)",
     )
     p.add_argument("--data-dir", help="shared data folder (default: $HF_REFT_DATA_DIR or ../shared/data)")
-    p.add_argument("--limit", type=int, help="evaluate a fixed sample of this many problems")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    p.add_argument(
+        "--limit",
+        type=int,
+        help="evaluate a fixed sample of this many problems (default: all of scibench; 100 of "
+        "book-exercises; a limit of at least the set's size takes all of it, in order)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
     p.add_argument("--output", help="folder for results.json and traces.jsonl")
     p.add_argument(
         "--workers",

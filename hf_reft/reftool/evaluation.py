@@ -194,6 +194,7 @@ def evaluate_scibench(
     output: Path | None = None,
     progress: bool = True,
     workers: int = 1,
+    desc: str = "SciBench chemistry",
 ) -> EvaluationResult:
     """Solve every problem with every solver and score them.
 
@@ -201,7 +202,9 @@ def evaluate_scibench(
     already there are reused (resume), and ``output/results.json`` is written at the end.
     ``workers`` solves run at once (threads): a remote backend answers them concurrently, and a
     local :class:`~hf_reft.reftool.chat.TransformersChatBackend` batches their requests. The
-    counts do not depend on ``workers``: every (problem, method) pair is scored once.
+    counts do not depend on ``workers``: every (problem, method) pair is scored once. ``desc``
+    names the problems on the progress bar. Any problems with SciBench's gold fields are scored the
+    same way, e.g. the book's own exercises (:func:`hf_reft.reftool.exercises.load_book_exercises`).
     """
     if workers < 1:
         raise ValueError(f"workers must be ≥ 1, got {workers}.")
@@ -221,7 +224,7 @@ def evaluate_scibench(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(jobs), desc="SciBench chemistry", unit="solve")
+        bar = tqdm(total=len(jobs), desc=desc, unit="solve")
     lock = threading.Lock()
 
     def count(row: dict[str, Any]) -> None:
@@ -277,8 +280,11 @@ def evaluate_scibench(
     return result
 
 
-def format_table(result: EvaluationResult) -> str:
-    """A Markdown table: method, n, correct, accuracy with its Wilson 95 % interval, and more."""
+def format_table(result: EvaluationResult, *, benchmark: str = "SciBench chemistry") -> str:
+    """A Markdown table: method, n, correct, accuracy with its Wilson 95 % interval, and more.
+
+    ``benchmark`` names the problems in the line under the table.
+    """
     lines = [
         "| method | n | correct | accuracy % [95% CI] | answered | fell back to PoT | used tools | s/problem |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
@@ -294,7 +300,7 @@ def format_table(result: EvaluationResult) -> str:
         )
     model = next((r.model for r in result.methods.values() if r.model), "")
     if model:
-        lines.append(f"\nModel: {model}. SciBench chemistry, 5 % relative tolerance.")
+        lines.append(f"\nModel: {model}. {benchmark}, 5 % relative tolerance.")
     if result.workers > 1:
         lines.append(
             f"Solves ran {result.workers} at a time; s/problem is each solve's own time, so overlapping "

@@ -19,6 +19,7 @@ numbered per chapter as the book prints them, so that textless cross-references
 
 from __future__ import annotations
 
+import copy
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from .cnxml import (
 )
 from .reference import Block, Chapter, Reference, ReferenceFormatError, Section, WorkedExample, stated_answer
 
-__all__ = ["read_openstax"]
+__all__ = ["EndOfChapterExercise", "read_openstax", "read_openstax_exercises"]
 
 _C = f"{{{CNXML_NS}}}"
 _MATHML_MATH = "{http://www.w3.org/1998/Math/MathML}math"
@@ -88,8 +89,19 @@ def _find_collection(path: Path) -> tuple[Path, Path]:
     return path, path.parent.parent
 
 
-def read_openstax(path: Path) -> Reference:
-    """Read the OpenStax book at ``path`` (its folder, or its ``*.collection.xml``)."""
+@dataclass
+class _Book:
+    """A collection with every module parsed once, in book order."""
+
+    collection: Path
+    meta: ET.Element | None
+    title: str
+    slots: list[_Slot]
+    chapter_titles: list[str]
+
+
+def _read_book(path: Path) -> _Book:
+    """The collection at ``path`` (a book folder or its ``*.collection.xml``) and its parsed modules."""
     collection, book_dir = _find_collection(path)
     modules_dir = book_dir / "modules"
     if not modules_dir.is_dir():
@@ -142,6 +154,14 @@ def read_openstax(path: Path) -> Reference:
     walk(content)
     if not chapter_titles:
         raise ReferenceFormatError(f"{collection} lists no chapters (<col:subcollection>).")
+    return _Book(collection, meta, title, slots, chapter_titles)
+
+
+def read_openstax(path: Path) -> Reference:
+    """Read the OpenStax book at ``path`` (its folder, or its ``*.collection.xml``)."""
+    book = _read_book(path)
+    collection, meta, title = book.collection, book.meta, book.title
+    slots, chapter_titles = book.slots, book.chapter_titles
 
     # 2. Numbers: sections, figures, tables, examples, exercises; labels for cross-references.
     labels = _number(slots)
@@ -184,6 +204,83 @@ def read_openstax(path: Path) -> Reference:
         back_matter=back,
         metadata={"slug": slug, "url": book_url},
     )
+
+
+@dataclass(frozen=True)
+class EndOfChapterExercise:
+    """An end-of-chapter exercise: an ``<exercise>`` in a module's ``<section class="exercises">``.
+
+    These are not part of any :class:`Section`'s text (the reader leaves the exercises sections out),
+    so they can test tools built from the sections without the tools having seen them.
+
+    Attributes:
+        id: the exercise's CNXML id (``"fs-idm203954352"``).
+        number: ``"<chapter>.<k>"``: its place among the chapter's exercises in CNXML order (the
+            numbering that cross-references such as "see Exercise 78" are given).
+        section_id, section_number: the module whose end it closes (``"m68674"``, ``"1.4"``).
+        problem: the ``<problem>`` as plain text, rendered as section text is (MathML, images by their
+            description, tables row by row).
+        solution: the ``<solution>`` as plain text (``""`` for a solution that is only a drawing
+            without a description); ``None`` when the book gives none (873 of Chemistry 2e's 1,736
+            exercises have one).
+    """
+
+    id: str
+    number: str
+    section_id: str
+    section_number: str
+    problem: str
+    solution: str | None
+
+
+def read_openstax_exercises(path: Path) -> tuple[EndOfChapterExercise, ...]:
+    """Every end-of-chapter exercise of the OpenStax book at ``path``, in book order."""
+    book = _read_book(path)
+    labels = _number(book.slots)
+    reader = _ModuleReader()
+    counters: dict[int, int] = {}
+    exercises: list[EndOfChapterExercise] = []
+    for slot in book.slots:
+        reader._slot = slot
+        with link_labels(slot.module_id, labels):
+            for el in slot.root.iter(f"{_C}exercise"):  # the order in which _number counts them
+                counters[slot.chapter] = k = counters.get(slot.chapter, 0) + 1
+                problem = _exercise_part(reader, el.find(f"{_C}problem"))
+                exercises.append(
+                    EndOfChapterExercise(
+                        id=el.get("id") or f"{slot.module_id}-exercise{k}",
+                        number=f"{slot.chapter}.{k}" if slot.chapter else f"{slot.module_id}.{k}",
+                        section_id=slot.module_id,
+                        section_number=slot.number,
+                        problem=problem or "",
+                        solution=_exercise_part(reader, el.find(f"{_C}solution")),
+                    )
+                )
+    return tuple(exercises)
+
+
+def _exercise_part(reader: _ModuleReader, el: ET.Element | None) -> str | None:
+    """A ``<problem>`` or ``<solution>`` as text, its blocks one per line (as a worked example's);
+    ``None`` when there is no such element."""
+    if el is None:
+        return None
+    el = copy.deepcopy(el)
+    # A <table> inside a <para> (12 paragraphs of Chemistry 2e's exercises) would be read inline, cell
+    # after cell on lines of their own; lifted out after its paragraph, it reads row by row.
+    for i, para in reversed(list(enumerate(el))):
+        tables = [c for c in para if local_name(c) == "table"] if local_name(para) == "para" else []
+        for table in reversed(tables):
+            siblings = list(para)
+            at = siblings.index(table)
+            if at:
+                siblings[at - 1].tail = (siblings[at - 1].tail or "") + (table.tail or "")
+            else:
+                para.text = (para.text or "") + (table.tail or "")
+            para.remove(table)
+            table.tail = None
+            el.insert(i + 1, table)
+    blocks = _merge_blocks(reader._blocks(el))
+    return "\n".join(b for b in blocks if isinstance(b, str))
 
 
 def _license_name(url: str | None, text: str | None) -> str | None:
