@@ -191,15 +191,22 @@ def _rewrite_until_stable(text: str) -> str:
     return text
 
 
+#: An en or em dash that starts a number ("–35 kJ", typeset books use it as a minus sign), not one
+#: between two words or numbers (a bond "C–H", a range "17–18").
+_RE_DASH_MINUS = re.compile(r"(?<![\w)\]])[\u2013\u2014](?=\s?[\d.])")
+
+
 def normalize_text(text: str) -> str:
     """Turn LaTeX and Unicode maths into plain text that :func:`find_numbers` can scan.
 
     ``\\frac{3}{4}`` becomes ``3/4``, ``\\sqrt{2}`` ``sqrt(2)``, ``10^{-3}`` ``10^-3``, ``\\times``
-    ``×``, ``\\text{kJ}`` ``kJ``, ``\\%`` ``%``, ``x⁻¹`` ``x^-1``, the minus sign ``−`` ``-``; ``$``
+    ``×``, ``\\text{kJ}`` ``kJ``, ``\\%`` ``%``, ``x⁻¹`` ``x^-1``, the minus sign ``−`` (and a dash
+    that starts a number, ``–35``) ``-``; ``$``
     (maths delimiters and currency alike) and thin spaces are dropped.
     """
     for old, new in _UNICODE_REPLACEMENTS.items():
         text = text.replace(old, new)
+    text = _RE_DASH_MINUS.sub("-", text)
     text = _RE_SUPERSCRIPT_RUN.sub(lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS), text)
     text = re.sub(r"(\d)\\,(\d{3})(?!\d)", r"\1,\2", text)  # 1\,000 as a thousands separator
     text = text.replace("{,}", ",").replace(r"\%", "%").replace(r"\$", "").replace("$", "")

@@ -704,3 +704,11 @@ def test_scibench_golds_and_worked_solutions() -> None:
     # The rest end on a side remark ("where we have used 1 J = 1 kg m^2 s^-2"), a symbolic result
     # (c = 1/\sqrt{2}) or state the magnitude of a negative answer.
     assert len(solved) >= 33
+
+
+def test_a_dash_that_starts_a_number_is_a_minus_sign():
+    # OpenStax writes some answers with an en dash ("–35 kJ"); ranges and bonds keep theirs
+    assert [a.value for a in find_numbers("–35 kJ")] == [-35.0]
+    assert [a.value for a in find_numbers("q_rx = –39.0 kJ")] == [-39.0]
+    assert [a.value for a in find_numbers("about 17–18 mL")] == [17.0, 18.0]
+    assert [a.value for a in find_numbers("C–H 0.4")] == [0.4]
