@@ -231,3 +231,18 @@ def test_free_cpu_threads(monkeypatch):
         monkeypatch.setenv("HF_REFT_LLAMA_THREADS", bad)
         with pytest.raises(ValueError, match="HF_REFT_LLAMA_THREADS must be a positive integer"):
             free_cpu_threads()
+
+
+def test_the_offline_default_is_the_reftool_gguf_on_llama_cpp(monkeypatch):
+    """No model named: RefTool's default GGUF (here redirected to the small one) on llama.cpp."""
+    monkeypatch.setattr(selection, "_LOCAL_CACHE", {})
+    for name in ("HF_REFT_CHAT_MODEL", "HF_REFT_CHAT_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_REFT_REFTOOL_MODEL", str(GGUF))  # hf_reft.models.gguf_model_path's override
+    default = get_chat_backend(threads=1, parallel=1, context_length=256)
+    try:
+        assert isinstance(default, LlamaCppChatBackend) and default.model_path == GGUF.resolve()
+        assert default.name == GGUF.stem  # not the default's name: the override is another file
+        assert default.chat(COUNT, max_new_tokens=4)
+    finally:
+        default.close()
