@@ -15,9 +15,22 @@ import pytest
 from space_fixtures import free_port, make_fixture_toolbox, make_space_dir, running_app, scripted_backend
 
 from hf_reft.space import BUNDLED, SpaceService, SpaceSettings, SpaceSettingsError, load_examples
+from hf_reft.space.examples import (
+    BOOK_EXAMPLES_FILE,
+    BOOK_LICENSE_FILE,
+    BOOK_SOURCE,
+    book_example_files,
+    write_book_examples,
+)
 from hf_reft.space.render import SolveView
 
 OUTPUTS = ("status", "chapters", "tools", "program", "output", "answer", "trace")
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "spaces" / "reftool-chemistry" / "examples"
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+needs_book = pytest.mark.skipif(
+    not (DATA_DIR / "openstax-chemistry-2e").is_dir(),
+    reason=f"needs OpenStax Chemistry 2e in the shared data folder ({DATA_DIR / 'openstax-chemistry-2e'})",
+)
 
 
 @pytest.fixture(scope="module")
@@ -257,12 +270,100 @@ def test_missing_bundled_toolbox_is_a_readable_message(tmp_path: Path, space_dir
 
 
 def test_example_problems_ship_with_the_space() -> None:
-    examples = load_examples(
-        Path(__file__).resolve().parents[1] / "spaces" / "reftool-chemistry" / "examples"
+    examples = load_examples(EXAMPLES_DIR)
+    assert len(examples) == 43 + 12
+    scibench, book = examples[:43], examples[43:]  # SciBench first, then the book's exercises
+    assert {e.source for e in scibench} == {"atkins", "chemmc", "matter", "quan"}
+    assert all(e.label.startswith(f"{e.source} {e.problem_id} · ") and len(e.label) < 100 for e in scibench)
+    assert all(e.answer_heading == f"SciBench's answer ({e.source} {e.problem_id})" for e in scibench)
+    assert {e.source for e in book} == {BOOK_SOURCE}
+    assert len({e.source_id for e in book}) == 12
+    for e in book:
+        assert e.source_id.startswith("chemistry-2e-exercises/fs-") and e.answer and e.text
+        assert re.fullmatch(r"\d+\.\d+", e.problem_id), e.problem_id  # the exercise's number: "10.79"
+        assert e.label.startswith(f"Chemistry 2e ex. {e.problem_id} · ") and len(e.label) < 100
+        assert e.section.split()[0].split(".")[0] == e.problem_id.split(".")[0]  # section of that chapter
+        assert e.answer_heading.startswith(
+            f"The book's answer (Chemistry 2e ex. {e.problem_id}, end of section "
+        )
+    # each book example is found by its text: no other example has it
+    assert len({e.text for e in book}) == 12 and not {e.text for e in book} & {e.text for e in scibench}
+    licence = (EXAMPLES_DIR / BOOK_LICENSE_FILE).read_text(encoding="utf-8")
+    assert "OpenStax Chemistry 2e" in licence and "CC BY 4.0" in licence
+
+
+@needs_book
+def test_book_examples_are_not_evaluation_problems_and_are_up_to_date(tmp_path: Path) -> None:
+    from hf_reft.reftool.exercises import load_book_exercises
+
+    book = [e for e in load_examples(EXAMPLES_DIR) if e.source == BOOK_SOURCE]
+    held_out = load_book_exercises(DATA_DIR, limit=100, seed=0)  # hf-reft reftool evaluate's default
+    assert len(held_out) == 100
+    assert not {e.source_id for e in book} & {p.id for p in held_out}
+    assert not {e.text for e in book} & {p.text.strip() for p in held_out}
+    # each is a kept exercise, with the gold the evaluation would use
+    kept = {p.id: p for p in load_book_exercises(DATA_DIR)}
+    for e in book:
+        assert (kept[e.source_id].text, kept[e.source_id].answer_number, kept[e.source_id].unit) == (
+            e.text,
+            e.answer,
+            e.unit,
+        )
+    # the shipped files are exactly what the writer (hf-reft space examples) writes now
+    shipped = {
+        name: (EXAMPLES_DIR / name).read_text(encoding="utf-8") for name in book_example_files(DATA_DIR)
+    }
+    assert book_example_files(DATA_DIR) == shipped
+    written = write_book_examples(tmp_path / "examples", DATA_DIR)
+    assert sorted(p.name for p in written) == sorted([BOOK_EXAMPLES_FILE, BOOK_LICENSE_FILE])
+    assert sorted(p.name for p in (tmp_path / "examples").iterdir()) == sorted(shipped)  # no temporary left
+    assert all(p.read_text(encoding="utf-8") == shipped[p.name] for p in written)
+    # the same through the command line
+    from hf_reft.cli import main
+
+    space = tmp_path / "space"
+    space.mkdir()
+    assert main(["space", "examples", "--space-dir", str(space), "--data-dir", str(DATA_DIR)]) == 0
+    assert {p.name: p.read_text(encoding="utf-8") for p in (space / "examples").iterdir()} == shipped
+
+
+def test_a_book_example_is_compared_with_the_book_answer(service: SpaceService) -> None:
+    example = next(e for e in service.examples if e.source == BOOK_SOURCE and e.problem_id == "14.25")
+    assert service.example(f"  {example.text}\n") is example  # looked up by its text, as SciBench's are
+    assert (example.answer, example.unit) == ("3.1", "10^-12 M")  # SciBench's convention: power in the unit
+    right = service.reference_markdown(example, {"value": 3.2e-12, "unit": "M", "text": "3.2e-12 M"})
+    wrong = service.reference_markdown(example, {"value": 3.1e-11, "unit": "M", "text": "3.1e-11 M"})
+    heading = "The book's answer (Chemistry 2e ex. 14.25, end of section 14.2 pH and pOH): **3.1e-12 M**"
+    assert right == f"{heading} — ✓ within 5 %" and wrong == f"{heading} — ✗ not within 5 %"
+    assert service.reference_markdown(example, None) == heading
+    scibench = service.example(_vdw_problem(service))
+    assert (
+        service.reference_markdown(scibench, None) == "SciBench's answer (atkins 1.4): **0.366 dm^3 mol^-1**"
     )
-    assert len(examples) == 43
-    assert {e.source for e in examples} == {"atkins", "chemmc", "matter", "quan"}
-    assert all(e.label.startswith(f"{e.source} {e.problem_id} · ") and len(e.label) < 100 for e in examples)
+
+
+def test_api_solve_shows_the_book_answer_for_a_book_example(app_url: str, service: SpaceService) -> None:
+    example = next(e for e in service.examples if e.source == BOOK_SOURCE and e.problem_id == "9.45")
+    result = _solve(_client(app_url), example.text)  # the scripted model answers 0.366 dm^3/mol
+    assert result["trace"]["answer"]["value"] == pytest.approx(0.366, abs=1e-3)
+    assert "The book's answer (Chemistry 2e ex. 9.45, end of section 9.2 " in result["answer"]
+    assert "**0.644 atm** — ✗ not within 5 %" in result["answer"]
+    _assert_no_stack_trace(result)
+
+
+def test_the_page_lists_both_example_sets(service: SpaceService) -> None:
+    import gradio as gr
+
+    from hf_reft.space.app import build_app
+
+    demo = build_app(service=service)
+    datasets = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
+    assert len(datasets) == 1
+    labels = datasets[0].sample_labels
+    assert len(datasets[0].samples) == len(labels) == 43 + 12
+    assert labels[0].startswith("atkins ") and labels[43].startswith("Chemistry 2e ex. ")
+    intro = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "intro").value
+    assert "43 SciBench chemistry problems and 12 end-of-chapter exercises of *Chemistry 2e*" in intro
 
 
 def test_solve_view_folds_steps_into_panels() -> None:

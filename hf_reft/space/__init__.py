@@ -1,7 +1,7 @@
 """The RefTool chemistry Space: settings, example problems, rendering, the solving service, the Gradio app.
 
 * :mod:`~hf_reft.space.settings` — :class:`SpaceSettings` (what the owner allows, from env vars).
-* :mod:`~hf_reft.space.examples` — the SciBench example problems shipped with the Space.
+* :mod:`~hf_reft.space.examples` — the example problems shipped with the Space (SciBench, Chemistry 2e).
 * :mod:`~hf_reft.space.render` — Markdown for the panels (:class:`SolveView`) and the toolbox tab.
 * :mod:`~hf_reft.space.service` — :class:`SpaceService`: choices → backend, toolbox, solver stream.
 * :mod:`~hf_reft.space.app` — :func:`build_app` / :func:`launch` (imports Gradio).

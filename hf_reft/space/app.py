@@ -2,9 +2,10 @@
 
 The page has two tabs:
 
-* **Solve** — a problem box with the SciBench chemistry examples, a Solve button and, streamed as
-  the solver works, the chapters and sections chosen, the tools picked (with code), the program,
-  the sandbox output and the answer with its unit; settings for the chat model and the toolbox.
+* **Solve** — a problem box with the example problems (SciBench chemistry, then end-of-chapter
+  exercises of Chemistry 2e), a Solve button and, streamed as the solver works, the chapters and
+  sections chosen, the tools picked (with code), the program, the sandbox output and the answer with
+  its unit (next to the example's own answer); settings for the chat model and the toolbox.
 * **Toolbox** — chapters → sections → tools (description, code, validation example), the build
   counts and the toolbox's size.
 
@@ -21,6 +22,7 @@ from typing import Any
 import gradio as gr
 
 from ..models import DEFAULT_CHAT_MODEL_HUB_ID
+from .examples import BOOK_SOURCE
 from .render import (
     COUNT_HEADERS,
     chapter_choices,
@@ -69,12 +71,19 @@ def _notice(settings: SpaceSettings) -> str:
 
 
 def _intro(service: SpaceService) -> str:
+    book = sum(e.source == BOOK_SOURCE for e in service.examples)
+    scibench = len(service.examples) - book
+    examples = count(scibench, "SciBench chemistry problem") + (
+        f" and {count(book, 'end-of-chapter exercise')} of *Chemistry 2e* (none from the evaluation subset)"
+        if book
+        else ""
+    )
     return (
         f"# {TITLE}\n"
         "RefTool (Liu et al. 2025) solves a problem with **tools a model wrote from a reference book** — "
         "here OpenStax *Chemistry 2e* — and checked against the book's worked examples. The solver picks "
         "chapters, then tools, writes a program that calls them and runs it in a sandbox. "
-        f"{len(service.examples)} SciBench chemistry problems are below as examples."
+        f"{examples} are below as examples."
     )
 
 
@@ -114,7 +123,8 @@ def build_app(settings: SpaceSettings | None = None, *, service: SpaceService | 
                             examples=[[e.text] for e in examples],
                             example_labels=[e.label for e in examples],
                             inputs=[problem],
-                            label="Example problems (SciBench chemistry, MIT licence)",
+                            label="Example problems (SciBench chemistry, MIT licence; "
+                            "OpenStax Chemistry 2e exercises, CC BY 4.0)",
                             examples_per_page=8,
                             elem_id="examples",
                         )

@@ -2,6 +2,7 @@
 
 * ``hf-reft space run`` — serve the page (default http://127.0.0.1:7860) and print its URL.
 * ``hf-reft space deploy OWNER/NAME`` — bundle hf-reft as a wheel and push the Space folder.
+* ``hf-reft space examples`` — write the Space's Chemistry 2e example exercises from the shared data.
 """
 
 from __future__ import annotations
@@ -73,8 +74,34 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _examples(args: argparse.Namespace) -> int:
+    from .examples import BOOK_EXAMPLES_FILE, read_book_examples, write_book_examples
+    from .settings import SpaceSettingsError, default_space_dir
+
+    if args.count < 1:
+        raise UsageError(f"--count must be at least 1 (got {args.count}).")
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        raise UsageError(f"--data-dir {args.data_dir} is not a folder; point it at the shared data folder.")
+    try:
+        space_dir = args.space_dir or default_space_dir()
+    except SpaceSettingsError as err:
+        raise UsageError(str(err)) from err
+    examples_dir = os.path.join(space_dir, "examples")
+    try:
+        written = write_book_examples(examples_dir, args.data_dir, count=args.count, seed=args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        raise UsageError(str(err)) from err
+    for path in written:
+        print(f"Wrote {path}")
+    for path in written:
+        if path.name == BOOK_EXAMPLES_FILE:
+            for e in read_book_examples(path):
+                print(f"  {e.source_id}  ex. {e.problem_id}: {e.answer} {e.unit}".rstrip())
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``space`` group (``run``, ``deploy``) to the ``hf-reft`` parser."""
+    """Add the ``space`` group (``run``, ``deploy``, ``examples``) to the ``hf-reft`` parser."""
     sub = add_command_group(
         subparsers,
         "space",
@@ -116,3 +143,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("--token", help="Hugging Face token (default: the logged-in one)")
     deploy.add_argument("--message", help="commit message")
     deploy.set_defaults(func=_deploy)
+
+    from .examples import BOOK_EXAMPLE_COUNT, BOOK_EXAMPLE_SEED, BOOK_EXAMPLES_FILE, BOOK_LICENSE_FILE
+
+    examples = sub.add_parser(
+        "examples",
+        help=f"write the Space's Chemistry 2e example exercises (examples/{BOOK_EXAMPLES_FILE})",
+        description=f"Pick end-of-chapter exercises of OpenStax Chemistry 2e (never one of the evaluation "
+        f"subset, load_book_exercises(limit=100, seed=0)) with a fixed seed, and write them to the Space's "
+        f"examples/{BOOK_EXAMPLES_FILE} with their licence notice, examples/{BOOK_LICENSE_FILE}. "
+        "The same data gives the same files.",
+    )
+    examples.add_argument(
+        "--data-dir", help="the shared data folder (default: $HF_REFT_DATA_DIR or ../shared/data)"
+    )
+    examples.add_argument("--space-dir", help="the Space folder (default: spaces/reftool-chemistry)")
+    examples.add_argument(
+        "--count", type=int, default=BOOK_EXAMPLE_COUNT, help=f"exercises (default {BOOK_EXAMPLE_COUNT})"
+    )
+    examples.add_argument(
+        "--seed", type=int, default=BOOK_EXAMPLE_SEED, help=f"seed of the draw (default {BOOK_EXAMPLE_SEED})"
+    )
+    examples.set_defaults(func=_examples)

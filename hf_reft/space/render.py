@@ -69,7 +69,8 @@ class SolveView:
         answer: the final answer with its unit, or a readable failure message.
         trace: the solver's whole trace (``SolveTrace.to_dict()``) once finished.
         error: the failure message, when the solve ended without an answer.
-        reference: the SciBench answer of an example problem, shown next to the model's.
+        reference: the answer an example problem's source states (SciBench's or the book's), shown
+            next to the model's.
     """
 
     status: str = ""

@@ -127,7 +127,7 @@ class SpaceService:
 
     # ------------------------------------------------------------------ problems
     def example(self, problem: str) -> ExampleProblem | None:
-        """The SciBench example whose text is ``problem``, if any."""
+        """The example (SciBench's or the book's) whose text is ``problem``, if any."""
         return self._by_text.get((problem or "").strip())
 
     def check_problem(self, problem: str | None) -> str:
@@ -143,7 +143,8 @@ class SpaceService:
         return text
 
     def reference_markdown(self, example: ExampleProblem | None, answer: dict[str, Any] | None) -> str | None:
-        """SciBench's answer for an example problem, and whether the model's is within 5 %."""
+        """The answer an example's source states (SciBench's or the book's), and whether the model's is
+        within 5 %."""
         if example is None or not example.answer:
             return None
         from ..answers import Answer, compare_answers, parse_scibench_gold
@@ -158,7 +159,7 @@ class SpaceService:
             ok = compare_answers(pred, gold, rel_tol=0.05)
             verdict = " — ✓ within 5 %" if ok else " — ✗ not within 5 %"
         unit = f" {gold.unit}" if gold.unit else ""
-        return f"SciBench's answer ({example.source} {example.problem_id}): **{gold.value:g}{unit}**{verdict}"
+        return f"{example.answer_heading}: **{gold.value:g}{unit}**{verdict}"
 
     # ------------------------------------------------------------------ solving
     def solve(
