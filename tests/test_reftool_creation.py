@@ -497,3 +497,12 @@ def test_a_repair_reply_that_restates_the_failing_tool_first_is_read_to_its_end(
     backend = ScriptedChatBackend([WRONG, WRONG + "\nThe corrected version:\n\n" + FIXED])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
     assert [(t.name, t.record.status) for t in build.tools] == [("mass_from_density", "repaired")]
+
+
+def test_repairs_are_bounded_one_per_tool_name(sandbox):
+    # three candidates of the same failing tool: one repair, not three
+    backend = ScriptedChatBackend(
+        [WRONG, WRONG.replace("density + volume", "density - volume"), WRONG.replace("+", "+ 1 +"), WRONG]
+    )
+    build = ToolCreator(backend, sandbox=sandbox, candidates=3, max_tools=2).build_section(SECTION)
+    assert [e["event"] for e in build.log].count("repair") == 1 and build.tools == []

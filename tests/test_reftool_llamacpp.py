@@ -54,7 +54,8 @@ def test_backend_shape(backend):
     assert (backend.kind, backend.name) == ("llamacpp", "SmolLM2-135M-Instruct.Q4_1")
     assert (backend.context_length, backend.parallel, backend.threads) == (1024, 2, 1)
     assert backend.model_path == GGUF.resolve()
-    assert default_concurrency(backend, batch_local=False) == 2
+    assert default_concurrency(backend, batch_local=True) == 2  # short prompts: one per slot
+    assert default_concurrency(backend, batch_local=False) == 1  # long ones: one at a time on a CPU
 
 
 def test_greedy_replies_repeat(backend):

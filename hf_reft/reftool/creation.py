@@ -24,8 +24,8 @@ For a :class:`~hf_reft.reftool.reference.Section`, :class:`ToolCreator`
    program for another exercise (the most similar ones first, at most ``cross_checks``) with the tool
    already defined, and the tool is kept only if one of those also gives the book's answer — so a tool
    cannot pass by restating one exercise's answer;
-5. when fewer than ``max_tools`` tools were kept, sends the best failing candidates back to the model
-   **once** each with the error (the expected value is not revealed) for repair, and validates and
+5. when fewer than ``max_tools`` tools were kept, sends the closest failing candidate of each tool
+   name back to the model **once** (at most ``max_tools`` repairs per section) with the error (the expected value is not revealed) for repair, and validates and
    cross-checks the repaired tool the same way;
 6. drops what still fails. Counts go into :class:`~hf_reft.reftool.toolbox.BuildStats`
    (proposed = distinct candidates, passed first time, repaired, dropped); every reply and check is
@@ -297,13 +297,15 @@ class ToolCreator:
                 kept[draft.name] = outcome.tool("passed", 1)
             else:
                 failures.append((draft, outcome, named or offered[0]))
-        if self.repair:
+        if self.repair:  # the closest failure of each tool not kept, at most max_tools repairs in all
             failures.sort(key=lambda failure: _closeness(failure[1]))
+            repaired: set[str] = set()
             for draft, outcome, exercise in failures:
-                if len(kept) >= self.max_tools:
+                if len(kept) >= self.max_tools or len(repaired) >= self.max_tools:
                     break
-                if draft.name in kept:
+                if draft.name in kept or draft.name in repaired:
                     continue
+                repaired.add(draft.name)
                 tool = self._repair(section, draft, outcome, exercise, exercises, build)
                 if tool is not None and tool.name not in kept:
                     kept[tool.name] = tool

@@ -27,18 +27,19 @@ BACKENDS = ("auto", "transformers", "inference", "llamacpp")
 def default_concurrency(backend: ChatBackend, *, batch_local: bool) -> int:
     """How many requests are worth having in flight at once with ``backend``.
 
-    A remote server answers 4 at once; a scripted backend replays in a fixed order (1). A
-    :class:`LlamaCppChatBackend` answers as many as it has slots (``parallel``), whatever the
-    prompts' length. A local :class:`TransformersChatBackend` runs one at a time unless
-    ``batch_local``, in which case its queue batches up to ``max_batch_size`` of them: worth it
-    for short prompts (2.3× for program-of-thought prompts), not for tool creation's long ones
-    (0.87×; ``benchmarks/chat_batching.py``).
+    A remote server answers 4 at once; a scripted backend replays in a fixed order (1). A local
+    model runs one at a time unless ``batch_local`` (short prompts, e.g. solving): then a
+    :class:`LlamaCppChatBackend` answers as many as it has slots (``parallel``) and a
+    :class:`TransformersChatBackend` batches up to ``max_batch_size`` (2.3× the throughput for
+    program-of-thought prompts, ``benchmarks/chat_batching.py``). Long prompts (tool creation's
+    2,000–3,500 tokens) gain nothing from concurrency on a CPU — 0.87× batched on transformers, and
+    llama.cpp decodes several slots no faster than one on 2 cores while each slot processes its own
+    prompt — and one at a time lets Ctrl-C stop a build at once.
     """
     kind = getattr(backend, "kind", "")
-    if kind == "transformers":
-        return int(getattr(backend, "max_batch_size", 1)) if batch_local else 1
-    if kind == "llamacpp":
-        return int(getattr(backend, "parallel", 1))
+    if kind in ("transformers", "llamacpp"):
+        size = getattr(backend, "max_batch_size" if kind == "transformers" else "parallel", 1)
+        return int(size) if batch_local else 1
     return 1 if kind == "scripted" else 4
 
 
