@@ -506,3 +506,14 @@ def test_repairs_are_bounded_one_per_tool_name(sandbox):
     )
     build = ToolCreator(backend, sandbox=sandbox, candidates=3, max_tools=2).build_section(SECTION)
     assert [e["event"] for e in build.log].count("repair") == 1 and build.tools == []
+
+
+def test_numbers_the_exercise_gives_are_not_answers():
+    ratio = WorkedExample(
+        "ex-ratio", "2.2", "Ratios", "p", "s",
+        check_problem="Compound X has 14.13 g carbon and 2.96 g hydrogen. What is its mass ratio of C to H?",
+        check_answer="The mass ratio is (14.13 g C)/(2.96 g H) = 4.77 g C/g H.",
+        section_id="s",
+    )  # fmt: skip
+    (exercise,) = section_exercises(Section("s", "2.1", "T", 2, "C", (ratio,)))
+    assert exercise.expected_values == [4.77]

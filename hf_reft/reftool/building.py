@@ -8,13 +8,13 @@ toolbox with the same text digest are skipped). A JSON-lines log of every model 
 validation goes to ``<output>/build-log.jsonl``.
 
 Remote backends (:class:`~hf_reft.reftool.chat.InferenceClientBackend`) are asked concurrently by
-a thread pool (``workers``, default 4); a local model runs sections one after another in the
-calling thread (``workers=1``), which also lets Ctrl-C stop generation at once. (A local
-:class:`~hf_reft.reftool.chat.TransformersChatBackend` would batch concurrent requests, but
-creation prompts are long — about 2,000 tokens of section text — and on a CPU their padded
-prefill costs what batching saves: ``benchmarks/chat_batching.py --prompts creation`` measured
-0.87× the throughput of one at a time. Short solver prompts gain 2.3×; see
-:func:`~hf_reft.reftool.chat.default_concurrency`.)
+a thread pool (``workers``, default 4); a local model (llama.cpp or transformers) runs sections one
+after another in the calling thread (``workers=1``), which also lets Ctrl-C stop generation at once.
+Creation prompts are long (2,000–3,500 tokens of section text and worked solutions), and on a CPU
+concurrency does not pay for them: batched on transformers they ran at 0.87× the throughput of one
+at a time (``benchmarks/chat_batching.py --prompts creation``), and llama.cpp's parallel slots decode
+no faster than one slot on 2 cores while each processes its own prompt. See
+:func:`~hf_reft.reftool.chat.default_concurrency`.
 
 Example::
 

@@ -94,8 +94,14 @@ class Exercise:
 
     @property
     def expected_values(self) -> list[float]:
-        """The numbers in the book's answer (a multi-part answer gives several)."""
-        return [a.value for a in find_numbers(self.expected) if a.is_numeric]
+        """The numbers in the book's answer (a multi-part answer gives several). When the answer holds
+        several, those the exercise itself gives are left out: an answer that restates its data ("the
+        ratio (14.13 g C)/(2.96 g H) is 4.77") must not let a program pass by printing an input."""
+        stated = [a.value for a in find_numbers(self.expected) if a.is_numeric]
+        if len(stated) < 2:
+            return stated
+        given = [a.value for a in find_numbers(self.problem) if a.is_numeric]
+        return [v for v in stated if not any(compare_numbers(v, g, abs_tol=0.0, rel_tol=1e-9) for g in given)]
 
 
 def section_exercises(section: Section) -> list[Exercise]:
