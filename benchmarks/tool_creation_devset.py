@@ -98,6 +98,32 @@ def _kept_without_repair(log: list[dict]) -> bool:
     return False
 
 
+_FAILURES = {
+    "printed no number": "no number",
+    "which does not match": "wrong number",
+    "not usable": "unusable code",
+    "no program": "no program",
+    "does not call": "no call",
+    "running the program failed": "crashed",
+    "holds the number": "answer as literal",
+}
+
+
+def failure_classes(folders: list[str]) -> None:
+    """How the failed validations (first tries and repairs) and cross-checks of each build failed."""
+    for folder in folders:
+        counts: dict[str, int] = {}
+        for line in (Path(folder) / LOG_FILE).read_text(encoding="utf-8").splitlines():
+            for event in json.loads(line).get("log", []) if line.strip() else []:
+                if event["event"] in ("validate", "cross_check") and not event["passed"]:
+                    error = event.get("error") or ""
+                    kind = next((v for k, v in _FAILURES.items() if k in error), "other")
+                    if event["event"] == "cross_check":
+                        kind = f"cross-check: {kind}"
+                    counts[kind] = counts.get(kind, 0) + 1
+        print(f"{folder}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
+
+
 def report(folders: list[str]) -> None:
     columns = ["sections", "with_tool", "tools", "proposed", "first_pass", "repaired", "dropped", "minutes"]
     extra = ["greedy_passed", "any_passed", "cross_checked"]
@@ -121,6 +147,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.report:
         report(args.report)
+        failure_classes(args.report)
         return
     if not args.output:
         parser.error("--output (a build) or --report (a table) is needed")
