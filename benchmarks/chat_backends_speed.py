@@ -60,7 +60,10 @@ def main() -> None:
         "llama.cpp": LlamaCppChatBackend(path, parallel=1, threads=args.threads),
         "transformers": TransformersChatBackend(model, tokenizer, max_batch_size=1),
     }
-    n_prompt = len(tokenizer.apply_chat_template(prompt(uuid.uuid4().hex[:8]), add_generation_prompt=True))
+    ids = tokenizer.apply_chat_template(
+        prompt(uuid.uuid4().hex[:8]), add_generation_prompt=True, return_dict=True
+    )
+    n_prompt = len(ids["input_ids"])
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in rows}
     for r in range(args.rounds):
         for name, backend in rows.items() if r % 2 == 0 else reversed(rows.items()):

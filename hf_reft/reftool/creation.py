@@ -412,7 +412,6 @@ class ToolCreator:
                 }
             )
             if check.passed:
-                outcome.cross_checked = other.number
                 return outcome
             errors.append(f"Example {other.number}: {check.error}")
         outcome.passed = False
@@ -534,7 +533,6 @@ class _Outcome:
     result: SandboxResult | None = None
     tool_object: Tool | None = None
     exercise: Exercise | None = None  # the exercise it passed
-    cross_checked: str | None = None  # the other exercise the tool also solved
 
     def summary(self) -> dict[str, Any]:
         return {
