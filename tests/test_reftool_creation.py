@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
-from hf_reft.reftool.creation import ToolCreator, section_exercises, section_prompt_text
+from hf_reft.reftool.creation import ToolCreator, section_exercises, section_prompt_text, worked_problem
 from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
 from hf_reft.reftool.reference import Chapter, Reference, Section, WorkedExample
 from hf_reft.reftool.scripted import ScriptedChatBackend
@@ -118,6 +118,10 @@ def test_exercises_come_from_the_book_and_answers_are_withheld():
     no_check = WorkedExample("e", "2.1", "t", "p?", "s = 5 mol", answer="5 mol", section_id="x")
     section = Section("x", "2.1", "T", 2, "C", ("Text.", no_check))
     assert [(e.expected, e.hidden) for e in section_exercises(section)] == [("5 mol", False)]
+    # the worked example's own problem (cross-checks a tool); none without a numeric stated answer
+    gold = worked_problem(DENSITY, SECTION)
+    assert gold and (gold.problem, gold.expected, gold.hidden) == (DENSITY.problem, "38.6 g", False)
+    assert worked_problem(ROUNDING, SECTION) is None
     # a tight budget keeps the exercises and drops paragraphs
     assert "copper" in section_prompt_text(SECTION, exercises, 500)
 
@@ -401,33 +405,58 @@ def test_identical_candidates_are_validated_once(sandbox):
     )
 
 
-def test_a_tool_must_also_solve_an_exercise_it_was_not_written_from(sandbox):
-    # the program for the other exercise (lead, 22.6 g) is written by the model with the tool defined
-    lead = "```python\nprint(mass_from_density(11.3, 2.00))\n```"
+def _program_prompt_for(words: str):
+    """A rule pattern: the program-writing prompt (tool already defined) for the problem holding ``words``."""
 
-    def lead_program(messages):  # the program-writing prompt for the lead exercise, not the creation prompt
+    def matches(messages):
         text = messages[-1]["content"]
-        return "already defined" in text and "Lead has a density" in text
+        return "already defined" in text and words in text
 
-    backend = ScriptedChatBackend([MASS_TOOL], rules=[(lead_program, lead)])
+    return matches
+
+
+def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
+    # Silver (Example 1.3's check, 31.5 g) validates the tool; its cross-check is the worked example's
+    # own problem first (gold, 38.6 g: the computation the tool was written for, on other data), then
+    # the section's other exercise (lead, 22.6 g). The model writes those programs with the tool defined.
+    gold = (_program_prompt_for("Gold has a density"), "```python\nprint(mass_from_density(19.3, 2.00))\n```")
+    lead = (_program_prompt_for("Lead has a density"), "```python\nprint(mass_from_density(11.3, 2.00))\n```")
+    backend = ScriptedChatBackend([MASS_TOOL], rules=[gold, lead])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"]
-    checks = [e for e in build.log if e["event"] == "cross_check"]
-    assert [(c["example"], c["passed"]) for c in checks] == [("1.4", True)]
-    assert "already defined" in backend.calls[1]["messages"][-1]["content"]
+    checks = [(c["example"], c["part"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
+    assert checks == [("1.3", "worked example", True)]
+    assert "by calling mass_from_density(...)" in backend.calls[1]["messages"][-1]["content"]
 
-    # a tool that restates Example 1.3's answer passes it, but not the other exercise: dropped
-    backend = ScriptedChatBackend([RESTATES], rules=[(lead_program, lead)])
+    # a wrong program for the worked problem: the next problem (lead) is tried and keeps the tool
+    backend = ScriptedChatBackend(
+        [MASS_TOOL], rules=[(gold[0], "```python\nprint(mass_from_density(1, 2))\n```"), lead]
+    )
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
+    assert [t.name for t in build.tools] == ["mass_from_density"]
+    checks = [(c["example"], c["part"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
+    assert checks == [("1.3", "worked example", False), ("1.4", "Check Your Learning", True)]
+
+    # a tool that restates Example 1.3's answer passes it, but neither other problem: dropped
+    backend = ScriptedChatBackend([RESTATES], rules=[gold, lead])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1, repair=False).build_section(TWO_EXERCISES)
     assert build.tools == [] and build.stats.dropped == 1
-    validations = [e for e in build.log if e["event"] in ("validate", "cross_check")]
-    assert [(e["event"], e["passed"]) for e in validations] == [("validate", True), ("cross_check", False)]
-    assert "printed 31.5" in validations[1]["error"]
+    validations = [(e["event"], e["passed"]) for e in build.log if e["event"] in ("validate", "cross_check")]
+    assert validations == [("validate", True), ("cross_check", False), ("cross_check", False)]
+    assert all("printed 31.5" in e["error"] for e in build.log if e["event"] == "cross_check")
 
     # with the check turned off the restating tool is kept (what the check protects against)
     backend = ScriptedChatBackend([RESTATES])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"] and len(backend.calls) == 1
+
+
+def test_a_section_with_one_exercise_has_no_cross_check(sandbox):
+    # SECTION's only exercise is copper's check (8.91 g/cm^3); its worked problem alone is no second exercise
+    backend = ScriptedChatBackend([GOOD])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
+    assert [t.name for t in build.tools] == ["density"] and len(backend.calls) == 1
+    assert [e["event"] for e in build.log] == ["create", "validate"]
 
 
 def test_a_program_that_prints_the_books_answer_is_refused(sandbox):

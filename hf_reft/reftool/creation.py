@@ -21,9 +21,11 @@ For a :class:`~hf_reft.reftool.reference.Section`, :class:`ToolCreator`
    runs in the sandbox; the number it prints last must match one of the numbers of the book's answer
    within ``rel_tol`` (default 2 %);
 4. **cross-checks** a tool that passed when the section has a second exercise: the model writes a
-   program for another exercise (the most similar ones first, at most ``cross_checks``) with the tool
-   already defined, and the tool is kept only if one of those also gives the book's answer — so a tool
-   cannot pass by restating one exercise's answer;
+   program for another problem with the tool already defined (at most ``cross_checks`` of them), and
+   the tool is kept only if one of those also gives the book's answer — so a tool cannot pass by
+   restating one answer. The worked example's own problem comes first when the tool passed its "Check
+   Your Learning" exercise (:func:`worked_problem`: the computation the tool was written for, on
+   other data), then the section's other exercises, the most similar first;
 5. when fewer than ``max_tools`` tools were kept, sends the closest failing candidate of each tool
    name back to the model **once** (at most ``max_tools`` repairs per section) with the error (the expected value is not revealed) for repair, and validates and
    cross-checks the repaired tool the same way;
@@ -66,6 +68,7 @@ __all__ = [
     "ToolCreator",
     "section_exercises",
     "section_prompt_text",
+    "worked_problem",
 ]
 
 #: Sandbox limits for validation programs.
@@ -105,31 +108,43 @@ class Exercise:
 
 
 def section_exercises(section: Section) -> list[Exercise]:
-    """The section's exercises with a numeric book-stated answer, in book order."""
+    """The section's exercises with a numeric book-stated answer, in book order: each worked example's
+    "Check Your Learning" exercise, or the worked example itself when that has no numeric answer."""
     exercises = []
     for example in section.examples:
         if example.check_problem and example.check_answer and find_numbers(example.check_answer):
-            problem, expected, part, hidden = (
-                example.check_problem,
-                example.check_answer,
-                "Check Your Learning",
-                True,
-            )
-        elif example.problem and example.answer and find_numbers(example.answer):
-            problem, expected, part, hidden = example.problem, example.answer, "worked example", False
-        else:
-            continue
-        exercises.append(
-            Exercise(
-                number=example.number,
-                problem=problem.strip(),
-                expected=expected.strip(),
-                source=f"Example {example.number} ({section.label}), {part}",
-                example_id=example.id,
-                hidden=hidden,
-            )
-        )
+            exercises.append(_exercise(example, section, check=True))
+        elif worked := worked_problem(example, section):
+            exercises.append(worked)
     return exercises
+
+
+def worked_problem(example: WorkedExample, section: Section) -> Exercise | None:
+    """The worked example's own problem with the answer its solution states, if that holds a number.
+
+    Its solution is in the creation prompt, so it validates nothing on its own; it serves to
+    cross-check a tool that passed the example's "Check Your Learning" exercise: the same computation
+    on other data.
+    """
+    if example.problem and example.answer and find_numbers(example.answer):
+        return _exercise(example, section, check=False)
+    return None
+
+
+def _exercise(example: WorkedExample, section: Section, *, check: bool) -> Exercise:
+    """The example's "Check Your Learning" exercise (``check``) or its own problem, as an :class:`Exercise`."""
+    problem, expected = (
+        (example.check_problem, example.check_answer) if check else (example.problem, example.answer)
+    )
+    assert problem and expected
+    return Exercise(
+        number=example.number,
+        problem=problem.strip(),
+        expected=expected.strip(),
+        source=f"Example {example.number} ({section.label}), {'Check Your Learning' if check else 'worked example'}",
+        example_id=example.id,
+        hidden=check,
+    )
 
 
 _LONG_IMAGE = re.compile(r"\[Image: ([^\]]{240})[^\]]+\]")
@@ -298,7 +313,7 @@ class ToolCreator:
             if len(kept) >= self.max_tools or draft.name in kept:
                 continue
             named = _named_exercise(draft, offered)
-            outcome = self._check(draft, [named] if named else offered, exercises, build, candidate=k)
+            outcome = self._check(draft, [named] if named else offered, section, build, candidate=k)
             if outcome.passed:
                 kept[draft.name] = outcome.tool("passed", 1)
             else:
@@ -312,7 +327,7 @@ class ToolCreator:
                 if draft.name in kept or draft.name in repaired:
                     continue
                 repaired.add(draft.name)
-                tool = self._repair(section, draft, outcome, exercise, exercises, build)
+                tool = self._repair(section, draft, outcome, exercise, build)
                 if tool is not None and tool.name not in kept:
                     kept[tool.name] = tool
         for tool in kept.values():
@@ -365,13 +380,13 @@ class ToolCreator:
         self,
         draft: ToolDraft,
         choices: Sequence[Exercise],
-        exercises: Sequence[Exercise],
+        section: Section,
         build: SectionBuild,
         *,
         candidate: int | None = None,
     ) -> _Outcome:
         """Validate ``draft`` on one of ``choices`` (see :meth:`validate`), then cross-check it on another
-        exercise of ``exercises``; logs both. ``candidate``: the creation reply the draft came from
+        problem of ``section``; logs both. ``candidate``: the creation reply the draft came from
         (``None`` for a repair).
         """
         outcome = self.validate(draft, choices)
@@ -381,22 +396,26 @@ class ToolCreator:
             {"event": "validate", "tool": draft.name, "example": example, **where, **outcome.summary()}
         )
         if outcome.passed:
-            outcome = self._cross_check(outcome, exercises, build, where)
+            outcome = self._cross_check(outcome, section, build, where)
         return outcome
 
     def _cross_check(
-        self, outcome: _Outcome, exercises: Sequence[Exercise], build: SectionBuild, where: dict[str, Any]
+        self, outcome: _Outcome, section: Section, build: SectionBuild, where: dict[str, Any]
     ) -> _Outcome:
-        """Keep ``outcome`` passed only if its tool also solves another exercise (when there is one)."""
+        """Keep ``outcome`` passed only if its tool also solves another problem of the section, when the
+        section has a second exercise: the worked example's own problem first, then the other exercises."""
         exercise = outcome.exercise
         assert exercise is not None
-        others = _most_similar([e for e in exercises if e is not exercise], outcome.draft, exercise)
+        others = [e for e in section_exercises(section) if e != exercise]
         if not others or self.cross_checks == 0:
             return outcome
         draft = outcome.draft
+        example = next(e for e in section.examples if e.id == exercise.example_id)
+        sibling = worked_problem(example, section) if exercise.hidden else None
+        problems = ([sibling] if sibling else []) + _most_similar(others, draft, exercise)
         errors = []
-        for other in others[: self.cross_checks]:
-            reply = self._chat(prompts.tool_program_messages(other.problem, draft.code))
+        for other in problems[: self.cross_checks]:
+            reply = self._chat(prompts.tool_program_messages(other.problem, draft.code, [draft.name]))
             program = first_program(reply) or ""
             check = self.validate(
                 ToolDraft(draft.name, draft.description, other.number, draft.code, program, ""), other
@@ -407,6 +426,7 @@ class ToolCreator:
                     **where,
                     "tool": draft.name,
                     "example": other.number,
+                    "part": "Check Your Learning" if other.hidden else "worked example",
                     "reply": reply,
                     **check.summary(),
                 }
@@ -416,7 +436,7 @@ class ToolCreator:
             errors.append(f"Example {other.number}: {check.error}")
         outcome.passed = False
         outcome.error = (
-            f"the tool gave the book's answer for Example {exercise.number} but not for another exercise of "
+            f"the tool gave the book's answer for Example {exercise.number} but not for another problem of "
             "the section it should also solve (" + "; ".join(errors) + ")"
         )
         return outcome
@@ -427,9 +447,8 @@ class ToolCreator:
         draft: ToolDraft,
         outcome: _Outcome,
         exercise: Exercise,
-        exercises: Sequence[Exercise],
         build: SectionBuild,
-    ) -> tuple[Tool | None, Exercise]:
+    ) -> Tool | None:
         reply = self._chat(
             prompts.repair_messages(section.label, exercise.problem, draft.raw, outcome.error or "")
         )
@@ -438,7 +457,8 @@ class ToolCreator:
         if not repaired:
             return None
         fixed = repaired[-1]  # a repair reply may restate the failing tool before the corrected one
-        second = self._check(fixed, [_named_exercise(fixed, exercises) or exercise], exercises, build)
+        named = _named_exercise(fixed, section_exercises(section))
+        second = self._check(fixed, [named or exercise], section, build)
         return second.tool("repaired", 2) if second.passed else None
 
     # ------------------------------------------------------------------ validation

@@ -137,13 +137,18 @@ def tool_choice_messages(
     )
 
 
-def tool_program_messages(problem: str, tool_code: str) -> list[dict[str, str]]:
-    """Ask for a program that solves ``problem`` by calling the (already defined) tools."""
+def tool_program_messages(
+    problem: str, tool_code: str, must_call: Sequence[str] = ()
+) -> list[dict[str, str]]:
+    """Ask for a program that solves ``problem`` by calling the (already defined) tools; ``must_call``
+    names functions the program has to call (a tool's cross-check)."""
+    calls = " and ".join(f"{name}(...)" for name in must_call)
     return _chat(
         "Write a program that solves the problem by calling these Python functions, which are already "
         f"defined (do not redefine them):\n```python\n{tool_code.strip()}\n```\n\n"
         f"Problem: {problem}\n\n"
-        "Answer with one ```python block that computes the answer and prints it as a number followed by "
+        + (f"The program must compute the answer by calling {calls}. " if calls else "")
+        + "Answer with one ```python block that computes the answer and prints it as a number followed by "
         'its unit, for example print(f"{answer} kJ/mol").'
     )
 
