@@ -1,10 +1,15 @@
 """Data shared by the training wings: tokenization with prompt masking, the collator,
 named data sets under ``../shared/data``, and the train/test leak check."""
 
-from .collator import SupervisedCollator
-from .leakage import DataLeakError, check_no_overlap, normalize_question
-from .sources import NAMED_DATASETS, DatasetSpec, default_data_dir, load_named_dataset
-from .tokenization import IGNORE_INDEX, format_prompt, prepare_supervised_dataset, tokenize_example
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .collator import SupervisedCollator
+    from .leakage import DataLeakError, check_no_overlap, normalize_question
+    from .sources import NAMED_DATASETS, DatasetSpec, default_data_dir, load_named_dataset
+    from .tokenization import IGNORE_INDEX, format_prompt, prepare_supervised_dataset, tokenize_example
 
 __all__ = [
     "IGNORE_INDEX",
@@ -20,3 +25,5 @@ __all__ = [
     "prepare_supervised_dataset",
     "tokenize_example",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -14,39 +14,44 @@
   (whole book, resumable); :mod:`~hf_reft.reftool.evaluation` — SciBench chemistry.
 """
 
-from .baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
-from .building import BuildReport, build_toolbox
-from .chat import (
-    ChatBackend,
-    ChatBackendError,
-    InferenceClientBackend,
-    LlamaCppChatBackend,
-    TransformersChatBackend,
-    get_chat_backend,
-)
-from .creation import SectionBuild, ToolCreator
-from .reference import (
-    NAMED_REFERENCES,
-    Chapter,
-    Reference,
-    ReferenceFormatError,
-    Section,
-    SectionPart,
-    WorkedExample,
-)
-from .scripted import RecordingChatBackend, ScriptedChatBackend
-from .solver import BaseSolver, RefToolSolver, SolverStep, SolveTrace
-from .toolbox import (
-    BuildStats,
-    Tool,
-    Toolbox,
-    ToolboxChapter,
-    ToolboxFormatError,
-    ToolboxSection,
-    UntrustedToolboxError,
-    ValidationExample,
-    ValidationRecord,
-)
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
+    from .building import BuildReport, build_toolbox
+    from .chat import (
+        ChatBackend,
+        ChatBackendError,
+        InferenceClientBackend,
+        LlamaCppChatBackend,
+        TransformersChatBackend,
+        get_chat_backend,
+    )
+    from .creation import SectionBuild, ToolCreator
+    from .reference import (
+        NAMED_REFERENCES,
+        Chapter,
+        Reference,
+        ReferenceFormatError,
+        Section,
+        SectionPart,
+        WorkedExample,
+    )
+    from .scripted import RecordingChatBackend, ScriptedChatBackend
+    from .solver import BaseSolver, RefToolSolver, SolverStep, SolveTrace
+    from .toolbox import (
+        BuildStats,
+        Tool,
+        Toolbox,
+        ToolboxChapter,
+        ToolboxFormatError,
+        ToolboxSection,
+        UntrustedToolboxError,
+        ValidationExample,
+        ValidationRecord,
+    )
 
 __all__ = [
     "NAMED_REFERENCES",
@@ -84,3 +89,5 @@ __all__ = [
     "build_toolbox",
     "get_chat_backend",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-# Warm-up stage (issue 6): evaluation, extraction (scoring of completions), prompts, sft.
-# PPO stage (issue 7): trainer, config, value-head model, rewards, reference policies.
-# Verifier reranking (issue 8): the trained verifier that scores sampled solutions.
-from .configuration import ReinforcedConfig
-from .evaluation import EvaluationReport, evaluate_model, evaluate_policy, load_questions
-from .extraction import AnswerExtractor, extract_answers
-from .prompts import PromptFormat, build_prompt, get_format
-from .reference import FrozenReference, InterventionReference, ReferencePolicy, default_reference
-from .rewards import AnswerReward, RewardFunction
-from .sft import WarmupInfo, load_policy, read_warmup_info, warmup_sft
-from .trainer import ReinforcedTrainer
-from .value_head import PolicyWithValueHead, ValueHead
-from .verifier import Verifier
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .configuration import ReinforcedConfig
+    from .evaluation import EvaluationReport, evaluate_model, evaluate_policy, load_questions
+    from .extraction import AnswerExtractor, extract_answers
+    from .prompts import PromptFormat, build_prompt, get_format
+    from .reference import FrozenReference, InterventionReference, ReferencePolicy, default_reference
+    from .rewards import AnswerReward, RewardFunction
+    from .sft import WarmupInfo, load_policy, read_warmup_info, warmup_sft
+    from .trainer import ReinforcedTrainer
+    from .value_head import PolicyWithValueHead, ValueHead
+    from .verifier import Verifier
 
 __all__ = [
     "AnswerExtractor",
@@ -42,3 +44,5 @@ __all__ = [
     "read_warmup_info",
     "warmup_sft",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -228,13 +228,14 @@ def default_training_arguments(
 
 
 def _trainer_class(model: Any) -> type:
-    """``transformers.Trainer``, or the LoReFT ``ReftTrainer`` for adapters when it exists."""
+    """``transformers.Trainer`` for a full model, the LoReFT ``ReftTrainer`` for an adapter policy
+    (complete adapters in every checkpoint, the prompt kept on the interventions' positions)."""
+    if is_adapter(model):
+        from ..representation import ReftTrainer
+
+        return ReftTrainer
     from transformers import Trainer
 
-    if is_adapter(model):
-        from .. import representation
-
-        return getattr(representation, "ReftTrainer", Trainer)
     return Trainer
 
 

@@ -1,8 +1,8 @@
 """Representation finetuning (LoReFT and its family) as Hugging Face models.
 
-Importing this package registers :class:`ReftConfig` (``model_type="reft"``) with ``AutoConfig``
-and the wrappers with ``AutoModelForCausalLM`` / ``AutoModelForSequenceClassification``, so a
-saved adapter loads like any model::
+``import hf_reft`` registers :class:`ReftConfig` (``model_type="reft"``) with ``AutoConfig`` and the
+wrappers with ``AutoModelForCausalLM`` / ``AutoModelForSequenceClassification`` (when transformers
+loads them: :mod:`~hf_reft.representation.auto`), so a saved adapter loads like any model::
 
     import hf_reft
     model = AutoModelForCausalLM.from_pretrained("user/my-loreft-adapter")
@@ -10,29 +10,33 @@ saved adapter loads like any model::
 
 from __future__ import annotations
 
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+from typing import TYPE_CHECKING
 
-from .configuration import FORMAT_VERSION, ReftConfig
-from .interventions import (
-    ACTIVATIONS,
-    INTERVENTIONS,
-    ConsreftIntervention,
-    DireftIntervention,
-    Intervention,
-    LobireftIntervention,
-    LoreftIntervention,
-    NoreftIntervention,
-    build_intervention,
-)
-from .layers import find_layers
-from .modeling import (
-    ReftModelForCausalLM,
-    ReftModelForSequenceClassification,
-    ReftPreTrainedModel,
-    get_reft_model,
-)
-from .positions import PositionSpec, compute_positions, prompt_lengths_from_labels
-from .saving import ADAPTER_WEIGHTS_NAME, load_base_model, read_adapter_tensors
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .configuration import FORMAT_VERSION, ReftConfig
+    from .interventions import (
+        ACTIVATIONS,
+        INTERVENTIONS,
+        ConsreftIntervention,
+        DireftIntervention,
+        Intervention,
+        LobireftIntervention,
+        LoreftIntervention,
+        NoreftIntervention,
+        build_intervention,
+    )
+    from .layers import find_layers
+    from .modeling import (
+        ReftModelForCausalLM,
+        ReftModelForSequenceClassification,
+        ReftPreTrainedModel,
+        get_reft_model,
+    )
+    from .positions import PositionSpec, compute_positions, prompt_lengths_from_labels
+    from .saving import ADAPTER_WEIGHTS_NAME, load_base_model, read_adapter_tensors
+    from .trainer import ReftTrainer
 
 __all__ = [
     "ACTIVATIONS",
@@ -50,6 +54,7 @@ __all__ = [
     "ReftModelForCausalLM",
     "ReftModelForSequenceClassification",
     "ReftPreTrainedModel",
+    "ReftTrainer",
     "build_intervention",
     "compute_positions",
     "find_layers",
@@ -59,6 +64,4 @@ __all__ = [
     "read_adapter_tensors",
 ]
 
-AutoConfig.register(ReftConfig.model_type, ReftConfig, exist_ok=True)
-AutoModelForCausalLM.register(ReftConfig, ReftModelForCausalLM, exist_ok=True)
-AutoModelForSequenceClassification.register(ReftConfig, ReftModelForSequenceClassification, exist_ok=True)
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, ClassVar
 
 import torch
@@ -10,12 +11,37 @@ from transformers import PreTrainedConfig
 from .interventions import ACTIVATIONS, INTERVENTIONS
 from .positions import PositionSpec
 
-__all__ = ["FORMAT_VERSION", "TASKS", "ReftConfig"]
+__all__ = ["BASE_MODEL_DTYPES", "BASE_MODEL_KWARGS", "FORMAT_VERSION", "TASKS", "ReftConfig"]
 
 #: Version of the on-disk adapter format (``config.json`` + ``model.safetensors``) this code writes.
 FORMAT_VERSION = 1
 #: What the wrapped base model does; decides which ``AutoModelFor…`` class loads it.
 TASKS = ("causal_lm", "sequence_classification")
+
+#: ``dtype`` values an adapter config may ask the base to load in.
+BASE_MODEL_DTYPES = ("auto", "float32", "float16", "bfloat16", "float64")
+_ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
+
+
+def _relative_name(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and not PurePath(value).is_absolute()
+        and ".." not in PurePath(value).parts
+    )
+
+
+#: The only ``base_model_kwargs`` an adapter config may hold, each with the check its value must pass.
+#: Everything else (``trust_remote_code``, ``code_revision``, ``token``, ``device_map`` …) is the
+#: caller's to pass: ``from_pretrained(adapter, trust_remote_code=True)``; a file never decides it.
+BASE_MODEL_KWARGS: dict[str, tuple[str, Any]] = {
+    "dtype": (f"one of {BASE_MODEL_DTYPES}", lambda v: v in BASE_MODEL_DTYPES),
+    "gguf_file": ("a relative file name", _relative_name),
+    "subfolder": ("a relative folder name", _relative_name),
+    "pad_token_id": ("a non-negative integer", lambda v: type(v) is int and v >= 0),
+    "attn_implementation": (f"one of {_ATTENTION}", lambda v: v in _ATTENTION),
+}
 
 # Fields that are always written to config.json, even when they hold their default value.
 _REFT_FIELDS = (
@@ -157,6 +183,17 @@ class ReftConfig(PreTrainedConfig):
             raise ValueError(
                 f"base_model_kwargs must be a dict, got {type(self.base_model_kwargs).__name__}."
             )
+        for key, value in self.base_model_kwargs.items():
+            if key not in BASE_MODEL_KWARGS:
+                raise ValueError(
+                    f"base_model_kwargs[{key!r}] is not allowed in an adapter config: an adapter may only say "
+                    f"how to load its base with {sorted(BASE_MODEL_KWARGS)}. Loader options such as "
+                    f"{key!r} are the caller's: pass them to from_pretrained(adapter, {key}=...), and remove "
+                    "the key from the adapter's config.json."
+                )
+            what, check = BASE_MODEL_KWARGS[key]
+            if not check(value):
+                raise ValueError(f"base_model_kwargs[{key!r}] must be {what}, got {value!r}.")
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -41,7 +41,7 @@ from transformers import (
 )
 
 from .. import hub
-from .configuration import ReftConfig
+from .configuration import BASE_MODEL_DTYPES, ReftConfig
 from .hooks import InterventionPass, cache_length, intervene, is_exporting
 from .interventions import build_intervention
 from .layers import find_layers, hidden_size_of
@@ -158,8 +158,9 @@ class ReftPreTrainedModel(PreTrainedModel):
             config.base_model_revision = _pin_revision(config.base_model_name_or_path)
         kwargs = dict(config.base_model_kwargs)
         dtype = getattr(base, "dtype", None)
-        if isinstance(dtype, torch.dtype) and "dtype" not in kwargs:
-            kwargs["dtype"] = str(dtype).removeprefix("torch.")
+        name = str(dtype).removeprefix("torch.")
+        if isinstance(dtype, torch.dtype) and "dtype" not in kwargs and name in BASE_MODEL_DTYPES:
+            kwargs["dtype"] = name
         config.base_model_kwargs = kwargs
 
     def _resolve_layers(self, n_layers: int) -> list[int]:

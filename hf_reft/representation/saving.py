@@ -125,8 +125,9 @@ def load_base_model(config: ReftConfig, **kwargs: Any) -> PreTrainedModel:
             f"The adapter's base model folder {name} does not exist on this machine. Pass the base explicitly: "
             "from_pretrained(adapter, base_model=AutoModel….from_pretrained(...))."
         )
+    config.validate_reft()  # base_model_kwargs holds only the allowed loader keys (never remote code)
     load_kwargs: dict[str, Any] = dict(config.base_model_kwargs)
-    if isinstance(load_kwargs.get("dtype"), str) and load_kwargs["dtype"] != "auto":
+    if load_kwargs.get("dtype", "auto") != "auto":
         load_kwargs["dtype"] = getattr(torch, load_kwargs["dtype"])
     if config.base_model_revision and not os.path.isdir(name):
         load_kwargs.setdefault("revision", config.base_model_revision)

@@ -11,10 +11,15 @@
 Importing this package does not import Gradio; :mod:`hf_reft.space.app` does.
 """
 
-from .examples import ExampleProblem, load_examples
-from .render import SolveView
-from .service import SpaceService
-from .settings import BUNDLED, SpaceSettings, SpaceSettingsError
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .examples import ExampleProblem, load_examples
+    from .render import SolveView
+    from .service import SpaceService
+    from .settings import BUNDLED, SpaceSettings, SpaceSettingsError
 
 __all__ = [
     "BUNDLED",
@@ -25,3 +30,5 @@ __all__ = [
     "SpaceSettingsError",
     "load_examples",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
