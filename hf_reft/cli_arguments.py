@@ -36,12 +36,15 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------ parsers
-def add_command_group(subparsers: Any, name: str, *, help: str, description: str) -> Any:
-    """Add the ``hf-reft NAME`` group and return its sub-parsers (``dest``: ``NAME_command``).
+def add_command_group(subparsers: Any, name: str, *, description: str) -> Any:
+    """Add the ``hf-reft NAME`` group (its one-line help from :data:`hf_reft.cli.COMMAND_GROUPS`) and
+    return its sub-parsers (``dest``: ``NAME_command``).
 
     Without a command the group prints its help and exits with status 2.
     """
-    group = subparsers.add_parser(name, help=help, description=description)
+    from .cli import COMMAND_GROUPS
+
+    group = subparsers.add_parser(name, help=COMMAND_GROUPS[name][1], description=description)
     commands = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
 
     def _help(args: argparse.Namespace) -> int:

@@ -162,7 +162,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = add_command_group(
         subparsers,
         "reftool",
-        help="RefTool: reference books, chat models, toolboxes",
         description="RefTool: turn a reference book into validated Python tools and solve problems with them.",
     )
     for add in SUBCOMMANDS:

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..cli import UsageError
-from .chat.llamacpp import ENV_THREADS
 
 __all__ = ["PIPELINE_SUBCOMMANDS"]
 
@@ -105,6 +104,8 @@ def _backend(args: argparse.Namespace):
 
         import torch
 
+        from .chat.llamacpp import ENV_THREADS
+
         torch.set_num_threads(args.threads)
         os.environ[ENV_THREADS] = str(args.threads)  # read when a llama.cpp backend starts
     if args.replay:
@@ -153,7 +154,7 @@ _CREATOR_FLAGS: dict[str, tuple[type, str]] = {
     "candidates": (int, "creation replies per section: the first greedy, the others sampled"),
     "sample_temperature": (float, "temperature of the sampled candidates"),
     "max_examples": (int, "most exercises offered per creation prompt"),
-    "cross_checks": (int, "most other exercises a passing tool is tried on; 0: no cross-check"),
+    "cross_checks": (int, "most other problems a passing tool is tried on; 0: no cross-check"),
 }
 
 

@@ -68,7 +68,6 @@ def register(subparsers: Any) -> None:
     commands = add_command_group(
         subparsers,
         "reinforced",
-        help="reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT, evaluation, PPO",
         description="Reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT in the natural-language "
         "or program chain-of-thought format, evaluation with greedy decoding and vote@k, and PPO.",
     )

@@ -51,7 +51,6 @@ def register(subparsers: Any) -> None:
     commands = add_command_group(
         subparsers,
         "representation",
-        help="LoReFT representation finetuning (Wu et al. 2024): train and evaluate adapters",
         description="Representation finetuning (LoReFT and its family): train an adapter over a frozen model, "
         "evaluate adapters and base models by greedy generation.",
     )

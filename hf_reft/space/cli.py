@@ -105,7 +105,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = add_command_group(
         subparsers,
         "space",
-        help="the RefTool chemistry demo: run it locally or deploy it",
         description="The RefTool chemistry demo (a Gradio Space): run it locally or deploy it to the Hub.",
     )
 

@@ -22,16 +22,21 @@ One small interface, :class:`ChatBackend` (``base.py``), with three implementati
     get_chat_backend("./my-model.Q4_K_M.gguf")          # local GGUF file (llama.cpp)
 """
 
-from .base import ChatBackend, ChatBackendError, truncate_at_stop, validate_messages
-from .base import _stream_until_stop as _stream_until_stop  # for tests
-from .inference_client import InferenceClientBackend
-from .llamacpp import LlamaCppChatBackend, free_cpu_threads
-from .selection import ENV_BACKEND as ENV_BACKEND
-from .selection import ENV_MODEL as ENV_MODEL
-from .selection import ENV_PROVIDER as ENV_PROVIDER
-from .selection import ENV_SERVED_MODEL as ENV_SERVED_MODEL
-from .selection import default_backend, default_concurrency, get_chat_backend
-from .transformers_backend import TransformersChatBackend
+from typing import TYPE_CHECKING
+
+from ..._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .base import ChatBackend, ChatBackendError, truncate_at_stop, validate_messages
+    from .base import _stream_until_stop as _stream_until_stop  # for tests
+    from .inference_client import InferenceClientBackend
+    from .llamacpp import LlamaCppChatBackend, free_cpu_threads
+    from .selection import ENV_BACKEND as ENV_BACKEND
+    from .selection import ENV_MODEL as ENV_MODEL
+    from .selection import ENV_PROVIDER as ENV_PROVIDER
+    from .selection import ENV_SERVED_MODEL as ENV_SERVED_MODEL
+    from .selection import default_backend, default_concurrency, get_chat_backend
+    from .transformers_backend import TransformersChatBackend
 
 __all__ = [
     "ChatBackend",
@@ -46,3 +51,5 @@ __all__ = [
     "truncate_at_stop",
     "validate_messages",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
