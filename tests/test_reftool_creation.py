@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
-from hf_reft.reftool.creation import ToolCreator, section_exercises, section_prompt_text, worked_problem
+from hf_reft.reftool.creation import (
+    ToolCreator,
+    section_exercises,
+    section_problems,
+    section_prompt_text,
+    worked_problem,
+)
 from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
 from hf_reft.reftool.reference import Chapter, Reference, Section, WorkedExample
 from hf_reft.reftool.scripted import ScriptedChatBackend
@@ -25,9 +32,9 @@ DENSITY = WorkedExample(
     id="ex-density",
     number="1.1",
     title="Calculation of Density",
-    problem="Gold has a density of 19.3 g/cm^3. What is the mass of 2.00 cm^3 of gold?",
-    solution="mass = density × volume = 19.3 g/cm^3 × 2.00 cm^3 = 38.6 g",
-    answer="38.6 g",
+    problem="A piece of gold has a mass of 38.6 g and a volume of 2.00 cm^3. What is its density?",
+    solution="density = mass / volume = 38.6 g / 2.00 cm^3 = 19.3 g/cm^3",
+    answer="19.3 g/cm^3",
     check_problem="A piece of copper has a mass of 8.91 g and a volume of 1.00 cm^3. What is its density?",
     check_answer="8.91 g/cm^3",
     section_id="s14",
@@ -71,18 +78,18 @@ def density(mass_g, volume_cm3):
 print(density(8.91, 1.00))
 ```
 """
-WRONG = """TOOL: mass_from_density
-DESCRIPTION: Mass (g) from density and volume.
+WRONG = """TOOL: density_of_sample
+DESCRIPTION: Density (g/cm^3) from a mass (g) and a volume (cm^3).
 EXAMPLE: 1.1
 ```python
-def mass_from_density(density, volume):
-    return density + volume
+def density_of_sample(mass, volume):
+    return mass + volume
 ```
 ```python
-print(mass_from_density(8.91, 1.00), "g/cm^3")
+print(density_of_sample(8.91, 1.00), "g/cm^3")
 ```
 """
-FIXED = WRONG.replace("density + volume", "density * volume")
+FIXED = WRONG.replace("mass + volume", "mass / volume")
 CHEATS = """TOOL: volume_of_cube
 DESCRIPTION: Volume of a cube from its edge.
 ```python
@@ -93,6 +100,23 @@ def volume_of_cube(edge):
 print(8.91)
 ```
 """
+
+
+def _obvious_program(messages):
+    """The program a model writes for a cross-check: the named tool called with the problem's decimals."""
+    text = messages[-1]["content"]
+    name = re.search(r"by calling (\w+)\(", text).group(1)
+    numbers = re.findall(r"\d+\.\d+", text.split("Problem:", 1)[1].split("\n", 1)[0])
+    return f"```python\nprint({name}({', '.join(numbers)}))\n```"
+
+
+#: A rule for scripted backends: cross-check prompts get :func:`_obvious_program`.
+CROSS_CHECKS = ("already defined", _obvious_program)
+
+
+def scripted(replies=(), rules=(), **kwargs) -> ScriptedChatBackend:
+    """A scripted backend answering creation/repair prompts from ``replies``/``rules`` and cross-checks obviously."""
+    return ScriptedChatBackend(list(replies), rules=[*rules, CROSS_CHECKS], **kwargs)
 
 
 def _reference(*sections: Section) -> Reference:
@@ -120,8 +144,9 @@ def test_exercises_come_from_the_book_and_answers_are_withheld():
     assert [(e.expected, e.hidden) for e in section_exercises(section)] == [("5 mol", False)]
     # the worked example's own problem (cross-checks a tool); none without a numeric stated answer
     gold = worked_problem(DENSITY, SECTION)
-    assert gold and (gold.problem, gold.expected, gold.hidden) == (DENSITY.problem, "38.6 g", False)
+    assert gold and (gold.problem, gold.expected, gold.hidden) == (DENSITY.problem, "19.3 g/cm^3", False)
     assert worked_problem(ROUNDING, SECTION) is None
+    assert section_problems(SECTION) == [exercises[0], gold]  # the check exercise, then the worked problem
     # a tight budget keeps the exercises and drops paragraphs
     assert "copper" in section_prompt_text(SECTION, exercises, 500)
 
@@ -132,23 +157,21 @@ def test_first_pass_repair_and_drop(sandbox):
             "Repair the tool" in messages[-1]["content"] and "TOOL: volume_of_cube" in messages[-1]["content"]
         )
 
-    backend = ScriptedChatBackend(
-        [GOOD + "\n" + WRONG + "\n" + CHEATS, FIXED], rules=[(cheats_again, CHEATS)]
-    )
+    backend = scripted([GOOD + "\n" + WRONG + "\n" + CHEATS, FIXED], rules=[(cheats_again, CHEATS)])
     creator = ToolCreator(backend, sandbox=sandbox, max_tools=3, candidates=1)
     build = creator.build_section(SECTION)
     assert build.stats.__dict__ == {"proposed": 3, "first_pass": 1, "repaired": 1, "dropped": 1}
     by_name = {t.name: t for t in build.tools}
-    assert set(by_name) == {"density", "mass_from_density"}
+    assert set(by_name) == {"density", "density_of_sample"}
     density = by_name["density"]
     assert density.record.status == "passed" and density.record.attempts == 1
     assert (
         density.validation.expected_answer == "8.91 g/cm^3" and density.validation.example_id == "ex-density"
     )
     assert density.validation.solution == "print(density(8.91, 1.00))"
-    repaired = by_name["mass_from_density"]
+    repaired = by_name["density_of_sample"]
     assert repaired.record.status == "repaired" and repaired.record.attempts == 2
-    assert "density * volume" in repaired.code
+    assert "mass / volume" in repaired.code
     # the repair request carried the error but not the book's answer
     repair_prompts = [
         c["messages"][-1]["content"]
@@ -162,11 +185,13 @@ def test_first_pass_repair_and_drop(sandbox):
     events = [e["event"] for e in build.log]
     assert events == [
         "create",
-        "validate",
+        "validate",  # density: copper's check exercise
+        "cross_check",  # density: gold, the worked problem of the same example
         "validate",
         "validate",
         "repair",
         "validate",
+        "cross_check",
         "repair",
         "validate",
     ]
@@ -187,7 +212,7 @@ def test_first_pass_repair_and_drop(sandbox):
     ],
 )
 def test_failures_without_repair_are_dropped(sandbox, reply, error):
-    creator = ToolCreator(ScriptedChatBackend([reply]), sandbox=sandbox, repair=False, candidates=1)
+    creator = ToolCreator(scripted([reply]), sandbox=sandbox, repair=False, candidates=1)
     build = creator.build_section(SECTION)
     assert build.tools == [] and build.stats.__dict__ == {
         "proposed": 1,
@@ -199,7 +224,7 @@ def test_failures_without_repair_are_dropped(sandbox, reply, error):
 
 
 def test_section_without_exercises_costs_no_model_call(sandbox):
-    backend = ScriptedChatBackend([])
+    backend = scripted([])
     build = ToolCreator(backend, sandbox=sandbox).build_section(CONCEPTS)
     assert build.skipped and build.tools == [] and backend.calls == []
 
@@ -212,11 +237,11 @@ def test_at_most_m_tools_and_unusable_replies(sandbox):
         .replace("print(density(", "print(density2(")
         + GOOD
     )
-    build = ToolCreator(ScriptedChatBackend([three]), sandbox=sandbox, candidates=1).build_section(SECTION)
+    build = ToolCreator(scripted([three]), sandbox=sandbox, candidates=1).build_section(SECTION)
     assert build.stats.proposed == 2 and [t.name for t in build.tools] == ["density", "density2"]
-    build = ToolCreator(
-        ScriptedChatBackend(["I cannot write code."]), sandbox=sandbox, candidates=1
-    ).build_section(SECTION)
+    build = ToolCreator(scripted(["I cannot write code."]), sandbox=sandbox, candidates=1).build_section(
+        SECTION
+    )
     assert build.stats.__dict__ == {"proposed": 0, "first_pass": 0, "repaired": 0, "dropped": 0}
 
 
@@ -244,9 +269,7 @@ def ideal_gas_pressure(n, T, V):
 print(ideal_gas_pressure(1, 273.15, 22.414))
 ```"""
     sections = [CONCEPTS, SECTION, gas_section]
-    backend = ScriptedChatBackend(
-        rules=[("section 1.4", GOOD), ("section 9.2", gas_tool)], name="scripted-model"
-    )
+    backend = scripted(rules=[("section 1.4", GOOD), ("section 9.2", gas_tool)], name="scripted-model")
     creator = ToolCreator(backend, sandbox=sandbox, candidates=1)
     calls = {"n": 0}
 
@@ -279,7 +302,7 @@ print(ideal_gas_pressure(1, 273.15, 22.414))
     assert [r["section"] for r in log] == ["1.1 Chemistry in Context", "1.4 Measurements", "9.2 Gas Laws"]
     # a third run has nothing to do; a different model is refused
     assert build_toolbox(reference, backend, out, creator=creator, progress=False).planned == 0
-    other = ScriptedChatBackend([], name="another-model")
+    other = scripted([], name="another-model")
     with pytest.raises(ValueError, match="another-model"):
         build_toolbox(reference, other, out, creator=ToolCreator(other), progress=False)
     with pytest.raises(FileExistsError):
@@ -288,7 +311,7 @@ print(ideal_gas_pressure(1, 273.15, 22.414))
 
 def test_concurrent_build_renames_clashing_tools(tmp_path, sandbox):
     twin = Section("s15", "1.5", "More Density", 1, "Essential Ideas", ("Density again.", DENSITY))
-    backend = ScriptedChatBackend(rules=[("Write tools", GOOD)], name="remote")
+    backend = scripted(rules=[("Write tools", GOOD)], name="remote")
     creator = ToolCreator(backend, sandbox=sandbox, candidates=1)
     reference = _reference(SECTION, twin)
     report = build_toolbox(reference, backend, tmp_path / "tb", creator=creator, workers=2, progress=False)
@@ -300,7 +323,7 @@ def test_concurrent_build_renames_clashing_tools(tmp_path, sandbox):
 
 
 def test_failed_section_is_not_saved_and_build_continues(tmp_path, sandbox):
-    backend = ScriptedChatBackend([])  # no reply for the one section that needs the model
+    backend = scripted([])  # no reply for the one section that needs the model
     reference = _reference(SECTION, CONCEPTS)
     report = build_toolbox(
         reference,
@@ -388,21 +411,20 @@ RESTATES = MASS_TOOL.replace("return density_g_cm3 * volume_cm3", "return (63 + 
 
 
 def test_sampled_candidates_are_kept_when_the_greedy_one_fails(sandbox):
-    backend = ScriptedChatBackend([WRONG, GOOD])
+    backend = scripted([WRONG, GOOD])
     creator = ToolCreator(backend, sandbox=sandbox, candidates=2, sample_temperature=0.8, repair=False)
     build = creator.build_section(SECTION)
     assert [t.name for t in build.tools] == ["density"]
-    assert [c["temperature"] for c in backend.calls] == [0.0, 0.8]
+    assert [c["temperature"] for c in backend.calls[:2]] == [0.0, 0.8]  # then the cross-check
     assert build.stats.__dict__ == {"proposed": 2, "first_pass": 1, "repaired": 0, "dropped": 1}
     assert [e.get("candidate") for e in build.log if e["event"] == "create"] == [0, 1]
 
 
 def test_identical_candidates_are_validated_once(sandbox):
-    backend = ScriptedChatBackend(rules=[("Write tools", GOOD)])
+    backend = scripted(rules=[("Write tools", GOOD)])
     build = ToolCreator(backend, sandbox=sandbox, candidates=3).build_section(SECTION)
-    assert (
-        len(backend.calls) == 3 and build.stats.proposed == 1 and [t.name for t in build.tools] == ["density"]
-    )
+    assert build.stats.proposed == 1 and [t.name for t in build.tools] == ["density"]
+    assert len(backend.calls) == 3 + 1  # three candidates, one cross-check
 
 
 def _program_prompt_for(words: str):
@@ -421,7 +443,7 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
     # the section's other exercise (lead, 22.6 g). The model writes those programs with the tool defined.
     gold = (_program_prompt_for("Gold has a density"), "```python\nprint(mass_from_density(19.3, 2.00))\n```")
     lead = (_program_prompt_for("Lead has a density"), "```python\nprint(mass_from_density(11.3, 2.00))\n```")
-    backend = ScriptedChatBackend([MASS_TOOL], rules=[gold, lead])
+    backend = scripted([MASS_TOOL], rules=[gold, lead])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"]
     checks = [(c["example"], c["part"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
@@ -429,16 +451,14 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
     assert "by calling mass_from_density(...)" in backend.calls[1]["messages"][-1]["content"]
 
     # a wrong program for the worked problem: the next problem (lead) is tried and keeps the tool
-    backend = ScriptedChatBackend(
-        [MASS_TOOL], rules=[(gold[0], "```python\nprint(mass_from_density(1, 2))\n```"), lead]
-    )
+    backend = scripted([MASS_TOOL], rules=[(gold[0], "```python\nprint(mass_from_density(1, 2))\n```"), lead])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"]
     checks = [(c["example"], c["part"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
-    assert checks == [("1.3", "worked example", False), ("1.4", "Check Your Learning", True)]
+    assert checks[0] == ("1.3", "worked example", False) and checks[1][0::2] == ("1.4", True)
 
     # a tool that restates Example 1.3's answer passes it, but neither other problem: dropped
-    backend = ScriptedChatBackend([RESTATES], rules=[gold, lead])
+    backend = scripted([RESTATES], rules=[gold, lead])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1, repair=False).build_section(TWO_EXERCISES)
     assert build.tools == [] and build.stats.dropped == 1
     validations = [(e["event"], e["passed"]) for e in build.log if e["event"] in ("validate", "cross_check")]
@@ -446,15 +466,42 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
     assert all("printed 31.5" in e["error"] for e in build.log if e["event"] == "cross_check")
 
     # with the check turned off the restating tool is kept (what the check protects against)
-    backend = ScriptedChatBackend([RESTATES])
+    backend = scripted([RESTATES])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"] and len(backend.calls) == 1
 
 
-def test_a_section_with_one_exercise_has_no_cross_check(sandbox):
-    # SECTION's only exercise is copper's check (8.91 g/cm^3); its worked problem alone is no second exercise
-    backend = ScriptedChatBackend([GOOD])
+def test_the_worked_problem_cross_checks_a_tool_that_passed_its_check_exercise(sandbox):
+    # SECTION's one example: copper (its check exercise, answer withheld) validates, gold (the worked
+    # problem, same computation on other data) cross-checks
+    backend = scripted([GOOD])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
+    assert [t.name for t in build.tools] == ["density"]
+    checks = [(e["event"], e["example"], e["part"], e["passed"]) for e in build.log if "part" in e]
+    assert checks == [
+        ("validate", "1.1", "Check Your Learning", True),
+        ("cross_check", "1.1", "worked example", True),
+    ]
+    # and the reverse: a program for the worked problem validates, the check exercise cross-checks
+    on_gold = GOOD.replace("print(density(8.91, 1.00))", "print(density(38.6, 2.00))")
+    build = ToolCreator(scripted([on_gold]), sandbox=sandbox, candidates=1).build_section(SECTION)
+    checks = [(e["event"], e["part"], e["passed"]) for e in build.log if "part" in e]
+    assert checks == [("validate", "worked example", True), ("cross_check", "Check Your Learning", True)]
+    assert build.tools[0].validation.expected_answer == "19.3 g/cm^3"
+    # a wrong tool that happens to give copper's answer (its volume is 1.00) fails gold: dropped
+    times = GOOD.replace("mass_g / volume_cm3", "mass_g * volume_cm3")
+    build = ToolCreator(scripted([times]), sandbox=sandbox, candidates=1, repair=False).build_section(SECTION)
+    assert build.tools == [] and "printed 77.2" in build.log[-1]["error"]
+
+
+def test_a_section_with_one_problem_has_no_cross_check(sandbox):
+    only = WorkedExample(
+        "ex-only", "1.5", "Density", "A block has a mass of 8.91 g and a volume of 1.00 cm^3. Its density?",
+        "8.91 g / 1.00 cm^3 = 8.91 g/cm^3", answer="8.91 g/cm^3", section_id="s15",
+    )  # fmt: skip
+    section = Section("s15", "1.5", "Density", 1, "Essential Ideas", ("Density.", only))
+    backend = scripted([GOOD.replace("EXAMPLE: 1.1", "EXAMPLE: 1.5")])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(section)
     assert [t.name for t in build.tools] == ["density"] and len(backend.calls) == 1
     assert [e["event"] for e in build.log] == ["create", "validate"]
 
@@ -464,12 +511,12 @@ def test_a_program_that_prints_the_books_answer_is_refused(sandbox):
         "print(mass_from_density(10.5, 3.00))", "mass_from_density(10.5, 3.00)\nprint(31.5)"
     )
     build = ToolCreator(
-        ScriptedChatBackend([by_hand]), sandbox=sandbox, candidates=1, repair=False, cross_checks=0
+        scripted([by_hand]), sandbox=sandbox, candidates=1, repair=False, cross_checks=0
     ).build_section(TWO_EXERCISES)
     assert build.tools == []
     assert "holds the number 31.5" in build.log[1]["error"]
     # numbers given in the exercise, and small whole numbers, are not answers
-    creator = ToolCreator(ScriptedChatBackend([]), sandbox=sandbox)
+    creator = ToolCreator(scripted([]), sandbox=sandbox)
     exercise = section_exercises(SECTION)[0]  # copper: 8.91 g and 1.00 cm^3 given, 8.91 g/cm^3 expected
     (draft,) = parse_tool_drafts(GOOD)
     assert creator.validate(draft, exercise).passed
@@ -515,7 +562,7 @@ def test_parsers_read_the_shapes_small_models_write():
 def test_a_program_for_an_unnamed_exercise_is_checked_against_each_offered_one(sandbox):
     # EXAMPLE names no exercise of the section; the program solves Example 1.4's (lead, 22.6 g)
     unnamed = MASS_TOOL.replace("EXAMPLE: 1.3", "EXAMPLE: 0.133").replace("(10.5, 3.00)", "(11.3, 2.00)")
-    backend = ScriptedChatBackend([unnamed])
+    backend = scripted([unnamed])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
     (tool,) = build.tools
     assert tool.validation.example_id == "ex-iron" and tool.validation.expected_answer == "22.6 g"
@@ -523,15 +570,15 @@ def test_a_program_for_an_unnamed_exercise_is_checked_against_each_offered_one(s
 
 
 def test_a_repair_reply_that_restates_the_failing_tool_first_is_read_to_its_end(sandbox):
-    backend = ScriptedChatBackend([WRONG, WRONG + "\nThe corrected version:\n\n" + FIXED])
+    backend = scripted([WRONG, WRONG + "\nThe corrected version:\n\n" + FIXED])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
-    assert [(t.name, t.record.status) for t in build.tools] == [("mass_from_density", "repaired")]
+    assert [(t.name, t.record.status) for t in build.tools] == [("density_of_sample", "repaired")]
 
 
 def test_repairs_are_bounded_one_per_tool_name(sandbox):
     # three candidates of the same failing tool: one repair, not three
-    backend = ScriptedChatBackend(
-        [WRONG, WRONG.replace("density + volume", "density - volume"), WRONG.replace("+", "+ 1 +"), WRONG]
+    backend = scripted(
+        [WRONG, WRONG.replace("mass + volume", "mass - volume"), WRONG.replace("+", "+ 1 +"), WRONG]
     )
     build = ToolCreator(backend, sandbox=sandbox, candidates=3, max_tools=2).build_section(SECTION)
     assert [e["event"] for e in build.log].count("repair") == 1 and build.tools == []

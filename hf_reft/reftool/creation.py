@@ -2,11 +2,12 @@
 
 For a :class:`~hf_reft.reftool.reference.Section`, :class:`ToolCreator`
 
-1. picks the section's **validation exercises**: each worked example's "Check Your Learning"
-   exercise whose book-stated answer (``check_answer``) holds a number — or, when it has none, the
-   worked example itself with the answer its solution states (``answer``). The expected answer
-   always comes from the book, never from a model. A section without such an exercise gets no
-   tools (nothing could validate them) and costs no model call.
+1. picks the section's **exercises**: each worked example's "Check Your Learning" exercise whose
+   book-stated answer (``check_answer``) holds a number — or, when it has none, the worked example
+   itself with the answer its solution states (``answer``). Its **problems** are those exercises and
+   the worked examples' own problems with a numeric stated answer (:func:`section_problems`). The
+   expected answer always comes from the book, never from a model. A section without an exercise
+   gets no tools (nothing could validate them) and costs no model call.
 2. sends the section's text with the worked examples' own solution steps (the exercises' answers
    withheld; at most ``budget`` characters) and a format example, asking for up to ``max_tools``
    tools (default 2) that code the computation a worked solution carries out, each with a name, a
@@ -15,17 +16,18 @@ For a :class:`~hf_reft.reftool.reference.Section`, :class:`ToolCreator`
    (:func:`~hf_reft.reftool.prompts.creation_messages`). It asks ``candidates`` times: once at
    ``temperature`` (greedy by default) and the rest sampled at ``sample_temperature``; every distinct
    tool of every reply is a candidate;
-3. validates each candidate: the code must define the function, the program must call it, must not
-   hold the book's answer as a number it did not get from the exercise (a program that prints the
-   answer worked out by hand proves nothing about the tool), and the program (after the tool's code)
-   runs in the sandbox; the number it prints last must match one of the numbers of the book's answer
-   within ``rel_tol`` (default 2 %);
-4. **cross-checks** a tool that passed when the section has a second exercise: the model writes a
-   program for another problem with the tool already defined (at most ``cross_checks`` of them), and
-   the tool is kept only if one of those also gives the book's answer — so a tool cannot pass by
-   restating one answer. The worked example's own problem comes first when the tool passed its "Check
-   Your Learning" exercise (:func:`worked_problem`: the computation the tool was written for, on
-   other data), then the section's other exercises, the most similar first;
+3. validates each candidate on the problems of the example its EXAMPLE line names (else of every
+   offered example): the code must define the function, the program must call it, must not hold the
+   book's answer as a number it did not get from the problem (a program that prints the answer worked
+   out by hand, or copied from the worked solution, proves nothing about the tool), and the program
+   (after the tool's code) runs in the sandbox; the number it prints last must match one of the
+   numbers of the book's answer to one of those problems within ``rel_tol`` (default 2 %);
+4. **cross-checks** a tool that passed on one problem when the section has another: the model writes
+   a program for another problem with the tool already defined (at most ``cross_checks`` of them), and
+   the tool is kept only if one of those also gives the book's answer — two problems with different
+   data, so a tool cannot pass by restating one answer. The same example's other problem comes first
+   (its worked problem after its "Check Your Learning" exercise, or the reverse: the computation the
+   tool was written for, on other data), then the section's other problems, the most similar first;
 5. when fewer than ``max_tools`` tools were kept, sends the closest failing candidate of each tool
    name back to the model **once** (at most ``max_tools`` repairs per section) with the error (the expected value is not revealed) for repair, and validates and
    cross-checks the repaired tool the same way;
@@ -67,6 +69,7 @@ __all__ = [
     "SectionBuild",
     "ToolCreator",
     "section_exercises",
+    "section_problems",
     "section_prompt_text",
     "worked_problem",
 ]
@@ -119,12 +122,23 @@ def section_exercises(section: Section) -> list[Exercise]:
     return exercises
 
 
+def section_problems(section: Section) -> list[Exercise]:
+    """Every problem of the section with a numeric book-stated answer, in book order: each worked
+    example's "Check Your Learning" exercise, then its own problem (:func:`worked_problem`)."""
+    problems = []
+    for example in section.examples:
+        if example.check_problem and example.check_answer and find_numbers(example.check_answer):
+            problems.append(_exercise(example, section, check=True))
+        if worked := worked_problem(example, section):
+            problems.append(worked)
+    return problems
+
+
 def worked_problem(example: WorkedExample, section: Section) -> Exercise | None:
     """The worked example's own problem with the answer its solution states, if that holds a number.
 
-    Its solution is in the creation prompt, so it validates nothing on its own; it serves to
-    cross-check a tool that passed the example's "Check Your Learning" exercise: the same computation
-    on other data.
+    Its solution is in the creation prompt, so a tool that passes it must also pass another problem
+    (the example's "Check Your Learning" exercise first: the same computation on other data).
     """
     if example.problem and example.answer and find_numbers(example.answer):
         return _exercise(example, section, check=False)
@@ -295,6 +309,9 @@ class ToolCreator:
             build.log.append({"event": "skipped", "reason": build.skipped})
             return build
         offered = exercises[: self.max_examples]
+        problems = section_problems(section)
+        offered_ids = {e.example_id for e in offered}
+        offered_problems = [p for p in problems if p.example_id in offered_ids]
         messages = self.creation_messages(section, offered)
         candidates: list[tuple[int, ToolDraft]] = []  # (the reply it came from, the draft)
         seen: set[tuple[str, str]] = set()
@@ -312,12 +329,12 @@ class ToolCreator:
         for k, draft in candidates:
             if len(kept) >= self.max_tools or draft.name in kept:
                 continue
-            named = _named_exercise(draft, offered)
-            outcome = self._check(draft, [named] if named else offered, section, build, candidate=k)
+            named = _named_problems(draft, offered_problems)
+            outcome = self._check(draft, named or offered_problems, problems, build, candidate=k)
             if outcome.passed:
                 kept[draft.name] = outcome.tool("passed", 1)
             else:
-                failures.append((draft, outcome, named or offered[0]))
+                failures.append((draft, outcome, named[0] if named else offered[0]))
         if self.repair:  # the closest failure of each tool not kept, at most max_tools repairs in all
             failures.sort(key=lambda failure: _closeness(failure[1]))
             repaired: set[str] = set()
@@ -327,7 +344,7 @@ class ToolCreator:
                 if draft.name in kept or draft.name in repaired:
                     continue
                 repaired.add(draft.name)
-                tool = self._repair(section, draft, outcome, exercise, build)
+                tool = self._repair(section, draft, outcome, exercise, problems, build)
                 if tool is not None and tool.name not in kept:
                     kept[tool.name] = tool
         for tool in kept.values():
@@ -380,41 +397,50 @@ class ToolCreator:
         self,
         draft: ToolDraft,
         choices: Sequence[Exercise],
-        section: Section,
+        problems: Sequence[Exercise],
         build: SectionBuild,
         *,
         candidate: int | None = None,
     ) -> _Outcome:
         """Validate ``draft`` on one of ``choices`` (see :meth:`validate`), then cross-check it on another
-        problem of ``section``; logs both. ``candidate``: the creation reply the draft came from
+        of the section's ``problems``; logs both. ``candidate``: the creation reply the draft came from
         (``None`` for a repair).
         """
         outcome = self.validate(draft, choices)
         where = {"candidate": candidate} if candidate is not None else {"repair": True}
-        example = outcome.exercise.number if outcome.exercise else ",".join(e.number for e in choices)
+        example = (
+            outcome.exercise.number if outcome.exercise else ",".join(sorted({e.number for e in choices}))
+        )
+        part = {"part": _part(outcome.exercise)} if outcome.exercise else {}
         build.log.append(
-            {"event": "validate", "tool": draft.name, "example": example, **where, **outcome.summary()}
+            {
+                "event": "validate",
+                "tool": draft.name,
+                "example": example,
+                **part,
+                **where,
+                **outcome.summary(),
+            }
         )
         if outcome.passed:
-            outcome = self._cross_check(outcome, section, build, where)
+            outcome = self._cross_check(outcome, problems, build, where)
         return outcome
 
     def _cross_check(
-        self, outcome: _Outcome, section: Section, build: SectionBuild, where: dict[str, Any]
+        self, outcome: _Outcome, problems: Sequence[Exercise], build: SectionBuild, where: dict[str, Any]
     ) -> _Outcome:
-        """Keep ``outcome`` passed only if its tool also solves another problem of the section, when the
-        section has a second exercise: the worked example's own problem first, then the other exercises."""
+        """Keep ``outcome`` passed only if its tool also solves another of the section's ``problems``
+        (when there is one): the same example's other problem first, then the most similar."""
         exercise = outcome.exercise
         assert exercise is not None
-        others = [e for e in section_exercises(section) if e != exercise]
+        others = [p for p in problems if p != exercise]
         if not others or self.cross_checks == 0:
             return outcome
         draft = outcome.draft
-        example = next(e for e in section.examples if e.id == exercise.example_id)
-        sibling = worked_problem(example, section) if exercise.hidden else None
-        problems = ([sibling] if sibling else []) + _most_similar(others, draft, exercise)
+        siblings = [p for p in others if p.example_id == exercise.example_id]
+        rest = _most_similar([p for p in others if p.example_id != exercise.example_id], draft, exercise)
         errors = []
-        for other in problems[: self.cross_checks]:
+        for other in (siblings + rest)[: self.cross_checks]:
             reply = self._chat(prompts.tool_program_messages(other.problem, draft.code, [draft.name]))
             program = first_program(reply) or ""
             check = self.validate(
@@ -426,7 +452,7 @@ class ToolCreator:
                     **where,
                     "tool": draft.name,
                     "example": other.number,
-                    "part": "Check Your Learning" if other.hidden else "worked example",
+                    "part": _part(other),
                     "reply": reply,
                     **check.summary(),
                 }
@@ -436,8 +462,8 @@ class ToolCreator:
             errors.append(f"Example {other.number}: {check.error}")
         outcome.passed = False
         outcome.error = (
-            f"the tool gave the book's answer for Example {exercise.number} but not for another problem of "
-            "the section it should also solve (" + "; ".join(errors) + ")"
+            f"the tool gave the book's answer for Example {exercise.number} ({_part(exercise)}) but not for "
+            "another problem of the section it should also solve (" + "; ".join(errors) + ")"
         )
         return outcome
 
@@ -447,6 +473,7 @@ class ToolCreator:
         draft: ToolDraft,
         outcome: _Outcome,
         exercise: Exercise,
+        problems: Sequence[Exercise],
         build: SectionBuild,
     ) -> Tool | None:
         reply = self._chat(
@@ -457,8 +484,8 @@ class ToolCreator:
         if not repaired:
             return None
         fixed = repaired[-1]  # a repair reply may restate the failing tool before the corrected one
-        named = _named_exercise(fixed, section_exercises(section))
-        second = self._check(fixed, [named or exercise], section, build)
+        same = [p for p in problems if p.example_id == exercise.example_id]
+        second = self._check(fixed, _named_problems(fixed, problems) or same, problems, build)
         return second.tool("repaired", 2) if second.passed else None
 
     # ------------------------------------------------------------------ validation
@@ -584,9 +611,13 @@ class _Outcome:
         return tool
 
 
-def _named_exercise(draft: ToolDraft, exercises: Sequence[Exercise]) -> Exercise | None:
-    """The exercise a draft's EXAMPLE line names, if it names one of ``exercises``."""
-    return next((e for e in exercises if draft.example and e.number == draft.example), None)
+def _named_problems(draft: ToolDraft, problems: Sequence[Exercise]) -> list[Exercise]:
+    """The problems of the example a draft's EXAMPLE line names (none if it names none of them)."""
+    return [p for p in problems if draft.example and p.number == draft.example]
+
+
+def _part(problem: Exercise) -> str:
+    return "Check Your Learning" if problem.hidden else "worked example"
 
 
 def _closeness(outcome: _Outcome) -> int:
