@@ -1,8 +1,9 @@
 """The ``hf-reft`` command.
 
 Each wing of the package adds its own sub-command group through a ``register(subparsers)``
-function in its ``cli`` module (listed in :data:`COMMAND_MODULES`); this module only
-builds the parser, dispatches, and turns user errors into one readable line.
+function in its ``cli`` module (listed in :data:`~hf_reft.cli_arguments.COMMAND_GROUPS`); this
+module only builds the parser, dispatches, and turns user errors
+(:class:`~hf_reft.cli_arguments.UsageError`) into one readable line.
 """
 
 from __future__ import annotations
@@ -14,30 +15,9 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .cli_arguments import COMMAND_GROUPS, UsageError
 
-__all__ = ["COMMAND_GROUPS", "COMMAND_MODULES", "UsageError", "build_parser", "main"]
-
-#: The sub-command groups, in help order: name → (module whose ``register(subparsers)`` adds the
-#: group, its one-line help). Only the group a command line names is imported, so ``hf-reft --help``
-#: and ``--version`` load no wing.
-COMMAND_GROUPS: dict[str, tuple[str, str]] = {
-    "representation": (
-        "hf_reft.representation.cli",
-        "LoReFT representation finetuning (Wu et al. 2024): train and evaluate adapters",
-    ),
-    "reinforced": (
-        "hf_reft.reinforced.cli",
-        "reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT, evaluation, PPO",
-    ),
-    "reftool": ("hf_reft.reftool.cli", "RefTool: reference books, chat models, toolboxes"),
-    "space": ("hf_reft.space.cli", "the RefTool chemistry demo: run it locally or deploy it"),
-}
-#: The modules of :data:`COMMAND_GROUPS`, in help order.
-COMMAND_MODULES: tuple[str, ...] = tuple(module for module, _ in COMMAND_GROUPS.values())
-
-
-class UsageError(Exception):
-    """A bad command-line argument; the message says what is wrong and how to fix it."""
+__all__ = ["COMMAND_GROUPS", "UsageError", "build_parser", "main"]
 
 
 def _default_model(args: argparse.Namespace) -> int:

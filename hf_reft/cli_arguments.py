@@ -3,7 +3,7 @@
 The command groups (``hf_reft.representation.cli``, ``hf_reft.reinforced.cli`` and the commands
 :data:`hf_reft.reinforced.cli.SUBCOMMANDS` lists) build their parsers from the ``add_*`` helpers and
 check the parsed values with the ``check_*`` helpers; a bad value raises
-:class:`hf_reft.cli.UsageError` with one line that says what is wrong and how to fix it.
+:class:`UsageError` with one line that says what is wrong and how to fix it.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .cli import UsageError
-
 __all__ = [
-    "adapter_config_from_args",
-    "add_adapter_arguments",
+    "COMMAND_GROUPS",
+    "UsageError",
     "add_command_group",
     "add_data_arguments",
     "add_format_argument",
@@ -30,20 +28,37 @@ __all__ = [
     "check_model",
     "check_positive",
     "last_checkpoint",
-    "parse_layers",
-    "reft_config_from_args",
 ]
+
+
+#: The sub-command groups of ``hf-reft``, in help order: name → (the module whose
+#: ``register(subparsers)`` adds the group, its one-line help). The dispatcher (:mod:`hf_reft.cli`)
+#: imports only the group a command line names, so ``hf-reft --help`` and ``--version`` load no wing.
+COMMAND_GROUPS: dict[str, tuple[str, str]] = {
+    "representation": (
+        "hf_reft.representation.cli",
+        "LoReFT representation finetuning (Wu et al. 2024): train and evaluate adapters",
+    ),
+    "reinforced": (
+        "hf_reft.reinforced.cli",
+        "reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT, evaluation, PPO",
+    ),
+    "reftool": ("hf_reft.reftool.cli", "RefTool: reference books, chat models, toolboxes"),
+    "space": ("hf_reft.space.cli", "the RefTool chemistry demo: run it locally or deploy it"),
+}
+
+
+class UsageError(Exception):
+    """A bad command-line argument; the message says what is wrong and how to fix it."""
 
 
 # ------------------------------------------------------------------------------------------ parsers
 def add_command_group(subparsers: Any, name: str, *, description: str) -> Any:
-    """Add the ``hf-reft NAME`` group (its one-line help from :data:`hf_reft.cli.COMMAND_GROUPS`) and
-    return its sub-parsers (``dest``: ``NAME_command``).
+    """Add the ``hf-reft NAME`` group (its one-line help from :data:`COMMAND_GROUPS`) and return its
+    sub-parsers (``dest``: ``NAME_command``).
 
     Without a command the group prints its help and exits with status 2.
     """
-    from .cli import COMMAND_GROUPS
-
     group = subparsers.add_parser(name, help=COMMAND_GROUPS[name][1], description=description)
     commands = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
 
@@ -127,23 +142,6 @@ def add_leak_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-leak-check", action="store_true", help="skip the train/test overlap check")
 
 
-def add_adapter_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--adapter`` and the LoReFT settings of a new adapter (read by :func:`adapter_config_from_args`)."""
-    group = parser.add_argument_group("LoReFT adapter (instead of training the full model)")
-    group.add_argument(
-        "--adapter",
-        action="store_true",
-        help="train LoReFT interventions over the frozen model (hf_reft.ReftConfig)",
-    )
-    group.add_argument("--layers", nargs="+", default=None, help="layer indices, or 'all' (default: all)")
-    group.add_argument(
-        "--positions", default="f7+l7", help="prompt positions, e.g. f7+l7, f1, l3 (default f7+l7)"
-    )
-    group.add_argument("--rank", type=int, default=4, help="rank of the intervention (default 4)")
-    group.add_argument("--intervention", default="loreft", help="loreft, direft, noreft, consreft, lobireft")
-    group.add_argument("--share-weights", action="store_true", help="one intervention for prefix and suffix")
-
-
 def add_push_to_hub_argument(
     parser: argparse.ArgumentParser, *, help: str = "upload the finished folder"
 ) -> None:
@@ -202,48 +200,3 @@ def last_checkpoint(output: Path) -> str:
             f"--resume: no checkpoint in {output / 'checkpoints'}; train with --save-steps first."
         )
     return str(checkpoints[-1])
-
-
-# ----------------------------------------------------------------------------------- LoReFT settings
-def parse_layers(values: list[str]) -> list[int] | str:
-    """``--layers`` values (``6 12 18 24``, ``6,12,18,24`` or ``all``) as ``ReftConfig.layers``."""
-    items = [item for value in values for item in value.replace(",", " ").split()]
-    if items == ["all"]:
-        return "all"
-    try:
-        layers = [int(item) for item in items]
-    except ValueError:
-        raise UsageError(
-            f"--layers takes layer indices (6 12 18 24 or 6,12,18,24) or 'all', got {' '.join(values)!r}."
-        ) from None
-    if not layers:
-        raise UsageError("--layers needs at least one layer index, or 'all'.")
-    return layers
-
-
-def reft_config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
-    """A :class:`hf_reft.ReftConfig` from ``--layers`` (absent: all), ``--positions``, ``--rank``,
-    ``--intervention`` and ``--share-weights``; ``extra``: further fields (e.g. ``dropout``)."""
-    from .representation import ReftConfig
-
-    try:
-        return ReftConfig(
-            layers=parse_layers(args.layers or ["all"]),
-            positions=args.positions,
-            rank=args.rank,
-            intervention=args.intervention,
-            share_weights=args.share_weights,
-            **extra,
-        )
-    except (ValueError, TypeError, KeyError) as err:
-        raise UsageError(f"Bad LoReFT setting: {err}") from None
-
-
-def adapter_config_from_args(args: argparse.Namespace) -> Any:
-    """:func:`reft_config_from_args` with ``--adapter`` (:func:`add_adapter_arguments`), else ``None``;
-    adapter settings without ``--adapter`` are refused."""
-    if not args.adapter:
-        if args.layers is not None or args.share_weights:
-            raise UsageError("--layers/--share-weights configure a LoReFT adapter; add --adapter.")
-        return None
-    return reft_config_from_args(args)

@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM
 
 from hf_reft.answers import Answer
 from hf_reft.data import load_named_dataset
+from hf_reft.generation import Completion, SamplingParams, TransformersGenerator
 from hf_reft.reinforced.evaluation import (
     EvaluationReport,
     Question,
@@ -24,7 +25,6 @@ from hf_reft.reinforced.evaluation import (
     rescore,
 )
 from hf_reft.reinforced.extraction import AnswerExtractor, extract_answers, extract_program
-from hf_reft.reinforced.generation import Completion, SamplingParams, TransformersGenerator
 from hf_reft.reinforced.prompts import build_prompt
 from hf_reft.reinforced.sft import WARMUP_INFO_NAME, WarmupInfo
 
@@ -34,7 +34,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 class ScriptedGenerator:
-    """A :class:`~hf_reft.reinforced.generation.Generator` that answers from a script.
+    """A :class:`~hf_reft.generation.Generator` that answers from a script.
 
     ``script`` maps a prompt to its completions, in order; greedy calls get the first one and
     sampling calls get the next ``num_samples``. Every call is recorded. ``fail_after`` raises

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from hf_reft.generation import Completion
 from hf_reft.reinforced import ppo
-from hf_reft.reinforced.generation import Completion
 from hf_reft.reinforced.rollout import build_rollout, pad_completions
 
 EOS = 2

@@ -8,8 +8,8 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM
 
 from hf_reft.answers import Answer
+from hf_reft.generation import Completion, Generator, SamplingParams
 from hf_reft.reinforced.configuration import ReinforcedConfig
-from hf_reft.reinforced.generation import Completion, Generator, SamplingParams
 from hf_reft.reinforced.prompts import build_prompt
 from hf_reft.reinforced.rewards import AnswerReward, answer_reward, compute_rewards
 from hf_reft.reinforced.trainer import ReinforcedTrainer

@@ -99,14 +99,14 @@ def test_cache_resumes_a_cut_off_evaluation(model, tokenizer, tmp_path, monkeypa
 
 
 def test_scoring_uses_the_benchmark_strategy(model, tokenizer, monkeypatch):
-    from hf_reft.reinforced.generation import TransformersGenerator
+    from hf_reft.generation import TransformersGenerator
 
     replies = iter(
         ["3 apples. Therefore, the answer is <3>.", "the answer is 6", "4", "nothing here", "1,000 or 3"]
     )
 
     def fake_generate(self, prompts, params):
-        from hf_reft.reinforced.generation import Completion
+        from hf_reft.generation import Completion
 
         return [[Completion(0, next(replies), [1, 2], True)] for _ in prompts]
 

@@ -15,8 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from ..cli import UsageError
-from ..cli_arguments import add_command_group
+from ..cli_arguments import UsageError, add_command_group
 from .commands import (
     PIPELINE_SUBCOMMANDS,
     add_connection_options,

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..cli import UsageError
+from ..cli_arguments import UsageError
 
 __all__ = ["PIPELINE_SUBCOMMANDS"]
 

@@ -7,9 +7,9 @@
 
 Other modules add commands to the group (the PPO stage adds ``train``): :data:`SUBCOMMANDS`
 lists ``"module:function"`` entries; each function takes the group's sub-parsers and adds one
-command with ``set_defaults(func=handler)``. Their shared arguments and checks (the ``add_*``
-helpers and :func:`adapter_config_from_args`, also importable from here) live in
-:mod:`hf_reft.cli_arguments`.
+command with ``set_defaults(func=handler)``. Their shared arguments and checks live in
+:mod:`hf_reft.cli_arguments`; the LoReFT flags of ``--adapter`` in
+:mod:`hf_reft.representation.arguments` (also importable from here).
 
 Examples::
 
@@ -26,10 +26,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from ..cli import UsageError
 from ..cli_arguments import (
-    adapter_config_from_args,
-    add_adapter_arguments,
+    UsageError,
     add_command_group,
     add_data_arguments,
     add_format_argument,
@@ -41,6 +39,7 @@ from ..cli_arguments import (
     check_positive,
     last_checkpoint,
 )
+from ..representation.arguments import adapter_config_from_args, add_adapter_arguments
 
 __all__ = [
     "SUBCOMMANDS",

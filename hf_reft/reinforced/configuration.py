@@ -7,7 +7,7 @@ from typing import Literal
 
 from transformers import TrainingArguments
 
-from .generation import SamplingParams
+from ..generation import SamplingParams
 
 __all__ = ["DEFAULT_KL_COEF", "ReinforcedConfig"]
 

@@ -34,9 +34,9 @@ from typing import Any
 
 from .. import hub
 from ..answers import Answer, get_benchmark, is_correct, majority_vote, parse_gold
+from ..generation import Completion, Generator, SamplingParams, TransformersGenerator
 from ..stats import Interval, paired_bootstrap_difference, wilson_interval
 from .extraction import AnswerExtractor
-from .generation import Completion, Generator, SamplingParams, TransformersGenerator
 from .prompts import PromptFormat, get_format
 
 __all__ = [

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cli import UsageError
 from ..cli_arguments import (
+    UsageError,
     add_leak_check_arguments,
     add_model_argument,
     add_push_to_hub_argument,

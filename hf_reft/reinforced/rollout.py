@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, fields
 
 import torch
 
+from ..generation import Completion
 from . import ppo
-from .generation import Completion
 from .reference import ReferencePolicy
 
 __all__ = ["PaddedCompletions", "Rollout", "build_rollout", "pad_completions", "score_sequences"]

@@ -30,10 +30,10 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, Trainer
 
+from ..generation import Completion, Generator, SamplingParams, TransformersGenerator
 from ..hub import atomic_write_text
 from . import ppo
 from .configuration import ReinforcedConfig
-from .generation import Completion, Generator, SamplingParams, TransformersGenerator
 from .prompts import get_format
 from .reference import FrozenReference, ReferencePolicy, default_reference
 from .rewards import CORRECT_REWARD, AnswerReward, RewardFunction, compute_rewards

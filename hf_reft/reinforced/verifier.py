@@ -31,8 +31,8 @@ import torch
 
 from .. import hub
 from ..answers import get_benchmark, is_correct, parse_gold
+from ..generation import Generator, SamplingParams, TransformersGenerator
 from .extraction import AnswerExtractor
-from .generation import Generator, SamplingParams, TransformersGenerator
 from .prompts import PromptFormat, get_format
 
 __all__ = [

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import hub
-from ..cli import UsageError
 from ..cli_arguments import (
+    UsageError,
     add_model_argument,
     add_push_to_hub_argument,
     add_training_question_arguments,

@@ -27,16 +27,16 @@ import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..cli import UsageError
 from ..cli_arguments import (
+    UsageError,
     add_command_group,
     add_model_argument,
     add_push_to_hub_argument,
     check_data,
     check_model,
     check_positive,
-    reft_config_from_args,
 )
+from .arguments import add_reft_arguments, reft_config_from_args
 
 __all__ = ["register"]
 
@@ -135,23 +135,7 @@ def _add_train(commands: Any) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a finished adapter in --output")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output")
 
-    adapter = parser.add_argument_group("LoReFT adapter")
-    adapter.add_argument(
-        "--layers", nargs="+", default=["all"], help="layer indices (e.g. 6 12 18 24 or 6,12,18,24) or all"
-    )
-    adapter.add_argument(
-        "--positions", default="f7+l7", help="prompt positions: f<p>+l<s>, f<p> or l<s> (default f7+l7)"
-    )
-    adapter.add_argument("--rank", type=int, default=4, help="rank of each intervention (default 4)")
-    adapter.add_argument(
-        "--intervention", default="loreft", help="loreft, direft, noreft, consreft or lobireft"
-    )
-    adapter.add_argument(
-        "--share-weights", action="store_true", help="one intervention for prefix and suffix"
-    )
-    adapter.add_argument(
-        "--dropout", type=float, default=0.0, help="dropout on the low-rank edit (default 0)"
-    )
+    add_reft_arguments(parser.add_argument_group("LoReFT adapter"))
 
     training = parser.add_argument_group("training")
     training.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=1e-3)
@@ -407,7 +391,7 @@ def _run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-length must be at least 2, got {args.max_length}.")
     check_model(args.model)
     _check_repo_id(args.push_to_hub)
-    config = reft_config_from_args(args, dropout=args.dropout)
+    config = reft_config_from_args(args)
     train, spec = _load_data(args.data, args.data_dir, "--data", args.limit)
     question_column = _column(
         args.question_column, spec.question if spec else None, "question", train, "--question-column"

@@ -11,7 +11,7 @@
 * :func:`add_evaluation_to_card` — writes results into an adapter's ``README.md`` (text and
   ``model-index`` metadata).
 
-Generation goes through :class:`hf_reft.reinforced.generation.TransformersGenerator`, so any model
+Generation goes through :class:`hf_reft.generation.TransformersGenerator`, so any model
 with ``generate`` (a plain causal LM or a LoReFT model) is evaluated by the same loop.
 """
 
@@ -157,7 +157,7 @@ def evaluate_generation(
     Returns:
         :class:`GenerationEvaluation`.
     """
-    from ..reinforced.generation import SamplingParams, TransformersGenerator  # one generation loop
+    from ..generation import SamplingParams, TransformersGenerator  # one generation loop
 
     spec = get_benchmark(benchmark)
     if batch_size < 1:

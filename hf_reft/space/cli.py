@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..cli import UsageError
-from ..cli_arguments import add_command_group
+from ..cli_arguments import UsageError, add_command_group
 
 __all__ = ["register"]
 

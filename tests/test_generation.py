@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from hf_reft.reinforced.generation import Completion, Generator, SamplingParams, TransformersGenerator
+from hf_reft.generation import Completion, Generator, SamplingParams, TransformersGenerator
 
 from tiny_models import make_tokenizer, tiny_config
 
