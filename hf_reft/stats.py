@@ -6,6 +6,8 @@
 * :func:`paired_bootstrap_difference` — the difference of two systems scored on the *same* items
   (``mean(b) - mean(a)``), resampling items so the pairing is kept: "did the fine-tuned model
   beat the base?" is answered by whether the interval excludes 0.
+* :func:`paired_comparison` — that difference for two systems' right/wrong results, with the items
+  only one of them got right (:class:`PairedComparison`): the one comparison every evaluation uses.
 
 Every resampling function takes a ``seed``, so reported intervals are reproducible.
 """
@@ -20,8 +22,10 @@ from statistics import NormalDist
 
 __all__ = [
     "Interval",
+    "PairedComparison",
     "bootstrap_interval",
     "paired_bootstrap_difference",
+    "paired_comparison",
     "proportion_interval",
     "wilson_interval",
 ]
@@ -131,3 +135,49 @@ def paired_bootstrap_difference(
     _check_confidence(confidence)
     differences = [y - x for x, y in zip(first, second, strict=True)]
     return bootstrap_interval(differences, confidence=confidence, n_resamples=n_resamples, seed=seed)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two systems' right/wrong results on the same items: ``difference`` is accuracy(b) − accuracy(a)
+    with its paired bootstrap interval, ``wins`` the items only ``b`` got right, ``losses`` only ``a``."""
+
+    n: int
+    difference: Interval
+    wins: int
+    losses: int
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.difference.excludes(0.0)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "n": self.n,
+            "difference": self.difference.to_dict(),
+            "wins": self.wins,
+            "losses": self.losses,
+            "excludes_zero": self.excludes_zero,
+        }
+
+
+def paired_comparison(
+    a: Sequence[bool],
+    b: Sequence[bool],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> PairedComparison:
+    """Compare ``b`` with ``a`` item by item (item ``i`` of both is one question)."""
+    first, second = [bool(x) for x in a], [bool(x) for x in b]
+    interval = paired_bootstrap_difference(
+        [float(x) for x in first],
+        [float(x) for x in second],
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    wins = sum(y and not x for x, y in zip(first, second, strict=True))
+    losses = sum(x and not y for x, y in zip(first, second, strict=True))
+    return PairedComparison(len(first), interval, wins, losses)

@@ -35,7 +35,7 @@ from typing import Any
 from .. import hub
 from ..answers import Answer, get_benchmark, is_correct, majority_vote, parse_gold
 from ..generation import Completion, Generator, SamplingParams, TransformersGenerator
-from ..stats import Interval, paired_bootstrap_difference, wilson_interval
+from ..stats import Interval, paired_comparison, wilson_interval
 from .extraction import AnswerExtractor
 from .prompts import PromptFormat, get_format
 
@@ -256,12 +256,12 @@ def format_table(reports: Sequence[EvaluationReport], *, names: Sequence[str] | 
 def compare_greedy(base: EvaluationReport, other: EvaluationReport, *, seed: int = 0) -> Interval:
     """Paired bootstrap interval of ``other``'s greedy accuracy minus ``base``'s, on the questions
     both answered (matched by their index in the data)."""
-    a = {r["index"]: float(r["correct"]) for r in base.greedy}
-    b = {r["index"]: float(r["correct"]) for r in other.greedy}
+    a = {r["index"]: bool(r["correct"]) for r in base.greedy}
+    b = {r["index"]: bool(r["correct"]) for r in other.greedy}
     shared = sorted(set(a) & set(b))
     if not shared:
         raise ValueError("The two reports share no questions; evaluate both on the same subset.")
-    return paired_bootstrap_difference([a[i] for i in shared], [b[i] for i in shared], seed=seed)
+    return paired_comparison([a[i] for i in shared], [b[i] for i in shared], seed=seed).difference
 
 
 def rescore(

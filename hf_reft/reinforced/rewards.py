@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import torch
 
-from ..answers import Answer, compare_numbers, parse_gold
+from ..answers import Answer, BenchmarkSpec, get_benchmark, is_correct
 
 __all__ = [
     "CORRECT_REWARD",
@@ -38,19 +38,24 @@ RewardFunction = Callable[..., Sequence[float]]
 CORRECT_REWARD = 1.0
 WRONG_ANSWER_REWARD = 0.1
 NO_ANSWER_REWARD = 0.0
-#: The paper's tolerance: |pred - gold| <= 1e-2.
-ABS_TOL = 1e-2
 
 
-def answer_reward(pred: Answer | None, gold: Any, *, abs_tol: float = ABS_TOL) -> float:
-    """1 if ``pred`` equals ``gold`` within ``abs_tol``, 0.1 if it is another answer, 0 if ``None``."""
+def answer_reward(
+    pred: Answer | None,
+    gold: Any,
+    *,
+    benchmark: str | BenchmarkSpec = "numeric",
+    abs_tol: float | None = None,
+) -> float:
+    """1 if ``pred`` answers ``gold`` correctly, 0.1 if it is another answer, 0 if ``None``.
+
+    Correct means :func:`hf_reft.answers.is_correct` under ``benchmark``'s rules — the one comparison
+    that evaluation, the verifier's labels and the Space use too; the default ``"numeric"`` is the
+    paper's |pred - gold| <= 1e-2. ``abs_tol`` replaces the benchmark's tolerance.
+    """
     if pred is None:
         return NO_ANSWER_REWARD
-    gold_answer = parse_gold(gold)
-    if not (pred.is_numeric and gold_answer.is_numeric):
-        return WRONG_ANSWER_REWARD
-    right = compare_numbers(float(pred.value), float(gold_answer.value), abs_tol=abs_tol)
-    return CORRECT_REWARD if right else WRONG_ANSWER_REWARD
+    return CORRECT_REWARD if is_correct(pred, gold, benchmark, abs_tol=abs_tol) else WRONG_ANSWER_REWARD
 
 
 class AnswerReward:
@@ -60,7 +65,8 @@ class AnswerReward:
         format: ``"nl"`` (the answer follows "The answer is") or ``"program"`` (the answer is
             what the sandbox gets from running ``solution()``).
         answer_column: the dataset column with gold answers (SVAMP/GSM8K: ``answer_value``).
-        abs_tol: tolerance of the comparison.
+        benchmark: whose rules decide a correct answer (:func:`hf_reft.answers.get_benchmark`).
+        abs_tol: replaces the benchmark's tolerance.
         extractor: the :class:`~hf_reft.reinforced.extraction.AnswerExtractor` to use (e.g. with
             its own sandbox); default: the shared one of ``format``, strict as the paper.
     """
@@ -70,7 +76,8 @@ class AnswerReward:
         format: Literal["nl", "program"] = "nl",
         *,
         answer_column: str = "answer_value",
-        abs_tol: float = ABS_TOL,
+        benchmark: str | BenchmarkSpec = "numeric",
+        abs_tol: float | None = None,
         extractor: Any = None,
     ) -> None:
         from .extraction import AnswerExtractor
@@ -78,6 +85,7 @@ class AnswerReward:
         self.extractor = extractor if extractor is not None else AnswerExtractor(format)
         self.format = self.extractor.format.name
         self.answer_column = answer_column
+        self.benchmark = get_benchmark(benchmark)
         self.abs_tol = abs_tol
 
     def __call__(self, prompts: Sequence[str], completions: Sequence[str], **columns: Any) -> list[float]:
@@ -89,7 +97,10 @@ class AnswerReward:
             )
         golds = columns[self.answer_column]
         answers = self.extractor.extract_batch(list(completions))
-        return [answer_reward(a, g, abs_tol=self.abs_tol) for a, g in zip(answers, golds, strict=True)]
+        return [
+            answer_reward(a, g, benchmark=self.benchmark, abs_tol=self.abs_tol)
+            for a, g in zip(answers, golds, strict=True)
+        ]
 
 
 def compute_rewards(

@@ -28,10 +28,10 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .. import hub, metrics
+from .. import hub, metrics, stats
 from ..answers import get_benchmark
 from ..data import format_prompt
-from ..stats import Interval, paired_bootstrap_difference, wilson_interval
+from ..stats import wilson_interval
 
 __all__ = [
     "ClassificationEvaluation",
@@ -390,26 +390,11 @@ def paired_comparison(
     Returns ``difference`` (:class:`~hf_reft.stats.Interval` as a dict), ``wins`` (questions only the
     candidate gets right), ``losses`` (only the baseline), ``n`` and ``excludes_zero``.
     """
-    a = baseline.correct if isinstance(baseline, GenerationEvaluation) else [bool(x) for x in baseline]
-    b = candidate.correct if isinstance(candidate, GenerationEvaluation) else [bool(x) for x in candidate]
+    a = baseline.correct if isinstance(baseline, GenerationEvaluation) else baseline
+    b = candidate.correct if isinstance(candidate, GenerationEvaluation) else candidate
     if len(a) != len(b):
         raise ValueError(f"Paired comparison needs the same questions: {len(a)} vs {len(b)} results.")
-    interval: Interval = paired_bootstrap_difference(
-        [float(x) for x in a],
-        [float(x) for x in b],
-        confidence=confidence,
-        n_resamples=n_resamples,
-        seed=seed,
-    )
-    wins = sum(y and not x for x, y in zip(a, b, strict=True))
-    losses = sum(x and not y for x, y in zip(a, b, strict=True))
-    return {
-        "n": len(a),
-        "difference": interval.to_dict(),
-        "wins": wins,
-        "losses": losses,
-        "excludes_zero": interval.excludes(0.0),
-    }
+    return stats.paired_comparison(a, b, confidence=confidence, n_resamples=n_resamples, seed=seed).to_dict()
 
 
 def _format_percent(value: float) -> str:

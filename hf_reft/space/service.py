@@ -144,10 +144,10 @@ class SpaceService:
 
     def reference_markdown(self, example: ExampleProblem | None, answer: dict[str, Any] | None) -> str | None:
         """The answer an example's source states (SciBench's or the book's), and whether the model's is
-        within 5 %."""
+        correct by SciBench's rule (:func:`hf_reft.answers.is_correct`: 5 % relative tolerance)."""
         if example is None or not example.answer:
             return None
-        from ..answers import Answer, compare_answers, parse_scibench_gold
+        from ..answers import Answer, get_benchmark, is_correct, parse_scibench_gold
 
         try:
             gold = parse_scibench_gold(example.answer, example.unit)
@@ -156,8 +156,8 @@ class SpaceService:
         verdict = ""
         if answer is not None and isinstance(answer.get("value"), (int, float)):
             pred = Answer(value=float(answer["value"]), unit=answer.get("unit"), raw=str(answer.get("text")))
-            ok = compare_answers(pred, gold, rel_tol=0.05)
-            verdict = " — ✓ within 5 %" if ok else " — ✗ not within 5 %"
+            within = f"within {get_benchmark('scibench').rel_tol:.0%}".replace("%", " %")
+            verdict = f" — ✓ {within}" if is_correct(pred, gold, "scibench") else f" — ✗ not {within}"
         unit = f" {gold.unit}" if gold.unit else ""
         return f"{example.answer_heading}: **{gold.value:g}{unit}**{verdict}"
 
