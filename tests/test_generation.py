@@ -57,3 +57,13 @@ def test_bad_params():
         SamplingParams(max_new_tokens=0)
     with pytest.raises(ValueError, match="do_sample=False"):
         SamplingParams(temperature=0)
+
+
+def test_the_old_import_path_still_works_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    sys.modules.pop("hf_reft.reinforced.generation", None)
+    with pytest.warns(DeprecationWarning, match="moved to hf_reft.generation"):
+        old = importlib.import_module("hf_reft.reinforced.generation")
+    assert old.TransformersGenerator is TransformersGenerator and old.SamplingParams is SamplingParams

@@ -24,6 +24,18 @@ def test_answer_reward_values_and_tolerance():
     assert answer_reward(Answer(-3.0), "3") == 0.1
     assert answer_reward(Answer("B"), "8") == 0.1  # an answer, but not a number
     assert answer_reward(None, "8") == 0.0
+    # the benchmark's rule decides, as in evaluation: SciBench's 5 % relative tolerance
+    assert answer_reward(Answer(104.0), "100", benchmark="scibench") == 1.0
+    assert answer_reward(Answer(104.0), "100") == 0.1
+    assert answer_reward(Answer(8.02), "8", abs_tol=0.05) == 1.0
+
+
+def test_rewards_and_evaluation_agree_on_what_is_correct():
+    from hf_reft.answers import is_correct
+
+    cases = [(8.0, "8"), (8.009, "8"), (8.011, "8"), (-3.0, "3"), (1234.0, "#### 1,234"), (0.5, "50%")]
+    for value, gold in cases:
+        assert (answer_reward(Answer(value), gold) == 1.0) == is_correct(Answer(value), gold, "numeric"), gold
 
 
 def test_builtin_reward_on_natural_language_completions():

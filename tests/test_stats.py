@@ -75,3 +75,16 @@ def test_interval_formatting():
     interval = Interval(0.123, 0.091, 0.16)
     assert interval.format() == "12.3 [9.1, 16.0]"
     assert interval.to_dict() == {"estimate": 0.123, "low": 0.091, "high": 0.16, "confidence": 0.95}
+
+
+def test_paired_comparison_counts_wins_and_losses():
+    from hf_reft.stats import paired_comparison
+
+    a = [True, True, False, False, True, False]
+    b = [True, False, True, True, True, False]
+    result = paired_comparison(a, b, n_resamples=2000)
+    assert (result.n, result.wins, result.losses) == (6, 2, 1)
+    assert result.difference.estimate == pytest.approx(1 / 6)
+    assert result.to_dict()["excludes_zero"] == result.excludes_zero is False
+    with pytest.raises(ValueError, match="same items"):
+        paired_comparison([True], [True, False])
