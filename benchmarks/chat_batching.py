@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from hf_reft.reftool import prompts
+from hf_reft.reftool.books import Reference
 from hf_reft.reftool.chat import TransformersChatBackend
 from hf_reft.reftool.creation import ToolCreator, section_exercises
 from hf_reft.reftool.evaluation import load_scibench
-from hf_reft.reftool.reference import Reference
 
 
 def creation_requests(count: int) -> list[list[dict[str, str]]]:

@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hf_reft.reftool.books import Reference
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
 from hf_reft.reftool.chat import get_chat_backend
 from hf_reft.reftool.creation import ToolCreator, section_exercises
-from hf_reft.reftool.reference import Reference
 
 #: The development set (``random.Random(22).sample`` of the sections with a numeric worked example).
 DEV_SECTIONS = [

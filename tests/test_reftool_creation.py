@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from hf_reft.reftool.books import Chapter, Reference, Section, WorkedExample
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
 from hf_reft.reftool.creation import (
     ToolCreator,
@@ -16,7 +17,6 @@ from hf_reft.reftool.creation import (
     worked_problem,
 )
 from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
-from hf_reft.reftool.reference import Chapter, Reference, Section, WorkedExample
 from hf_reft.reftool.scripted import ScriptedChatBackend
 from hf_reft.reftool.toolbox import Toolbox
 from hf_reft.sandbox import Sandbox, SandboxPolicy

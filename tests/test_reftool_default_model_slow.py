@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from hf_reft.models import DEFAULT_REFTOOL_MODEL, gguf_model_path
+from hf_reft.reftool.books import Reference
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
 from hf_reft.reftool.chat import LlamaCppChatBackend, get_chat_backend
 from hf_reft.reftool.creation import ToolCreator
-from hf_reft.reftool.reference import Reference
 from hf_reft.reftool.solver import RefToolSolver
 from hf_reft.reftool.toolbox import Toolbox
 

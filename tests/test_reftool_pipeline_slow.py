@@ -15,11 +15,11 @@ import pytest
 
 from hf_reft.answers import is_correct
 from hf_reft.reftool.baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
+from hf_reft.reftool.books import Reference
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
 from hf_reft.reftool.chat import TransformersChatBackend
 from hf_reft.reftool.creation import ToolCreator
 from hf_reft.reftool.evaluation import load_scibench
-from hf_reft.reftool.reference import Reference
 from hf_reft.reftool.solver import RefToolSolver
 from hf_reft.reftool.toolbox import Toolbox
 

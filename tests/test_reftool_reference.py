@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hf_reft.reftool.cnxml import render_inline, render_math
-from hf_reft.reftool.reference import Reference, ReferenceFormatError, Section, WorkedExample, stated_answer
+from hf_reft.reftool.books import Reference, ReferenceFormatError, Section, WorkedExample, stated_answer
+from hf_reft.reftool.books.cnxml import render_inline, render_math
 
 CHEMISTRY = Path(__file__).resolve().parents[2] / "shared" / "data" / "openstax-chemistry-2e"
 M = 'xmlns:m="http://www.w3.org/1998/Math/MathML"'

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hf_reft import Reference, Tool, Toolbox
-from hf_reft.reftool.reference import ReferenceFormatError, Section
+from hf_reft.reftool.books import ReferenceFormatError, Section
 from hf_reft.reftool.toolbox import (
     FORMAT_VERSION,
     BuildStats,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from hf_reft.models import DEFAULT_CHAT_MODEL_HUB_ID
+from hf_reft.reftool.books import Reference
 from hf_reft.reftool.creation import ToolCreator
-from hf_reft.reftool.reference import Reference
 from hf_reft.reftool.scripted import ScriptedChatBackend
 from hf_reft.reftool.toolbox import Toolbox
 

@@ -1,6 +1,6 @@
 """RefTool (Liu et al. 2025): reference books, chat backends and toolboxes.
 
-* :mod:`~hf_reft.reftool.reference` — :class:`Reference` (OpenStax or Markdown book) →
+* :mod:`~hf_reft.reftool.books` — :class:`Reference` (OpenStax or Markdown book) →
   :class:`Chapter` → :class:`Section` (text blocks and :class:`WorkedExample` s), split into
   :class:`SectionPart` s under a budget.
 * :mod:`~hf_reft.reftool.chat` — :class:`ChatBackend` and :func:`get_chat_backend`.
@@ -20,6 +20,15 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
+    from .books import (
+        NAMED_REFERENCES,
+        Chapter,
+        Reference,
+        ReferenceFormatError,
+        Section,
+        SectionPart,
+        WorkedExample,
+    )
     from .building import BuildReport, build_toolbox
     from .chat import (
         ChatBackend,
@@ -30,15 +39,6 @@ if TYPE_CHECKING:
         get_chat_backend,
     )
     from .creation import SectionBuild, ToolCreator
-    from .reference import (
-        NAMED_REFERENCES,
-        Chapter,
-        Reference,
-        ReferenceFormatError,
-        Section,
-        SectionPart,
-        WorkedExample,
-    )
     from .scripted import RecordingChatBackend, ScriptedChatBackend
     from .solver import BaseSolver, RefToolSolver, SolverStep, SolveTrace
     from .toolbox import (

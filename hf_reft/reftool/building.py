@@ -1,7 +1,7 @@
 """Building a whole book's toolbox: progress, concurrency, resume.
 
 :func:`build_toolbox` runs :class:`~hf_reft.reftool.creation.ToolCreator` over the sections of a
-:class:`~hf_reft.reftool.reference.Reference` and saves the toolbox (``save_pretrained``, atomic)
+:class:`~hf_reft.reftool.books.Reference` and saves the toolbox (``save_pretrained``, atomic)
 after **every** finished section, so a crash or Ctrl-C loses at most the sections in flight and
 running it again with the same output folder continues where it stopped (sections already in the
 toolbox with the same text digest are skipped). A JSON-lines log of every model reply and
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .books import Reference, Section
 from .chat import ChatBackend, default_concurrency
 from .creation import SectionBuild, ToolCreator, rename_tool
-from .reference import Reference, Section
 from .toolbox import INDEX_FILE, Toolbox
 
 __all__ = ["LOG_FILE", "BuildReport", "build_toolbox", "select_sections"]

@@ -62,8 +62,8 @@ def connect(args: argparse.Namespace):
 
 
 def load_reference(args: argparse.Namespace):
-    """The :class:`~hf_reft.reftool.reference.Reference` named by ``args.reference`` and ``--data-dir``."""
-    from .reference import Reference, ReferenceFormatError
+    """The :class:`~hf_reft.reftool.books.Reference` named by ``args.reference`` and ``--data-dir``."""
+    from .books import Reference, ReferenceFormatError
 
     try:
         return Reference.load(args.reference, data_dir=args.data_dir)

@@ -1,6 +1,6 @@
 """Tool creation with validation, one book section at a time.
 
-For a :class:`~hf_reft.reftool.reference.Section`, :class:`ToolCreator`
+For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
 
 1. picks the section's **exercises**: each worked example's "Check Your Learning" exercise whose
    book-stated answer (``check_answer``) holds a number — or, when it has none, the worked example
@@ -51,9 +51,9 @@ from typing import Any
 from ..answers import Answer, compare_numbers, extract_program_result, find_numbers
 from ..sandbox import Sandbox, SandboxPolicy, SandboxResult, run_program
 from . import prompts
+from .books import Section, WorkedExample
 from .chat import ChatBackend, default_concurrency
 from .parsing import ToolDraft, first_program, parse_tool_drafts
-from .reference import Section, WorkedExample
 from .toolbox import (
     BuildStats,
     Tool,

@@ -2,7 +2,7 @@
 
 OpenStax *Chemistry 2e* ends every section with exercises (1,736 ``<exercise>`` s; 873 have a
 ``<solution>``, the book's answer). RefTool builds its tools from the sections' text and worked
-examples only: the reader leaves the exercises sections out (:mod:`hf_reft.reftool.openstax`), so the
+examples only: the reader leaves the exercises sections out (:mod:`hf_reft.reftool.books.openstax`), so the
 exercises test the tools on problems they were not built from.
 
 An exercise is kept as a problem when it is a single question with a single numeric answer:
@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..answers import Answer, find_numbers, normalize_text, parse_scibench_gold, split_unit_scale
+from .books import NAMED_REFERENCES
+from .books.openstax import EndOfChapterExercise, read_openstax_exercises
 from .evaluation import SciBenchProblem
-from .openstax import EndOfChapterExercise, read_openstax_exercises
-from .reference import NAMED_REFERENCES
 
 __all__ = [
     "BOOK_EXERCISES_SOURCE",

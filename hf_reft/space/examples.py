@@ -190,6 +190,7 @@ def book_example_files(
     (``load_book_exercises(limit=DEFAULT_BOOK_LIMIT, seed=0)``; neither its ids nor its texts), and
     listed in book order. The same data always gives the same bytes.
     """
+    from ..reftool.books import Reference
     from ..reftool.exercises import (
         BOOK_EXERCISES_SOURCE,
         DEFAULT_BOOK_LIMIT,
@@ -197,7 +198,6 @@ def book_example_files(
         load_book_exercises,
         screen_book_exercises,
     )
-    from ..reftool.openstax import read_openstax
 
     kept = load_book_exercises(data_dir)
     held_out = load_book_exercises(data_dir, limit=DEFAULT_BOOK_LIMIT, seed=0)
@@ -214,7 +214,7 @@ def book_example_files(
     exercises = {
         f"{BOOK_EXERCISES_SOURCE}/{s.exercise.id}": s.exercise for s in screen_book_exercises(data_dir)
     }
-    book = read_openstax(book_exercises_dir(data_dir))
+    book = Reference.from_openstax(book_exercises_dir(data_dir))
     sections = {s.id: s for chapter in book.chapters for s in chapter.sections}
     rows = []
     for problem in chosen:

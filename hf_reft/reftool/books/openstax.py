@@ -24,6 +24,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .cnxml import (
     CNXML_NS,
@@ -36,7 +37,8 @@ from .cnxml import (
     render_table,
     title_of,
 )
-from .reference import Block, Chapter, Reference, ReferenceFormatError, Section, WorkedExample, stated_answer
+from .solutions import stated_answer
+from .structure import Block, Chapter, ReferenceFormatError, Section, WorkedExample
 
 __all__ = ["EndOfChapterExercise", "read_openstax", "read_openstax_exercises"]
 
@@ -157,8 +159,9 @@ def _read_book(path: Path) -> _Book:
     return _Book(collection, meta, title, slots, chapter_titles)
 
 
-def read_openstax(path: Path) -> Reference:
-    """Read the OpenStax book at ``path`` (its folder, or its ``*.collection.xml``)."""
+def read_openstax(path: Path) -> dict[str, Any]:
+    """Read the OpenStax book at ``path`` (its folder, or its ``*.collection.xml``): the fields of
+    its :class:`~hf_reft.reftool.books.reference.Reference`."""
     book = _read_book(path)
     collection, meta, title = book.collection, book.meta, book.title
     slots, chapter_titles = book.slots, book.chapter_titles
@@ -192,18 +195,18 @@ def read_openstax(path: Path) -> Reference:
     attribution = f"OpenStax {title}, {book_url}" + (
         f", licensed under {license_name} ({license_url})" if license_name else ""
     )
-    return Reference(
-        title=title,
-        chapters=chapters,
-        kind="openstax",
-        source=str(collection),
-        license=license_name,
-        license_url=license_url,
-        attribution=attribution,
-        front_matter=front,
-        back_matter=back,
-        metadata={"slug": slug, "url": book_url},
-    )
+    return {
+        "title": title,
+        "chapters": chapters,
+        "kind": "openstax",
+        "source": str(collection),
+        "license": license_name,
+        "license_url": license_url,
+        "attribution": attribution,
+        "front_matter": front,
+        "back_matter": back,
+        "metadata": {"slug": slug, "url": book_url},
+    }
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ module renders both as plain text a person (or a model) can read:
   ``K_a``, ``cm^3``, ``10^-6``).
 
 The minus sign U+2212 becomes ``-`` everywhere so that numbers stay machine-readable.
-Only :mod:`xml.etree.ElementTree` is used; the reader in :mod:`hf_reft.reftool.reference`
+Only :mod:`xml.etree.ElementTree` is used; the reader in :mod:`hf_reft.reftool.books.openstax`
 decides which elements form blocks, examples and sections.
 """
 

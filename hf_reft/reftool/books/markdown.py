@@ -1,4 +1,4 @@
-"""Reading a Markdown book into a :class:`~hf_reft.reftool.reference.Reference`.
+"""Reading a Markdown book into the chapters of a :class:`~hf_reft.reftool.books.reference.Reference`.
 
 * ``# Title`` starts a chapter, ``## Title`` a section; text under a chapter heading before its
   first section becomes a section titled "Introduction" (numbered ``<chapter>.0``).
@@ -9,7 +9,7 @@
   ``Solution:``), the solution, optionally ``Answer: <stated answer>``, then optionally a line
   ``Check Your Learning``, an exercise and its ``Answer: ...``. Without an ``Answer:`` line the
   stated answer is taken from the end of the solution
-  (:func:`~hf_reft.reftool.reference.stated_answer`).
+  (:func:`~hf_reft.reftool.books.solutions.stated_answer`).
 * A section with no text is an error naming its line.
 """
 
@@ -19,7 +19,8 @@ import re
 from collections.abc import Iterator
 
 from .cnxml import clean_text
-from .reference import Block, Chapter, ReferenceFormatError, Section, WorkedExample, stated_answer
+from .solutions import stated_answer
+from .structure import Block, Chapter, ReferenceFormatError, Section, WorkedExample
 
 __all__ = ["read_markdown"]
 
