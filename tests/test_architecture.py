@@ -18,6 +18,7 @@ FLOOR = {
     "hub",
     "metrics",
     "models",
+    "results",
     "sandbox",
     "stats",
 }

@@ -13,6 +13,7 @@ from hf_reft.reftool.baselines import ChainOfThoughtSolver, ProgramOfThoughtSolv
 from hf_reft.reftool.evaluation import evaluate_scibench, format_table, load_scibench
 from hf_reft.reftool.scripted import ScriptedChatBackend
 from hf_reft.reftool.toolbox import Tool, Toolbox, ToolboxSection, ValidationRecord
+from hf_reft.results import read_jsonl
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 pytestmark = pytest.mark.skipif(not (DATA_DIR / "scibench-chemistry").is_dir(), reason="needs ../shared/data")
@@ -62,7 +63,7 @@ def test_evaluate_scores_resumes_and_tabulates(tmp_path):
     assert (cot_result.n, cot_result.correct) == (2, 1)  # 0.123 nm is the de Broglie answer
     table = format_table(result)
     assert "| PoT | 2 | 1 | 50.0 [" in table and "| CoT | 2 | 1 |" in table
-    rows = [json.loads(line) for line in (tmp_path / "traces.jsonl").read_text().splitlines()]
+    rows = read_jsonl(tmp_path / "traces.jsonl")[1:]  # after the header
     assert len(rows) == 4 and {r["method"] for r in rows} == {"pot", "cot"}
     assert json.loads((tmp_path / "results.json").read_text())["methods"]["pot"]["correct"] == 1
     # resume: nothing is solved again
@@ -91,7 +92,7 @@ def test_concurrent_solves_score_each_pair_once_with_the_sequential_counts(tmp_p
     assert counts(concurrent) == counts(sequential) and concurrent.methods["pot"].n == 6
     assert "Solves ran 3 at a time" in format_table(concurrent)
     assert "at a time" not in format_table(sequential)
-    rows = [json.loads(line) for line in (tmp_path / "three" / "traces.jsonl").read_text().splitlines()]
+    rows = read_jsonl(tmp_path / "three" / "traces.jsonl")[1:]  # after the header
     assert sorted((r["id"], r["method"]) for r in rows) == sorted(
         (p.id, m) for p in problems for m in ("pot", "cot")
     )
@@ -159,7 +160,7 @@ def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
     out = capsys.readouterr().out
     assert "| RefTool | 1 |" in out and "| PoT | 1 |" in out and "| CoT | 1 |" in out
     assert "\nModel: recorded-model. SciBench chemistry, 5 % relative tolerance." in out
-    rows = [json.loads(line) for line in (tmp_path / "eval" / "traces.jsonl").read_text().splitlines()]
+    rows = read_jsonl(tmp_path / "eval" / "traces.jsonl")[1:]  # after the header
     assert [r["method"] for r in rows] == ["reftool", "pot", "cot"] and rows[0]["fallback"] is True
     # build: chapter 1's sections with the model's replies recorded (none usable) → all counted, none kept
     build = _recording(tmp_path / "b.json", ["I cannot write tools."] * 10)
@@ -199,7 +200,7 @@ def test_cli_evaluate_book_exercises(tmp_path, toolbox_dir, capsys):
     out = capsys.readouterr().out
     assert "| RefTool | 3 | 3 |" in out and "| PoT | 3 | 3 |" in out and "| CoT | 3 | 0 |" in out
     assert "Model: recorded-model. Chemistry 2e end-of-chapter exercises, 5 % relative tolerance." in out
-    rows = [json.loads(line) for line in (tmp_path / "eval" / "traces.jsonl").read_text().splitlines()]
+    rows = read_jsonl(tmp_path / "eval" / "traces.jsonl")[1:]  # after the header
     assert [r["id"] for r in rows[::3]] == [p.id for p in problems]
     assert [r["method"] for r in rows] == ["reftool", "pot", "cot"] * 3
     assert [r["correct"] for r in rows] == [True, True, False] * 3

@@ -229,7 +229,7 @@ def test_an_interrupted_evaluation_resumes_from_its_cache(tmp_path):
     assert len(resumed_generator.calls) == 2  # only the two vote batches that had not finished
     assert all(c[1].do_sample for c in resumed_generator.calls)
     assert resumed.greedy == whole.greedy and resumed.vote == whole.vote
-    with pytest.raises(ValueError, match="another model or other settings"):
+    with pytest.raises(ValueError, match="written by another run"):
         evaluate_policy(
             resumed_generator, QUESTIONS, vote_k=2, batch_size=8, cache_path=cache, progress=False
         )

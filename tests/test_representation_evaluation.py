@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -19,6 +20,7 @@ from hf_reft.representation.evaluation import (
     evaluate_generation,
     paired_comparison,
 )
+from hf_reft.results import ResultsMismatchError
 
 from tiny_models import make_tokenizer, tiny_config
 
@@ -77,8 +79,8 @@ def test_cache_resumes_a_cut_off_evaluation(model, tokenizer, tmp_path, monkeypa
     }
     full = evaluate_generation(model, tokenizer, ROWS, cache_file=cache, **settings)
     lines = cache.read_text().splitlines()
-    assert len(lines) == len(ROWS)
-    cache.write_text("\n".join(lines[:2]) + "\n" + lines[2][:15])  # two finished rows and a torn line
+    assert len(lines) == 1 + len(ROWS)  # the header naming model, data and settings, then one row each
+    cache.write_text("\n".join(lines[:3]) + "\n" + lines[3][:15])  # two finished rows and a torn line
 
     calls = []
     original = model.generate
@@ -90,12 +92,16 @@ def test_cache_resumes_a_cut_off_evaluation(model, tokenizer, tmp_path, monkeypa
     assert [r["completion"] for r in resumed.records] == [r["completion"] for r in full.records]
     assert resumed.correct == full.correct
 
-    changed = evaluate_generation(
-        model, tokenizer, ROWS, cache_file=cache, **{**settings, "prompt_template": "Q: {question}\n"}
-    )
-    assert all(
-        r["prompt"].startswith("Q: ") for r in changed.records
-    )  # another prompt is not served from the cache
+    # another prompt format is another run: its results are not mixed into this file
+    with pytest.raises(ResultsMismatchError, match="prompt_template"):
+        evaluate_generation(
+            model, tokenizer, ROWS, cache_file=cache, **{**settings, "prompt_template": "Q: {question}\n"}
+        )
+    # nor another model's (the bug: a cache keyed on the prompt alone served any model)
+    other = copy.deepcopy(model)
+    other.name_or_path = "another/model"
+    with pytest.raises(ResultsMismatchError, match="another/model"):
+        evaluate_generation(other, tokenizer, ROWS, cache_file=cache, **settings)
 
 
 def test_scoring_uses_the_benchmark_strategy(model, tokenizer, monkeypatch):

@@ -25,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..results import append_jsonl
 from .books import Reference, Section
 from .chat import ChatBackend, default_concurrency
 from .creation import SectionBuild, ToolCreator, rename_tool
@@ -207,10 +207,7 @@ def build_toolbox(
             )
             with lock:
                 report.failed.append(f"{section.label}: {type(build).__name__}: {build}")
-                with log_path.open("a", encoding="utf-8") as handle:
-                    handle.write(
-                        json.dumps({"section": section.label, "id": section.id, "error": repr(build)}) + "\n"
-                    )
+                append_jsonl(log_path, [{"section": section.label, "id": section.id, "error": repr(build)}])
                 if bar is not None:
                     bar.update(1)
             return
@@ -233,8 +230,7 @@ def build_toolbox(
                 "tools": [t.name for t in tools],
                 "log": build.log,
             }
-            with log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            append_jsonl(log_path, [record])
             report.built += 1
             report.section_seconds.append(build.seconds)
             if build.skipped is None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..answers import is_correct, parse_scibench_gold, split_unit_scale
 from ..hub import atomic_write_text
+from ..results import ResultsLog
 from ..stats import Interval, wilson_interval
 from .solver import BaseSolver
 
@@ -198,8 +199,10 @@ def evaluate_scibench(
 ) -> EvaluationResult:
     """Solve every problem with every solver and score them.
 
-    With ``output``, each solve is appended to ``output/traces.jsonl`` as it finishes, solves
-    already there are reused (resume), and ``output/results.json`` is written at the end.
+    With ``output``, each solve is appended to ``output/traces.jsonl`` (a
+    :class:`~hf_reft.results.ResultsLog` naming the chat model and the problems) as it finishes,
+    solves already there are reused (resume; another model's traces are refused), and
+    ``output/results.json`` is written at the end.
     ``workers`` solves run at once (threads): a remote backend answers them concurrently, and a
     local :class:`~hf_reft.reftool.chat.TransformersChatBackend` batches their requests. The
     counts do not depend on ``workers``: every (problem, method) pair is scored once. ``desc``
@@ -208,16 +211,13 @@ def evaluate_scibench(
     """
     if workers < 1:
         raise ValueError(f"workers must be ≥ 1, got {workers}.")
-    done: dict[tuple[str, str], dict[str, Any]] = {}
-    traces_path = None
-    if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
-        traces_path = output / "traces.jsonl"
-        if traces_path.is_file():
-            for line in traces_path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    done[(row["id"], row["method"])] = row
+    traces = ResultsLog(
+        output / "traces.jsonl" if output is not None else None,
+        kind="reftool-evaluation",
+        model=sorted({getattr(getattr(s, "backend", None), "name", "") or "" for s in solvers.values()}),
+        data=desc,
+    )
+    done = {(row["id"], row["method"]): row for row in traces.records}
     result = EvaluationResult({m: MethodResult(m) for m in solvers}, problems=len(problems), workers=workers)
     jobs = [(problem, method) for problem in problems for method in solvers]
     bar = None
@@ -246,9 +246,7 @@ def evaluate_scibench(
         trace.seconds = trace.seconds or time.monotonic() - started
         row = _record(problem, method, trace)
         with lock:
-            if traces_path is not None:
-                with traces_path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            traces.append([row])
             count(row)
         return row
 

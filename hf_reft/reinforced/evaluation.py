@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -35,6 +34,7 @@ from typing import Any
 from .. import hub
 from ..answers import Answer, get_benchmark, is_correct, majority_vote, parse_gold
 from ..generation import Completion, Generator, SamplingParams, TransformersGenerator
+from ..results import ResultsLog
 from ..stats import Interval, paired_comparison, wilson_interval
 from .extraction import AnswerExtractor
 from .prompts import PromptFormat, get_format
@@ -77,9 +77,6 @@ class EvaluationSettings:
     use_chat_template: bool = False
     dtype: str = "float32"
     batch_size: int = 16  # batch composition decides the vote seeds (and padding, in low precision)
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_questions(
@@ -319,45 +316,32 @@ def rescore(
 
 
 class _Cache:
-    """Append-only JSONL of finished records, keyed by settings, for resuming."""
+    """The finished records of an evaluation (a :class:`~hf_reft.results.ResultsLog` keyed by model,
+    data and settings), by stage and question, for resuming."""
 
-    def __init__(self, path: str | os.PathLike[str] | None, settings: EvaluationSettings, model: str) -> None:
-        self.path = None if path is None else Path(path)
+    def __init__(
+        self, path: str | os.PathLike[str] | None, settings: EvaluationSettings, model: str, data: str
+    ) -> None:
+        self.log = ResultsLog(
+            path, kind="reinforced-evaluation", model=model, data=data, settings=asdict(settings)
+        )
         self.records: dict[tuple[str, int], dict[str, Any]] = {}
         self.seconds: dict[str, float] = {"greedy": 0.0, "vote": 0.0}
-        header = {"settings": asdict(settings), "fingerprint": settings.fingerprint(), "model": model}
-        if self.path is None:
-            return
-        if self.path.is_file() and self.path.stat().st_size > 0:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-            stored = json.loads(lines[0])
-            if stored.get("fingerprint") != header["fingerprint"] or stored.get("model") != model:
-                raise ValueError(
-                    f"The evaluation cache {self.path} was written for another model or other settings "
-                    f"({stored.get('model')}, {stored.get('settings')}); delete it or choose another output."
-                )
-            for line in lines[1:]:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:  # a line cut off by an interruption
-                    continue
-                self.records[(entry["stage"], entry["record"]["index"])] = entry["record"]
-                self.seconds[entry["stage"]] += entry.get("seconds", 0.0)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+        for entry in self.log.records:
+            self.records[(entry["stage"], entry["record"]["index"])] = entry["record"]
+            self.seconds[entry["stage"]] += entry.get("seconds", 0.0)
 
     def get(self, stage: str, index: int) -> dict[str, Any] | None:
         return self.records.get((stage, index))
 
     def add(self, stage: str, records: Sequence[dict[str, Any]], seconds: float) -> None:
         self.seconds[stage] += seconds
-        for i, record in enumerate(records):
+        for record in records:
             self.records[(stage, record["index"])] = record
-            if self.path is not None:
-                entry = {"stage": stage, "record": record, "seconds": seconds if i == 0 else 0.0}
-                with self.path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(entry) + "\n")
+        self.log.append(
+            {"stage": stage, "record": record, "seconds": seconds if i == 0 else 0.0}
+            for i, record in enumerate(records)
+        )
 
 
 def _batches(items: Sequence[Question], size: int) -> Iterator[tuple[int, list[Question]]]:
@@ -450,7 +434,7 @@ def evaluate_policy(
         dtype=dtype,
         batch_size=batch_size,
     )
-    cache = _Cache(cache_path, settings, model_name)
+    cache = _Cache(cache_path, settings, model_name, data_name)
     report = EvaluationReport(model=model_name, data=data_name, settings=settings)
     golds = {q.index: parse_gold(q.gold, spec) for q in questions}
 

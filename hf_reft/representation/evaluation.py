@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .. import hub, metrics, stats
 from ..answers import get_benchmark
 from ..data import format_prompt
+from ..results import ResultsLog
 from ..stats import wilson_interval
 
 __all__ = [
@@ -102,19 +103,6 @@ class GenerationEvaluation:
         return cls(**data)
 
 
-def _read_cache(path: Path | None) -> dict[int, dict[str, Any]]:
-    if path is None or not path.is_file():
-        return {}
-    done: dict[int, dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line cut off by a crash
-            continue
-        done[int(record["index"])] = record
-    return done
-
-
 def evaluate_generation(
     model: Any,
     tokenizer: Any,
@@ -150,8 +138,9 @@ def evaluate_generation(
         batch_size: prompts per ``generate`` call (left-padded; prompts are sorted by length).
         max_new_tokens: generation budget per question.
         abs_tol, rel_tol: override the benchmark's numeric tolerances.
-        cache_file: JSONL file of finished completions; rows already there (same prompt) are
-            not generated again, new ones are appended as each batch finishes.
+        cache_file: a :class:`~hf_reft.results.ResultsLog` of finished completions: rows already
+            there (same model, data and settings; same prompt) are not generated again, new ones
+            are appended as each batch finishes; another model's file is refused.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -186,9 +175,30 @@ def evaluate_generation(
         )
         for row in rows
     ]
-    cache_path = Path(cache_file) if cache_file is not None else None
+    tolerances = {k: v for k, v in (("abs_tol", abs_tol), ("rel_tol", rel_tol)) if v is not None}
+    settings = {
+        "question_column": question_column,
+        "prompt_template": prompt_template,
+        "use_chat_template": use_chat_template,
+        "system_prompt": system_prompt,
+        "batch_size": batch_size,
+        "max_new_tokens": max_new_tokens,
+        "decoding": "greedy",
+        **tolerances,
+    }
+    cache = ResultsLog(
+        cache_file,
+        kind="representation-evaluation",
+        model=f"{type(model).__name__}:{getattr(model, 'name_or_path', '')}",
+        data=dataset_name,
+        settings={
+            k: v for k, v in settings.items() if k != "batch_size"
+        },  # batching does not change greedy output
+    )
     done = {
-        i: r for i, r in _read_cache(cache_path).items() if i < len(prompts) and r["prompt"] == prompts[i]
+        int(r["index"]): r
+        for r in cache.records
+        if int(r["index"]) < len(prompts) and r["prompt"] == prompts[int(r["index"])]
     }
     todo = [i for i in range(len(prompts)) if i not in done]
     # shortest prompts first: less padding per batch; the order does not change greedy outputs
@@ -210,7 +220,7 @@ def evaluate_generation(
             chunk = todo[offset : offset + batch_size]
             with torch.no_grad():
                 outputs = generator.generate([prompts[i] for i in chunk], params)
-            lines = []
+            finished = []
             for i, (completion,) in zip(chunk, outputs, strict=True):
                 record = {
                     "index": i,
@@ -221,11 +231,8 @@ def evaluate_generation(
                 }
                 new_tokens += len(completion.token_ids)
                 done[i] = record
-                lines.append(json.dumps(record, ensure_ascii=False))
-            if cache_path is not None:
-                cache_path.parent.mkdir(parents=True, exist_ok=True)
-                with cache_path.open("a", encoding="utf-8") as handle:
-                    handle.write("\n".join(lines) + "\n")
+                finished.append(record)
+            cache.append(finished)
             bar.update(len(chunk))
     finally:
         bar.close()
@@ -236,7 +243,6 @@ def evaluate_generation(
     completions = [done[i]["completion"] for i in range(len(prompts))]
     references = [rows[i][answer_column] for i in range(len(prompts))]
     metric = metrics.load("choice_accuracy" if spec.kind == "choice" else "numeric_accuracy")
-    tolerances = {k: v for k, v in (("abs_tol", abs_tol), ("rel_tol", rel_tol)) if v is not None}
     scores = metric.compute(
         predictions=completions,
         references=[r if isinstance(r, str) else float(r) for r in references],
@@ -255,16 +261,6 @@ def evaluate_generation(
         records.append(record)
     n_correct = sum(r["correct"] for r in records)
     interval = wilson_interval(n_correct, len(records))
-    settings = {
-        "question_column": question_column,
-        "prompt_template": prompt_template,
-        "use_chat_template": use_chat_template,
-        "system_prompt": system_prompt,
-        "batch_size": batch_size,
-        "max_new_tokens": max_new_tokens,
-        "decoding": "greedy",
-        **tolerances,
-    }
     return GenerationEvaluation(
         benchmark=spec.name,
         dataset=dataset_name,
