@@ -82,7 +82,7 @@ def _worker(row: str, new_tokens: int, model_path: str | None) -> dict:
     import torch
     from datasets import Dataset
 
-    from hf_reft.data import load_named_dataset
+    from hf_reft.data import load_data
     from hf_reft.models import default_chat_model_path, load_chat_model
     from hf_reft.reinforced import ReinforcedConfig, ReinforcedTrainer
     from hf_reft.reinforced.prompts import build_prompt
@@ -95,7 +95,7 @@ def _worker(row: str, new_tokens: int, model_path: str | None) -> dict:
         import hf_reft
 
         model = hf_reft.get_reft_model(model, hf_reft.ReftConfig(layers="all", positions="f7+l7", rank=4))
-    questions, _ = load_named_dataset("svamp-nl", limit=8)
+    questions, _ = load_data("svamp-nl", limit=8)
     dataset = Dataset.from_dict(
         {
             "prompt": [build_prompt(q, "nl") for q in questions["question"]],

@@ -64,7 +64,7 @@ def _worker(row: str, steps: int, model_path: str | None) -> dict:
     from datasets import Dataset
     from transformers import TrainerCallback
 
-    from hf_reft.data import load_named_dataset
+    from hf_reft.data import load_data
     from hf_reft.models import default_chat_model_path, load_chat_model
     from hf_reft.reinforced.prompts import build_prompt
 
@@ -72,7 +72,7 @@ def _worker(row: str, steps: int, model_path: str | None) -> dict:
     path = str(model_path or default_chat_model_path())
     model, tokenizer = load_chat_model(path)
     timer = _GenerateTimer(model)
-    questions, _ = load_named_dataset("svamp-nl", limit=32)
+    questions, _ = load_data("svamp-nl", limit=32)
     dataset = Dataset.from_dict(
         {
             "prompt": [build_prompt(q, "nl") for q in questions["question"]],

@@ -98,9 +98,9 @@ def build(method: str, seed: int):
 
 
 def training_data(args: argparse.Namespace, tokenizer):
-    from hf_reft.data import load_named_dataset, prepare_supervised_dataset
+    from hf_reft.data import load_data, prepare_supervised_dataset
 
-    rows, spec = load_named_dataset("svamp-nl", args.data_dir)
+    rows, spec = load_data("svamp-nl", args.data_dir)
     data = prepare_supervised_dataset(
         rows, tokenizer, prompt_template=PROMPT, response_column=spec.target, max_length=args.max_length
     )
@@ -282,9 +282,9 @@ def eval_subset(args: argparse.Namespace, out: Path):
     import random
 
     from hf_reft import hub
-    from hf_reft.data import load_named_dataset
+    from hf_reft.data import load_data
 
-    test, _ = load_named_dataset("svamp-test", args.data_dir)
+    test, _ = load_data("svamp-test", args.data_dir)
     path = out / "eval_subset.json"
     if args.reuse_loreft and not path.is_file():
         shutil.copy(Path(args.reuse_loreft) / "eval_subset.json", path)

@@ -38,7 +38,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 import hf_reft
 from hf_reft import hub
-from hf_reft.data import SupervisedCollator, check_no_overlap, load_named_dataset, prepare_supervised_dataset
+from hf_reft.data import SupervisedCollator, check_no_overlap, load_data, prepare_supervised_dataset
 from hf_reft.models import load_chat_model
 from hf_reft.representation.evaluation import (
     GenerationEvaluation,
@@ -90,7 +90,7 @@ def log(message: str) -> None:
 
 def eval_subset(args: argparse.Namespace, out: Path):
     """The fixed evaluation subset: ``n_eval`` questions of svamp-test drawn with ``seed``."""
-    test, _ = load_named_dataset("svamp-test", args.data_dir)
+    test, _ = load_data("svamp-test", args.data_dir)
     path = out / "eval_subset.json"
     if path.is_file():
         indices = json.loads(path.read_text())["indices"]
@@ -112,7 +112,7 @@ def train(args: argparse.Namespace, out: Path, test) -> None:
         log(f"adapter already trained: {adapter_dir}")
         return
     base, tokenizer = load_chat_model(args.model)
-    train_rows, spec = load_named_dataset("svamp-nl", args.data_dir)
+    train_rows, spec = load_data("svamp-nl", args.data_dir)
     check_no_overlap(train_rows["question"], test["question"], train_name="svamp-nl", test_name="svamp-test")
     train_data = prepare_supervised_dataset(
         train_rows,

@@ -19,6 +19,7 @@ __all__ = [
     "UsageError",
     "add_command_group",
     "add_data_arguments",
+    "add_data_source_arguments",
     "add_format_argument",
     "add_leak_check_arguments",
     "add_model_argument",
@@ -27,6 +28,7 @@ __all__ = [
     "check_data",
     "check_model",
     "check_positive",
+    "data_source",
     "last_checkpoint",
 ]
 
@@ -103,14 +105,10 @@ def add_data_arguments(
     parser.add_argument(
         "--data",
         default=default,
-        help=f"{what}: a named set ({named}) or a JSON/JSONL file"
-        + (f" (default: {default})" if default else ""),
+        help=f"{what}: a named set ({named}), a local json/jsonl/csv/parquet/arrow file or folder, or a "
+        "Hub dataset id" + (f" (default: {default})" if default else ""),
     )
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help="the shared data folder (default: $HF_REFT_DATA_DIR or ../shared/data)",
-    )
+    add_data_source_arguments(parser)
     parser.add_argument(
         "--question-column", default=None, help="column with the question (default: question)"
     )
@@ -119,6 +117,33 @@ def add_data_arguments(
         parser.add_argument(
             "--answer-column", default=None, help="column with the gold answer (default: answer_value)"
         )
+
+
+def add_data_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` (the shared folder of named sets) and a Hub dataset's ``--data-config`` and
+    ``--data-split`` (read back by :func:`data_source`)."""
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="the shared data folder for named sets (default: $HF_REFT_DATA_DIR, else ../shared/data if it exists)",
+    )
+    parser.add_argument("--data-config", default=None, help="the Hub dataset's configuration, e.g. main")
+    parser.add_argument(
+        "--data-split",
+        default=None,
+        help="the split of a Hub dataset or folder (default: train; test to evaluate)",
+    )
+
+
+def data_source(args: argparse.Namespace, name: str | None) -> Any:
+    """``name`` as :func:`hf_reft.data.load_data` takes it: with ``--data-config`` / ``--data-split``
+    a :class:`hf_reft.data.DataSource`, else the name itself (``None`` stays ``None``)."""
+    config, split = getattr(args, "data_config", None), getattr(args, "data_split", None)
+    if name is None or (config is None and split is None):
+        return name
+    from .data.sources import DataSource
+
+    return DataSource(name, config, split)
 
 
 def add_training_question_arguments(parser: argparse.ArgumentParser) -> None:
@@ -180,10 +205,12 @@ def check_data(name: str | None, data_dir: str | None, *, flag: str | None = Non
     passes. ``flag`` (e.g. ``"--eval-data"``) leads the message about a missing set."""
     if name is None:
         return
-    from .data.sources import resolve_data_file
+    from .data.sources import NAMED_DATASETS, looks_like_hub_dataset, resolve_data_file
 
     if data_dir is not None and not Path(data_dir).is_dir():
         raise UsageError(f"--data-dir {data_dir} is not a folder; point it at the shared data folder.")
+    if name not in NAMED_DATASETS and not Path(name).expanduser().exists() and looks_like_hub_dataset(name):
+        return  # a Hub dataset id: loading it says what is wrong
     try:
         resolve_data_file(name, data_dir)
     except FileNotFoundError as err:

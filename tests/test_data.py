@@ -13,7 +13,7 @@ from hf_reft.data import (
     DataLeakError,
     SupervisedCollator,
     check_no_overlap,
-    load_named_dataset,
+    load_data,
     normalize_question,
     prepare_supervised_dataset,
     tokenize_example,
@@ -135,7 +135,7 @@ def test_clean_pair_passes():
 
 
 def test_named_sets(monkeypatch):
-    ds, spec = load_named_dataset("svamp-test", SHARED, limit=5)
+    ds, spec = load_data("svamp-test", SHARED, limit=5)
     assert len(ds) == 5 and spec.question == "question" and spec.benchmark == "svamp"
     with pytest.raises(FileNotFoundError, match="Named sets:"):
         resolve_data_file("no-such-set")
@@ -144,4 +144,4 @@ def test_named_sets(monkeypatch):
     with pytest.raises(FileNotFoundError, match="--data-dir"):
         resolve_data_file("svamp-test")
     with pytest.raises(ValueError, match="limit must be positive"):
-        load_named_dataset("svamp-test", SHARED, limit=0)
+        load_data("svamp-test", SHARED, limit=0)

@@ -12,7 +12,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from hf_reft.answers import Answer
-from hf_reft.data import load_named_dataset
+from hf_reft.data import load_data
 from hf_reft.generation import Completion, SamplingParams, TransformersGenerator
 from hf_reft.reinforced.evaluation import (
     EvaluationReport,
@@ -139,14 +139,14 @@ def test_programs_run_in_the_sandbox():
 
 
 def test_gold_programs_of_the_training_data_score_right():
-    rows, _ = load_named_dataset("svamp-program", SHARED, limit=30)
+    rows, _ = load_data("svamp-program", SHARED, limit=30)
     answers = AnswerExtractor("program", benchmark="svamp").extract_batch(rows["answer_cot"])
     golds = [float(v) for v in rows["answer_value"]]
     assert all(a is not None and abs(a.value - g) <= 1e-2 for a, g in zip(answers, golds, strict=True))
 
 
 def test_gold_nl_chains_of_thought_score_right():
-    rows, _ = load_named_dataset("svamp-nl", SHARED, limit=100)
+    rows, _ = load_data("svamp-nl", SHARED, limit=100)
     answers = AnswerExtractor("nl", benchmark="svamp").extract_batch(rows["answer_cot"])
     golds = [float(v) for v in rows["answer_value"]]
     right = sum(a is not None and abs(a.value - g) <= 1e-2 for a, g in zip(answers, golds, strict=True))

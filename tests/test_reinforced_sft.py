@@ -128,7 +128,7 @@ def test_longer_examples_are_dropped_by_default(tok):
 def test_real_svamp_data_tokenizes_in_both_formats():
     tokenizer = AutoTokenizer.from_pretrained(hf_reft.default_chat_model_path())
     for fmt in ("nl", "program"):
-        rows, _ = hf_reft.data.load_named_dataset(get_format(fmt).train_set, SHARED, limit=20)
+        rows, _ = hf_reft.data.load_data(get_format(fmt).train_set, SHARED, limit=20)
         data = prepare_warmup_dataset(rows, tokenizer, fmt, max_length=320)
         assert len(data) == 20
         first = data[0]

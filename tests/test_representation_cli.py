@@ -169,10 +169,10 @@ def test_refuses_math10k_against_the_svamp_test_set(tmp_path, capsys):
 def test_clean_pair_passes_the_leak_check(tmp_path):
     from argparse import Namespace
 
-    from hf_reft.data import load_named_dataset
+    from hf_reft.data import load_data
     from hf_reft.representation.cli import _leak_check
 
-    train, spec = load_named_dataset("svamp-nl", SHARED)
+    train, spec = load_data("svamp-nl", SHARED)
     args = Namespace(
         eval_data="svamp-test",
         test_set=["gsm8k-test"],

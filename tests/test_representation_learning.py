@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModelForCausalLM, TrainingArguments
 
 import hf_reft
-from hf_reft.data import SupervisedCollator, load_named_dataset, prepare_supervised_dataset
+from hf_reft.data import SupervisedCollator, load_data, prepare_supervised_dataset
 from hf_reft.models import load_chat_model
 from hf_reft.representation.evaluation import evaluate_generation
 from hf_reft.representation.trainer import ReftTrainer
@@ -28,7 +28,7 @@ def _mean_loss(model, batch) -> float:
 def test_loreft_learns_svamp_chains_of_thought_and_reloads(tmp_path):
     torch.manual_seed(0)
     base, tokenizer = load_chat_model()
-    rows, spec = load_named_dataset("svamp-nl", SHARED, limit=8)
+    rows, spec = load_data("svamp-nl", SHARED, limit=8)
     data = prepare_supervised_dataset(
         rows, tokenizer, prompt_template=PROMPT, response_column=spec.target, max_length=128
     )
@@ -60,7 +60,7 @@ def test_loreft_learns_svamp_chains_of_thought_and_reloads(tmp_path):
     trainer.save_model(str(tmp_path / "adapter"))
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "adapter")
     assert _mean_loss(reloaded, batch) == pytest.approx(after, abs=1e-5)
-    test, _ = load_named_dataset("svamp-test", SHARED, limit=2)
+    test, _ = load_data("svamp-test", SHARED, limit=2)
     settings = {"prompt_template": PROMPT, "benchmark": "svamp", "max_new_tokens": 16, "progress": False}
     trained_out = evaluate_generation(model, tokenizer, test, **settings)
     reloaded_out = evaluate_generation(reloaded, tokenizer, test, **settings)

@@ -8,18 +8,27 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from .collator import SupervisedCollator
     from .leakage import DataLeakError, check_no_overlap, normalize_question
-    from .sources import NAMED_DATASETS, DatasetSpec, default_data_dir, load_named_dataset
+    from .sources import (
+        NAMED_DATASETS,
+        DatasetSpec,
+        DataSource,
+        default_data_dir,
+        load_data,
+        load_named_dataset,
+    )
     from .tokenization import IGNORE_INDEX, format_prompt, prepare_supervised_dataset, tokenize_example
 
 __all__ = [
     "IGNORE_INDEX",
     "NAMED_DATASETS",
     "DataLeakError",
+    "DataSource",
     "DatasetSpec",
     "SupervisedCollator",
     "check_no_overlap",
     "default_data_dir",
     "format_prompt",
+    "load_data",
     "load_named_dataset",
     "normalize_question",
     "prepare_supervised_dataset",

@@ -37,6 +37,7 @@ from ..cli_arguments import (
     check_data,
     check_model,
     check_positive,
+    data_source,
     last_checkpoint,
 )
 from ..representation.arguments import adapter_config_from_args, add_adapter_arguments
@@ -150,8 +151,9 @@ def _run_sft(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-length must be at least 16 tokens, got {args.max_length}.")
     adapter_config = adapter_config_from_args(args)
     fmt = get_format(args.format)
-    data = args.data or fmt.train_set
-    check_data(data, args.data_dir)
+    name = args.data or fmt.train_set
+    check_data(name, args.data_dir)
+    data = data_source(args, name)
     check_model(args.model)
     output = Path(args.output)
     if output.exists() and not output.is_dir():
@@ -160,7 +162,7 @@ def _run_sft(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{output} already holds a warm-up policy; choose another --output or pass --overwrite."
         )
-    test_sets = [] if args.no_leak_check else (args.test_set or default_test_sets(data))
+    test_sets = [] if args.no_leak_check else (args.test_set or default_test_sets(name))
     resume = last_checkpoint(output) if args.resume else None
     try:
         result = warmup_sft(
@@ -289,7 +291,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     try:
         report = evaluate_model(
             args.model,
-            args.data,
+            data_source(args, args.data),
             format=args.format,
             data_dir=args.data_dir,
             limit=args.limit,

@@ -33,6 +33,7 @@ from typing import Any
 
 from .. import hub
 from ..answers import Answer, get_benchmark, is_correct, majority_vote, parse_gold
+from ..data.sources import DataSource
 from ..generation import Completion, Generator, SamplingParams, TransformersGenerator
 from ..results import ResultsLog
 from ..stats import Interval, paired_comparison, wilson_interval
@@ -80,7 +81,7 @@ class EvaluationSettings:
 
 
 def load_questions(
-    data: str | os.PathLike[str] | Sequence[dict[str, Any]],
+    data: str | os.PathLike[str] | DataSource | Sequence[dict[str, Any]],
     *,
     data_dir: str | os.PathLike[str] | None = None,
     question_column: str | None = None,
@@ -88,17 +89,20 @@ def load_questions(
     limit: int | None = None,
     sample_seed: int | None = None,
 ) -> tuple[list[Question], str]:
-    """Test questions from a named set (``svamp-test``, ``gsm8k-test``), a JSON/JSONL file or rows.
+    """Test questions from a named set (``svamp-test``, ``gsm8k-test``), a local file, a Hub dataset
+    (a :class:`~hf_reft.data.DataSource` for its config and split; default split ``test``) or rows.
 
     ``limit`` keeps the first ``limit`` questions, or with ``sample_seed`` a seeded random sample
     of ``limit`` (in data order). Returns the questions and the benchmark whose answer rules apply
     (``"svamp"``/``"gsm8k"`` for named sets, ``"numeric"`` otherwise).
     """
-    from ..data import load_named_dataset
+    from ..data import DataSource, load_data
 
     benchmark = "numeric"
-    if isinstance(data, str | os.PathLike):
-        dataset, spec = load_named_dataset(str(data), data_dir)
+    if isinstance(data, str | os.PathLike | DataSource):
+        dataset, spec = load_data(
+            data if isinstance(data, DataSource) else str(data), data_dir, default_split="test"
+        )
         if spec is not None:
             question_column = question_column or spec.question
             answer_column = answer_column or spec.answer

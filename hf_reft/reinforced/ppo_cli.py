@@ -24,6 +24,7 @@ from ..cli_arguments import (
     add_push_to_hub_argument,
     add_training_question_arguments,
     check_positive,
+    data_source,
     last_checkpoint,
 )
 
@@ -154,7 +155,7 @@ def run_train(args: argparse.Namespace) -> int:
         setup = prepare_ppo(
             args.model,
             output,
-            train_data=args.data,
+            train_data=data_source(args, args.data),
             format=args.format,
             data_dir=args.data_dir,
             limit=args.limit,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import hub
-from ..data import check_no_overlap, format_prompt, load_named_dataset
+from ..data import DataSource, check_no_overlap, format_prompt, load_data
 from .configuration import ReinforcedConfig
 from .prompts import PromptFormat, get_format
 from .rewards import RewardFunction
@@ -85,10 +85,12 @@ def _load_questions(
     question_column: str | None,
     answer_column: str | None,
     fmt: PromptFormat,
+    default_split: str = "train",
 ) -> tuple[Any, str, str, str]:
     """``(dataset, name, question column, answer column)``."""
-    if isinstance(data, str | os.PathLike):
-        dataset, spec = load_named_dataset(str(data), data_dir, limit=limit)
+    if isinstance(data, str | os.PathLike | DataSource):
+        source = data if isinstance(data, DataSource) else str(data)
+        dataset, spec = load_data(source, data_dir, limit=limit, default_split=default_split)
         name = str(data)
     else:
         dataset, spec, name = data, None, "custom data"
@@ -193,7 +195,7 @@ def prepare_ppo(
         fmt,
     )
     for test_set in default_test_sets(data_name) if test_sets is None else test_sets:
-        test, spec = load_named_dataset(test_set, data_dir)
+        test, spec = load_data(test_set, data_dir, default_split="test")
         check_no_overlap(
             dataset[question],
             test[spec.question if spec else question],
@@ -204,7 +206,7 @@ def prepare_ppo(
     evaluation = None
     if eval_data is not None:
         evaluation, eval_name, eval_question, eval_answer = _load_questions(
-            eval_data, data_dir, eval_limit, None, None, fmt
+            eval_data, data_dir, eval_limit, None, None, fmt, default_split="test"
         )
         if test_sets != []:  # the evaluation questions are test questions too
             check_no_overlap(

@@ -30,9 +30,10 @@ from typing import Any
 from .. import hub
 from ..data import (
     NAMED_DATASETS,
+    DataSource,
     SupervisedCollator,
     check_no_overlap,
-    load_named_dataset,
+    load_data,
     prepare_supervised_dataset,
 )
 from .prompts import PromptFormat, get_format
@@ -396,8 +397,9 @@ def _final_loss(log_history: Sequence[dict[str, Any]]) -> float | None:
 def _load_train_data(train_data: Any, fmt: PromptFormat, data_dir: Any, limit: int | None) -> tuple[Any, str]:
     if train_data is None:
         train_data = fmt.train_set
-    if isinstance(train_data, str | os.PathLike):
-        dataset, _ = load_named_dataset(str(train_data), data_dir, limit=limit)
+    if isinstance(train_data, str | os.PathLike | DataSource):
+        source = train_data if isinstance(train_data, DataSource) else str(train_data)
+        dataset, _ = load_data(source, data_dir, limit=limit)
         return dataset, str(train_data)
     if limit is not None:
         train_data = train_data.select(range(min(limit, len(train_data))))
@@ -408,7 +410,7 @@ def _check_leak(
     dataset: Any, question_column: str, test_sets: Sequence[str], data_dir: Any, name: str
 ) -> None:
     for test_set in test_sets:
-        test, spec = load_named_dataset(test_set, data_dir)
+        test, spec = load_data(test_set, data_dir, default_split="test")
         column = spec.question if spec is not None else question_column
         check_no_overlap(dataset[question_column], test[column], train_name=name, test_name=test_set)
 

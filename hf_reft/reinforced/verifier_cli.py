@@ -22,6 +22,7 @@ from ..cli_arguments import (
     check_data,
     check_model,
     check_positive,
+    data_source,
 )
 
 __all__ = ["add_verifier_command"]
@@ -82,7 +83,7 @@ def run_verifier(args: argparse.Namespace) -> int:
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} is a file; give a folder for the verifier.")
     fmt, _ = policy_prompt_format(args.model, args.format)
-    data = args.data or fmt.train_set
+    data = data_source(args, args.data or fmt.train_set)
     try:
         questions, benchmark = load_questions(
             data,

@@ -30,11 +30,13 @@ from typing import Any, NamedTuple
 from ..cli_arguments import (
     UsageError,
     add_command_group,
+    add_data_source_arguments,
     add_model_argument,
     add_push_to_hub_argument,
     check_data,
     check_model,
     check_positive,
+    data_source,
 )
 from .arguments import add_reft_arguments, reft_config_from_args
 
@@ -66,13 +68,10 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
     parser.add_argument(
         "--data",
         default=None,
-        help=f"{what}: a named set ({named}, llm-adapters/<set>) or a JSON/JSONL file",
+        help=f"{what}: a named set ({named}, llm-adapters/<set>), a local json/jsonl/csv/parquet/arrow file "
+        "or folder, or a Hub dataset id",
     )
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help="the shared data folder for named sets (default: $HF_REFT_DATA_DIR, else ../shared/data if it exists)",
-    )
+    add_data_source_arguments(parser)
     parser.add_argument(
         "--question-column",
         default=None,
@@ -219,17 +218,23 @@ def _add_evaluate(commands: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------ checks
-def _load_data(name: str | None, data_dir: str | None, flag: str, limit: int | None = None):
-    """``(dataset, spec or None)`` for a named set or file; clear errors for bad names and folders."""
-    from ..data import load_named_dataset
+def _load_data(
+    args: argparse.Namespace, name: str | None, flag: str, limit: int | None = None, *, split: str = "train"
+):
+    """``(dataset, spec or None)`` for ``name`` (a named set, a local file or folder, a Hub dataset with
+    ``--data-config`` / ``--data-split``); clear errors for bad names and folders."""
+    from ..data import load_data
 
     if name is None:
-        raise UsageError(f"{flag} is required: a named set (e.g. svamp-nl) or a JSON/JSONL file.")
-    check_data(name, data_dir, flag=flag)
+        raise UsageError(
+            f"{flag} is required: a named set (e.g. svamp-nl), a local data file or a Hub dataset id."
+        )
+    check_data(name, args.data_dir, flag=flag)
     try:
-        return load_named_dataset(name, data_dir, limit=limit)
-    except Exception as err:  # datasets' JSON errors for malformed files
-        raise UsageError(f"{flag} {name}: could not read it as JSON/JSONL data ({err}).") from err
+        source = data_source(args, name) if flag == "--data" else name  # --data-config/--data-split: --data's
+        return load_data(source, args.data_dir, limit=limit, default_split=split)
+    except Exception as err:  # datasets' errors for malformed files, unknown Hub ids, configs or splits
+        raise UsageError(f"{flag} {name}: could not load it ({type(err).__name__}: {err}).") from err
 
 
 def _column(explicit: str | None, spec_value: str | None, fallback: str, dataset: Any, flag: str) -> str:
@@ -256,7 +261,7 @@ def _load_test_set(
 ) -> _TestSet:
     """The test set ``name`` (``flag`` names it in errors) with its columns (``question``: the
     explicit column and its flag), template and benchmark checked."""
-    test, spec = _load_data(name, args.data_dir, flag, limit)
+    test, spec = _load_data(args, name, flag, limit, split="test")
     explicit, question_flag = question
     question_column = _column(explicit, spec.question if spec else None, "question", test, question_flag)
     answer_column = _column(
@@ -326,7 +331,7 @@ def _leak_check(args: argparse.Namespace, train: Any, question_column: str, spec
     from ..data import DataLeakError, check_no_overlap
 
     for name in _test_sets(args, spec):
-        test, test_spec = _load_data(name, args.data_dir, "--eval-data/--test-set")
+        test, test_spec = _load_data(args, name, "--eval-data/--test-set", split="test")
         column = _column(
             args.eval_question_column if name == args.eval_data else None,
             test_spec.question if test_spec else None,
@@ -392,7 +397,7 @@ def _run_train(args: argparse.Namespace) -> int:
     check_model(args.model)
     _check_repo_id(args.push_to_hub)
     config = reft_config_from_args(args)
-    train, spec = _load_data(args.data, args.data_dir, "--data", args.limit)
+    train, spec = _load_data(args, args.data, "--data", args.limit)
     question_column = _column(
         args.question_column, spec.question if spec else None, "question", train, "--question-column"
     )
