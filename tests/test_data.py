@@ -145,3 +145,89 @@ def test_named_sets(monkeypatch):
         resolve_data_file("svamp-test")
     with pytest.raises(ValueError, match="limit must be positive"):
         load_data("svamp-test", SHARED, limit=0)
+
+
+# ------------------------------------------------------------------------- sources: files, folders, the Hub
+ROWS = [{"question": f"What is {i} + 1?", "answer_value": i + 1} for i in range(6)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl", ".json", ".arrow"])
+def test_local_files_of_every_type_datasets_reads(tmp_path, suffix):
+    from datasets import Dataset
+
+    from hf_reft.data import load_data
+
+    dataset = Dataset.from_list(ROWS)
+    path = tmp_path / f"questions{suffix}"
+    if suffix == ".csv":
+        dataset.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        dataset.to_parquet(path)
+    elif suffix == ".jsonl":
+        dataset.to_json(path)
+    elif suffix == ".json":
+        path.write_text(json.dumps(ROWS))
+    else:
+        dataset.save_to_disk(tmp_path / "saved")
+        path = next((tmp_path / "saved").glob("*.arrow"))
+    loaded, spec = load_data(str(path), limit=4)
+    assert spec is None and loaded["question"] == [r["question"] for r in ROWS[:4]]
+    assert [int(v) for v in loaded["answer_value"]] == [1, 2, 3, 4]
+
+
+def test_folders_and_bad_paths(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    from hf_reft.data import DataSource, load_data
+
+    DatasetDict({"train": Dataset.from_list(ROWS[:4]), "test": Dataset.from_list(ROWS[4:])}).save_to_disk(
+        tmp_path / "saved"
+    )
+    assert len(load_data(str(tmp_path / "saved"))[0]) == 4  # save_to_disk folder, train split by default
+    assert len(load_data(str(tmp_path / "saved"), default_split="test")[0]) == 2
+    assert len(load_data(DataSource(str(tmp_path / "saved"), split="test"))[0]) == 2
+    with pytest.raises(ValueError, match=r"splits \['test', 'train'\], not 'dev'"):
+        load_data(DataSource(str(tmp_path / "saved"), split="dev"))
+    (tmp_path / "csvs").mkdir()
+    Dataset.from_list(ROWS).to_csv(tmp_path / "csvs" / "train.csv", index=False)
+    assert len(load_data(str(tmp_path / "csvs"))[0]) == 6  # a folder of data files
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match=r"Cannot read notes\.txt"):
+        load_data(str(tmp_path / "notes.txt"))
+    with pytest.raises(FileNotFoundError, match="neither a local file"):
+        load_data("my-questions.csv")  # a missing file is not taken for a Hub id
+
+
+def test_a_missing_named_set_names_where_it_comes_from(tmp_path):
+    from hf_reft.data import load_data
+
+    with pytest.raises(FileNotFoundError, match=r"lqtrung1998/mwp_ReFT.*--data"):
+        load_data("svamp-test", tmp_path)
+    with pytest.raises(FileNotFoundError, match="openai/gsm8k"):
+        load_data("gsm8k-train", tmp_path)
+
+
+def test_a_hub_dataset_with_config_and_split(hub, tmp_path):
+    from datasets import Dataset
+
+    from hf_reft.data import DataSource, load_data
+
+    repo = hub.repo_id("arithmetic")
+    hub.api.create_repo(repo, repo_type="dataset")
+    folder = tmp_path / "repo"
+    for config, rows in (("easy", ROWS[:4]), ("hard", ROWS[4:])):
+        (folder / config).mkdir(parents=True)
+        Dataset.from_list(rows).to_parquet(folder / config / "train.parquet")
+        Dataset.from_list(rows[:1]).to_parquet(folder / config / "test.parquet")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n"
+        "- config_name: easy\n  data_files:\n  - split: train\n    path: easy/train.parquet\n"
+        "  - split: test\n    path: easy/test.parquet\n"
+        "- config_name: hard\n  data_files:\n  - split: train\n    path: hard/train.parquet\n"
+        "  - split: test\n    path: hard/test.parquet\n---\n"
+    )
+    hub.api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset")
+    easy, spec = load_data(DataSource(repo, config="easy"))
+    assert spec is None and easy["question"] == [r["question"] for r in ROWS[:4]]
+    assert load_data(DataSource(repo, config="hard", split="test"))[0]["question"] == [ROWS[4]["question"]]
+    assert len(load_data(DataSource(repo, config="easy"), default_split="test")[0]) == 1
