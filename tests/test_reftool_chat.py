@@ -1,4 +1,4 @@
-"""RefTool chat backends: local transformers, InferenceClient against real local HTTP servers."""
+"""RefTool chat backends: local transformers, OpenAI-compatible servers and InferenceClient against real local HTTP servers."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from hf_reft.reftool.chat import (
     ChatBackend,
     ChatBackendError,
     InferenceClientBackend,
+    OpenAICompatibleBackend,
     TransformersChatBackend,
     _stream_until_stop,
     get_chat_backend,
@@ -171,10 +172,12 @@ def test_get_chat_backend_chooses_by_argument_and_environment(tmp_path, monkeypa
     monkeypatch.delenv("HF_REFT_CHAT_MODEL", raising=False)
     monkeypatch.delenv("HF_REFT_CHAT_BACKEND", raising=False)
     url = get_chat_backend("http://127.0.0.1:9/v1", served_model="smol")
-    assert isinstance(url, InferenceClientBackend) and (url.base_url, url.model) == (
+    assert isinstance(url, OpenAICompatibleBackend) and (url.base_url, url.model) == (
         "http://127.0.0.1:9/v1",
         "smol",
     )
+    endpoint = get_chat_backend("https://x.us-east-1.aws.endpoints.huggingface.cloud/v1", token="hf_test")
+    assert isinstance(endpoint, InferenceClientBackend)  # a Hugging Face endpoint gets the Hugging Face token
     provider = get_chat_backend("HuggingFaceTB/SmolLM2-1.7B-Instruct", token="hf_test", provider="together")
     assert isinstance(provider, InferenceClientBackend) and provider.provider == "together"
     monkeypatch.setenv("HF_REFT_CHAT_MODEL", "https://example.invalid/v1")
@@ -199,6 +202,7 @@ class _Flaky(BaseHTTPRequestHandler):
 
     script: ClassVar[list[int]] = []
     requests: ClassVar[list[dict]] = []
+    authorizations: ClassVar[list[str | None]] = []
 
     def log_message(self, *args):  # keep pytest output clean
         pass
@@ -206,6 +210,7 @@ class _Flaky(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(body)
+        type(self).authorizations.append(self.headers.get("Authorization"))
         status = type(self).script.pop(0) if type(self).script else 200
         if status != 200:
             self.send_response(status)
@@ -237,7 +242,7 @@ class _Flaky(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flaky() -> Iterator[tuple[str, type[_Flaky]]]:
-    handler = type("Handler", (_Flaky,), {"script": [], "requests": []})
+    handler = type("Handler", (_Flaky,), {"script": [], "requests": [], "authorizations": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -248,7 +253,7 @@ def flaky() -> Iterator[tuple[str, type[_Flaky]]]:
 
 def test_remote_backend_retries_transient_failures(flaky):
     url, handler = flaky
-    backend = InferenceClientBackend("served-name", base_url=url, timeout=10, backoff=0.01)
+    backend = OpenAICompatibleBackend(url, "served-name", timeout=10, backoff=0.01)
     handler.script = [503, 429]
     assert backend.chat(QUESTION, max_new_tokens=8, stop=[" capital"]) == "Paris is the"
     assert len(handler.requests) == 3
@@ -262,8 +267,8 @@ def test_remote_backend_retries_transient_failures(flaky):
 def test_remote_backend_gives_up_with_a_clear_error(flaky):
     url, handler = flaky
     handler.script = [401]
-    backend = InferenceClientBackend(base_url=url, timeout=10, backoff=0.01, max_retries=3)
-    with pytest.raises(ChatBackendError, match=r"(?s)answered HTTP 401.*check HF_TOKEN"):
+    backend = OpenAICompatibleBackend(url, timeout=10, backoff=0.01, max_retries=3)
+    with pytest.raises(ChatBackendError, match=r"(?s)answered HTTP 401.*--api-key"):
         backend.chat(QUESTION)
     assert len(handler.requests) == 1  # not retried
     handler.script = [503] * 5
@@ -272,11 +277,52 @@ def test_remote_backend_gives_up_with_a_clear_error(flaky):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    unreachable = InferenceClientBackend(base_url=dead, timeout=5, backoff=0.01, max_retries=1)
+    unreachable = OpenAICompatibleBackend(dead, timeout=5, backoff=0.01, max_retries=1)
     with pytest.raises(ChatBackendError, match="could not be reached after 2 attempts"):
         unreachable.chat(QUESTION)
     with pytest.raises(ChatBackendError, match="could not be reached"):
         list(unreachable.stream(QUESTION))
+
+
+def test_a_hugging_face_token_goes_only_to_hugging_face(flaky, monkeypatch):
+    url, handler = flaky
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    get_chat_backend(url).chat(QUESTION, max_new_tokens=4)
+    assert handler.authorizations[-1] is None  # the server gets no key, and never the Hugging Face token
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    get_chat_backend(url).chat(QUESTION, max_new_tokens=4)
+    assert handler.authorizations[-1] == "Bearer sk-from-env"
+    get_chat_backend(url, api_key="sk-given").chat(QUESTION, max_new_tokens=4)
+    assert handler.authorizations[-1] == "Bearer sk-given"
+    assert "hf_secret" not in str(handler.authorizations)
+    with pytest.raises(ValueError, match="would send it your Hugging Face token"):
+        InferenceClientBackend(base_url=url)
+
+
+def test_a_local_server_works_offline_and_offline_hub_errors_are_not_retried(flaky, monkeypatch):
+    url, _ = flaky
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert get_chat_backend(url).chat(QUESTION, max_new_tokens=4) == "Paris is the capital."
+    sleeps = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    remote = InferenceClientBackend("org/model", token="hf_test", max_retries=4, backoff=0.01)
+    with pytest.raises(ChatBackendError):
+        remote.chat(QUESTION)
+    assert sleeps == []  # failed at once: offline is not a transient error
+
+
+def test_a_hub_id_without_a_token_is_announced_before_it_downloads(monkeypatch, caplog):
+    from hf_reft.reftool.chat import selection
+
+    monkeypatch.setattr(selection, "_token", lambda token: None)
+    monkeypatch.setattr(selection, "_local_backend", lambda model: f"local {model}")
+    with caplog.at_level("WARNING"):
+        assert get_chat_backend("org/some-model") == "local org/some-model"
+    assert "No Hugging Face token: downloading org/some-model" in caplog.text
 
 
 # --------------------------------------------------------------------------- end to end with a real model
@@ -325,11 +371,11 @@ def transformers_serve() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_remote_backend_end_to_end_with_transformers_serve(transformers_serve):
-    """The real InferenceClient against a real OpenAI-compatible server running SmolLM2 on 127.0.0.1."""
+    """The OpenAI-compatible backend against a real server (transformers serve) running SmolLM2 on 127.0.0.1."""
     from hf_reft.models import default_chat_model_path
 
     remote = get_chat_backend(transformers_serve, served_model=str(default_chat_model_path()), timeout=60)
-    assert isinstance(remote, InferenceClientBackend)
+    assert isinstance(remote, OpenAICompatibleBackend)
     answer = remote.chat(QUESTION, max_new_tokens=12)
     assert "Paris" in answer
     streamed = list(remote.stream(QUESTION, max_new_tokens=12))

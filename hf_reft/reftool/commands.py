@@ -28,11 +28,17 @@ __all__ = ["PIPELINE_SUBCOMMANDS"]
 
 # --------------------------------------------------------------------------- shared options
 def add_connection_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--backend``, ``--served-model``, ``--timeout`` and ``--max-retries``: what :func:`connect` reads."""
+    """``--backend``, ``--served-model``, ``--api-key``, ``--timeout`` and ``--max-retries``: what
+    :func:`connect` reads."""
     p.add_argument(
         "--backend", choices=["auto", "llamacpp", "transformers", "inference"], help="force a backend"
     )
     p.add_argument("--served-model", help="model name to send to an OpenAI-compatible server")
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help="the OpenAI-compatible server's API key (default: $OPENAI_API_KEY; never your Hugging Face token)",
+    )
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a remote server")
     p.add_argument("--max-retries", type=int, default=4, help="retries on 429/5xx/connection errors (remote)")
 
@@ -46,16 +52,21 @@ def check_connection_options(args: argparse.Namespace) -> None:
 def connect(args: argparse.Namespace):
     """The chat backend of ``--model`` (with :func:`add_connection_options`), named on stderr.
 
-    ``--timeout`` and ``--max-retries`` apply to a remote (InferenceClient) backend.
+    ``--timeout`` and ``--max-retries`` apply to a remote backend.
     """
-    from .chat import InferenceClientBackend, get_chat_backend
+    from .chat import InferenceClientBackend, OpenAICompatibleBackend, get_chat_backend
 
     try:
-        backend = get_chat_backend(args.model, backend=args.backend, served_model=args.served_model)
+        backend = get_chat_backend(
+            args.model, backend=args.backend, served_model=args.served_model, api_key=args.api_key
+        )
     except (ValueError, OSError) as err:
         raise UsageError(str(err)) from err
-    if isinstance(backend, InferenceClientBackend):
+    if isinstance(backend, InferenceClientBackend | OpenAICompatibleBackend):
         backend.max_retries = args.max_retries
+    if isinstance(backend, OpenAICompatibleBackend):
+        backend.timeout = args.timeout
+    elif isinstance(backend, InferenceClientBackend):
         backend.client.timeout = args.timeout
     print(f"[{backend.kind}: {backend.name}]", file=sys.stderr)
     return backend

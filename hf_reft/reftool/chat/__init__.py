@@ -1,6 +1,6 @@
 """Chat backends for RefTool: messages in, text out, optionally streamed.
 
-One small interface, :class:`ChatBackend` (``base.py``), with three implementations:
+One small interface, :class:`ChatBackend` (``base.py``), with four implementations:
 
 * :class:`LlamaCppChatBackend` (``llamacpp.py``) — a local GGUF file run by llama.cpp in this
   process (``pip install xllamacpp``); its parallel slots decode concurrent requests together.
@@ -8,10 +8,14 @@ One small interface, :class:`ChatBackend` (``base.py``), with three implementati
 * :class:`TransformersChatBackend` (``transformers_backend.py``) — a local ``transformers`` chat
   model through its chat template (default: the offline SmolLM2-135M-Instruct of
   :func:`hf_reft.models.default_chat_model`).
+* :class:`OpenAICompatibleBackend` (``openai_compatible.py``) — any OpenAI-compatible server
+  (``transformers serve``, vLLM, TGI, llama.cpp's ``llama-server``) with its own API key
+  (``api_key`` / ``$OPENAI_API_KEY``), never the Hugging Face token.
 * :class:`InferenceClientBackend` (``inference_client.py``) — :class:`huggingface_hub.InferenceClient`:
-  Inference Providers (a Hub model id and a token), a TGI endpoint, or any OpenAI-compatible
-  server (``base_url``, e.g. ``transformers serve``, vLLM, llama.cpp's ``llama-server``). Requests
-  time out and are retried with exponential backoff on 408/429/5xx answers and connection errors.
+  Inference Providers (a Hub model id and a token) or a Hugging Face endpoint.
+
+Remote requests time out and are retried with exponential backoff on 408/429/5xx answers and
+connection errors (``_RemoteChatBackend`` in ``base.py``).
 
 :func:`get_chat_backend` (``selection.py``) picks one from an argument or ``$HF_REFT_CHAT_MODEL``::
 
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from .base import _stream_until_stop as _stream_until_stop  # for tests
     from .inference_client import InferenceClientBackend
     from .llamacpp import LlamaCppChatBackend, free_cpu_threads
+    from .openai_compatible import OpenAICompatibleBackend
     from .selection import ENV_BACKEND as ENV_BACKEND
     from .selection import ENV_MODEL as ENV_MODEL
     from .selection import ENV_PROVIDER as ENV_PROVIDER
@@ -43,6 +48,7 @@ __all__ = [
     "ChatBackendError",
     "InferenceClientBackend",
     "LlamaCppChatBackend",
+    "OpenAICompatibleBackend",
     "TransformersChatBackend",
     "default_backend",
     "default_concurrency",

@@ -2,14 +2,21 @@
 
 :class:`ChatBackend` (the protocol), :class:`ChatBackendError`, the request checks
 (:func:`validate_messages`), stop-string handling (:func:`truncate_at_stop`) and
-``_CheckedChatBackend``, the base class of the built-in backends.
+``_CheckedChatBackend``, the base class of the built-in backends (``_RemoteChatBackend`` for those that
+talk to a server: retries with backoff).
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _ROLES = ("system", "user", "assistant")
 
@@ -167,3 +174,69 @@ class _CheckedChatBackend(ABC):
         self, messages: list[dict[str, str]], max_new_tokens: int, temperature: float, stops: list[str]
     ) -> Iterator[str]:
         """The reply to checked ``messages`` as text pieces (an iterator that generates lazily)."""
+
+
+class _RemoteChatBackend(_CheckedChatBackend):
+    """A backend that talks to a server: requests retried with exponential backoff.
+
+    Transient failures — an HTTP answer whose status is in :attr:`RETRY_STATUS`, or an error of
+    :meth:`_transient` (connection refused, timeouts) — are retried up to ``max_retries`` times,
+    ``backoff`` seconds first, doubled each time with jitter, capped at ``max_backoff``; a
+    ``Retry-After`` header is honoured. Anything else fails at once, as :meth:`_failure` words it.
+    """
+
+    RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+    max_retries: int = 4
+    backoff: float = 1.0
+    max_backoff: float = 30.0
+
+    @abstractmethod
+    def _http_answer(self, err: BaseException) -> tuple[int, str | None] | None:
+        """``(status, Retry-After header)`` when ``err`` is the server's HTTP answer, else ``None``."""
+
+    @abstractmethod
+    def _transient(self) -> tuple[type[BaseException], ...]:
+        """The errors a request may raise: HTTP answers and connection failures."""
+
+    @abstractmethod
+    def _failure(self, err: BaseException, attempt: int) -> ChatBackendError:
+        """The error to raise after ``attempt`` retries, saying what to check."""
+
+    @property
+    def _where(self) -> str:
+        return self.name
+
+    def _retry_delay(self, err: BaseException, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``err``; ``None`` if it should not be retried."""
+        if attempt >= self.max_retries:
+            return None
+        if (answer := self._http_answer(err)) is not None:
+            status, retry_after = answer
+            if status not in self.RETRY_STATUS:
+                return None
+            if retry_after:
+                try:
+                    return min(float(retry_after), self.max_backoff)
+                except ValueError:
+                    pass
+        delay = min(self.backoff * 2**attempt, self.max_backoff)
+        return delay * (0.5 + random.random() / 2)
+
+    def _with_retries(self, call: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except self._transient() as err:
+                delay = self._retry_delay(err, attempt)
+                if delay is None:
+                    raise self._failure(err, attempt) from err
+                logger.warning(
+                    "Chat request to %s failed (%s); retry %d in %.1f s.",
+                    self._where,
+                    err,
+                    attempt + 1,
+                    delay,
+                )
+                time.sleep(delay)
+                attempt += 1

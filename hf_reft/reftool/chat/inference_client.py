@@ -1,17 +1,18 @@
-"""A remote chat model through :class:`huggingface_hub.InferenceClient`: :class:`InferenceClientBackend`."""
+"""A chat model on Hugging Face's servers through :class:`huggingface_hub.InferenceClient`.
+
+:class:`InferenceClientBackend`: Inference Providers (a Hub id) or a Hugging Face endpoint URL
+(Inference Endpoints, a Space). Any other server is for
+:class:`~hf_reft.reftool.chat.openai_compatible.OpenAICompatibleBackend`, which never sends a
+Hugging Face token.
+"""
 
 from __future__ import annotations
 
-import logging
-import random
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-from .base import ChatBackendError, _CheckedChatBackend
-
-logger = logging.getLogger(__name__)
-T = TypeVar("T")
+from .base import ChatBackendError, _RemoteChatBackend
+from .openai_compatible import is_hugging_face_url
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -24,14 +25,14 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-class InferenceClientBackend(_CheckedChatBackend):
+class InferenceClientBackend(_RemoteChatBackend):
     """A remote chat model through :class:`huggingface_hub.InferenceClient`.
 
     Args:
         model: a Hub model id (Inference Providers, with ``provider``), or — with ``base_url`` —
             the model name the server expects in the request (OpenAI-compatible servers;
             ``None`` lets the server choose).
-        base_url: an OpenAI-compatible or TGI server, e.g. ``"http://127.0.0.1:8000/v1"``.
+        base_url: a Hugging Face endpoint (``https://….endpoints.huggingface.cloud/v1``, a Space).
         provider: Inference Providers provider (``"auto"`` by default for Hub ids).
         token: a Hugging Face token (or the server's API key); default: the logged-in token.
         timeout: seconds to wait for a response (connect and each read).
@@ -44,7 +45,6 @@ class InferenceClientBackend(_CheckedChatBackend):
     """
 
     kind = "inference"
-    RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
     def __init__(
         self,
@@ -67,6 +67,11 @@ class InferenceClientBackend(_CheckedChatBackend):
             )
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}.")
+        if base_url is not None and not is_hugging_face_url(base_url):
+            raise ValueError(
+                f"{base_url} is not a Hugging Face endpoint, and InferenceClient would send it your Hugging Face "
+                "token. Use OpenAICompatibleBackend(base_url, api_key=...) (what get_chat_backend picks for a URL)."
+            )
         if base_url is not None:
             self.client = InferenceClient(
                 base_url=base_url.rstrip("/"), token=token, timeout=timeout, headers=headers
@@ -90,44 +95,23 @@ class InferenceClientBackend(_CheckedChatBackend):
         where = f"base_url={self.base_url!r}" if self.base_url else f"provider={self.provider!r}"
         return f"InferenceClientBackend(model={self.model!r}, {where})"
 
-    # -- retries
+    # -- retries (``_RemoteChatBackend``)
+    def _http_answer(self, err: BaseException) -> tuple[int, str | None] | None:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        if isinstance(err, HfHubHTTPError) and err.response is not None:
+            return err.response.status_code, err.response.headers.get("retry-after")
+        return None
+
     def _retry_delay(self, err: BaseException, attempt: int) -> float | None:
-        """Seconds to wait before retrying after ``err``; ``None`` if it should not be retried."""
+        from huggingface_hub.errors import OfflineModeIsEnabled
+
+        return None if isinstance(err, OfflineModeIsEnabled) else super()._retry_delay(err, attempt)
+
+    def _transient(self) -> tuple[type[BaseException], ...]:
         from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 
-        if attempt >= self.max_retries:
-            return None
-        if isinstance(err, HfHubHTTPError):
-            status = err.response.status_code if err.response is not None else None
-            if status not in self.RETRY_STATUS:
-                return None
-            retry_after = err.response.headers.get("retry-after") if err.response is not None else None
-            if retry_after:
-                try:
-                    return min(float(retry_after), self.max_backoff)
-                except ValueError:
-                    pass
-        elif not isinstance(err, (InferenceTimeoutError, *self._transport)):
-            return None
-        delay = min(self.backoff * 2**attempt, self.max_backoff)
-        return delay * (0.5 + random.random() / 2)
-
-    def _with_retries(self, call: Callable[[], T]) -> T:
-        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
-
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except (HfHubHTTPError, InferenceTimeoutError, *self._transport) as err:
-                delay = self._retry_delay(err, attempt)
-                if delay is None:
-                    raise self._failure(err, attempt) from err
-                logger.warning(
-                    "Chat request to %s failed (%s); retry %d in %.1f s.", self.name, err, attempt + 1, delay
-                )
-                time.sleep(delay)
-                attempt += 1
+        return (HfHubHTTPError, InferenceTimeoutError, *self._transport)
 
     def _failure(self, err: BaseException, attempt: int) -> ChatBackendError:
         from huggingface_hub.errors import HfHubHTTPError

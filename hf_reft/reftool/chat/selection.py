@@ -12,6 +12,7 @@ from typing import Any
 from .base import ChatBackend
 from .inference_client import InferenceClientBackend
 from .llamacpp import LlamaCppChatBackend
+from .openai_compatible import OpenAICompatibleBackend, is_hugging_face_url
 from .transformers_backend import TransformersChatBackend
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def get_chat_backend(
     token: str | None = None,
     provider: str | None = None,
     served_model: str | None = None,
+    api_key: str | None = None,
     **kwargs: Any,
 ) -> ChatBackend:
     """Choose a chat backend from ``model`` (or ``$HF_REFT_CHAT_MODEL``).
@@ -107,13 +109,15 @@ def get_chat_backend(
     * ``None`` (and no ``$HF_REFT_CHAT_MODEL``) → the offline default, Qwen2.5-Coder-1.5B-Instruct on
       llama.cpp (:func:`default_backend`); with ``backend="transformers"``, SmolLM2-135M-Instruct
       (the small model of the tests and the training examples) on transformers;
-    * ``"http(s)://..."`` → an OpenAI-compatible / TGI server (``served_model`` or
-      ``$HF_REFT_CHAT_SERVED_MODEL`` names the model in requests);
+    * ``"http(s)://..."`` → an OpenAI-compatible server (:class:`OpenAICompatibleBackend`;
+      ``served_model`` or ``$HF_REFT_CHAT_SERVED_MODEL`` names the model in requests) with
+      ``api_key`` or ``$OPENAI_API_KEY`` — never the Hugging Face token; a Hugging Face endpoint
+      (Inference Endpoints, a Space) through :class:`InferenceClientBackend` with the token;
     * an existing local ``.gguf`` file → that model, locally with llama.cpp;
     * an existing local folder → that model, locally with transformers;
     * a Hub id → Inference Providers when a token is available (``token``, ``$HF_TOKEN`` or
       ``hf auth login``; ``provider`` or ``$HF_REFT_CHAT_PROVIDER``, default ``"auto"``),
-      otherwise downloaded and run locally.
+      otherwise downloaded and run locally (announced with a warning).
 
     ``backend`` (or ``$HF_REFT_CHAT_BACKEND``) = ``"transformers"``, ``"inference"`` or
     ``"llamacpp"`` forces the choice. Local backends are cached per process (one per model or
@@ -154,14 +158,19 @@ def get_chat_backend(
         return _local_backend(model)
     if model is None:
         raise ValueError(f"The inference backend needs a model: pass one or set ${ENV_MODEL}.")
+    served = served_model or os.environ.get(ENV_SERVED_MODEL) or None
+    if is_url and is_hugging_face_url(model):
+        return InferenceClientBackend(served, base_url=model, token=token or api_key, **kwargs)
     if is_url:
-        return InferenceClientBackend(
-            served_model or os.environ.get(ENV_SERVED_MODEL) or None, base_url=model, token=token, **kwargs
-        )
+        return OpenAICompatibleBackend(model, served, api_key=api_key, **kwargs)
     hf_token = _token(token)
     if backend == "inference" or hf_token:
         return InferenceClientBackend(
             model, provider=provider or os.environ.get(ENV_PROVIDER) or "auto", token=hf_token, **kwargs
         )
-    logger.info("No Hugging Face token: running %s locally (set HF_TOKEN to use Inference Providers).", model)
+    logger.warning(
+        "No Hugging Face token: downloading %s and running it on this machine with transformers "
+        "(set HF_TOKEN to use Inference Providers instead).",
+        model,
+    )
     return _local_backend(model)
