@@ -201,6 +201,7 @@ def upload_folder(
     private: bool | None = None,
     revision: str | None = None,
     commit_message: str | None = None,
+    commit_description: str | None = None,
     create_pr: bool = False,
     space_sdk: str | None = None,
     delete_patterns: Sequence[str] | None = None,
@@ -220,6 +221,7 @@ def upload_folder(
         repo_type=repo_type,
         revision=revision,
         commit_message=commit_message or "Upload with hf-reft",
+        commit_description=commit_description,
         create_pr=create_pr,
         delete_patterns=list(delete_patterns) if delete_patterns else None,
     )

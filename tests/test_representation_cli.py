@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForCausalLM, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
 import hf_reft
 from hf_reft.cli import main
@@ -250,14 +250,21 @@ def test_bad_evaluate_arguments(tiny_model_dir, data_files, tmp_path, capsys):
     assert "--data is required" in _usage_error(["representation", "evaluate"], capsys)
 
 
-def test_push_to_hub_and_load_in_a_fresh_process(hub, tiny_model_dir, data_files, tmp_path):
+def test_push_to_hub_and_load_in_a_fresh_process(hub, tiny_model_dir, data_files, tmp_path, capsys):
     repo_id = hub.repo_id("tiny-loreft")
     out = tmp_path / "adapter"
+    # an adapter over a folder of this machine would load only here: refused before training
+    local = _train_argv(tiny_model_dir, data_files, out, "--push-to-hub", repo_id)
+    assert "a folder on this machine" in _usage_error(local, capsys) and not out.exists()
+    base_repo = hub.repo_id("tiny-base")
+    AutoModelForCausalLM.from_pretrained(tiny_model_dir).push_to_hub(base_repo)
+    AutoTokenizer.from_pretrained(tiny_model_dir).push_to_hub(base_repo)
     argv = _train_argv(
-        tiny_model_dir, data_files, out, "--eval-data", str(data_files[1]), "--eval-limit", "2",
+        base_repo, data_files, out, "--eval-data", str(data_files[1]), "--eval-limit", "2",
         "--max-new-tokens", "3", "--push-to-hub", repo_id,
     )  # fmt: skip
     assert main(argv) == 0
+    assert json.loads((out / "config.json").read_text())["base_model_name_or_path"] == base_repo
     files = set(hub.api.list_repo_files(repo_id))
     assert {"config.json", "model.safetensors", "README.md", "evaluation.json"} <= files
     assert not any(f.startswith("checkpoints/") for f in files)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from huggingface_hub import ModelCard
 from transformers import LlamaForCausalLM
@@ -37,7 +38,7 @@ def test_push_adapter_and_load_it_with_auto_class_in_a_fresh_process(hub):
     pinned = hub.api.model_info(base_repo).sha
     assert model.config.base_model_name_or_path == base_repo
     assert model.config.base_model_revision == pinned
-    model.push_to_hub(adapter_repo)
+    model.push_to_hub(adapter_repo, tags=["svamp"], commit_description="four steps on SVAMP")
     with torch.no_grad():
         expected = model(input_ids=torch.tensor(IDS), attention_mask=torch.tensor(MASK)).logits
     # a later commit to the base must not change the adapter's outputs: it loads the pinned revision
@@ -55,4 +56,17 @@ def test_push_adapter_and_load_it_with_auto_class_in_a_fresh_process(hub):
     card = ModelCard.load(adapter_repo)
     assert card.data.base_model == base_repo and card.data.base_model_relation == "adapter"
     assert card.data.library_name == "hf-reft"
+    assert {"reft", "svamp"} <= set(card.data.tags)  # the caller's tags join the card's
+    (commit,) = [c for c in hub.api.list_repo_commits(adapter_repo) if c.title.startswith("Upload LoReFT")]
+    assert commit.message == "four steps on SVAMP"
     assert f'from_pretrained("{adapter_repo}")' in card.text
+
+
+def test_an_adapter_over_a_local_folder_is_not_pushed(hub, tmp_path):
+
+    LlamaForCausalLM(tiny_config("llama")).save_pretrained(tmp_path / "base")
+    base = LlamaForCausalLM.from_pretrained(tmp_path / "base")
+    model = hf_reft.get_reft_model(base, hf_reft.ReftConfig(layers=[1], positions="l1", rank=2))
+    with pytest.raises(ValueError, match=r"a folder on this machine.*you/base"):
+        model.push_to_hub(hub.repo_id("never"))
+    assert not hub.api.repo_exists(hub.repo_id("never"))

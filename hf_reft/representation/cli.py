@@ -39,6 +39,7 @@ from ..cli_arguments import (
     data_source,
 )
 from .arguments import add_reft_arguments, reft_config_from_args
+from .saving import check_portable_base
 
 __all__ = ["register"]
 
@@ -396,6 +397,13 @@ def _run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-length must be at least 2, got {args.max_length}.")
     check_model(args.model)
     _check_repo_id(args.push_to_hub)
+    if args.push_to_hub:
+        try:
+            check_portable_base(
+                args.model, what=f"--model {args.model or '(the offline default, a local folder)'}"
+            )
+        except ValueError as err:
+            raise UsageError(f"--push-to-hub: {err}") from None
     config = reft_config_from_args(args)
     train, spec = _load_data(args, args.data, "--data", args.limit)
     question_column = _column(

@@ -54,6 +54,7 @@ from .positions import (
 from .saving import (
     ADAPTER_WEIGHTS_NAME,
     AUTO_ONLY_KWARGS,
+    check_portable_base,
     load_base_model,
     read_adapter_tensors,
     render_adapter_card,
@@ -520,17 +521,37 @@ class ReftPreTrainedModel(PreTrainedModel):
         private: bool | None = None,
         revision: str | None = None,
         commit_message: str | None = None,
+        commit_description: str | None = None,
         create_pr: bool = False,
+        tags: list[str] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Save the adapter to a temporary folder and upload it to ``repo_id`` (one commit)."""
+        """Save the adapter to a temporary folder and upload it to ``repo_id`` (one commit).
+
+        ``tags`` join the card's; ``commit_description`` and the other arguments go to the Hub client
+        as in ``transformers``. The base must be a Hub id (an adapter over a local folder would load
+        only on this machine): refused otherwise, with the fix.
+        """
+        if kwargs:
+            raise TypeError(f"push_to_hub() got unexpected arguments {sorted(kwargs)}.")
+        check_portable_base(self.config.base_model_name_or_path)
+        extra_tags = list(tags or [])
+
+        def save(folder: Path) -> None:
+            self.save_pretrained(folder, card_repo_id=repo_id)
+            if extra_tags:
+                card = ModelCard.load(folder / "README.md")
+                card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *extra_tags]))
+                card.save(folder / "README.md")
+
         return hub.push_to_hub(
-            functools.partial(self.save_pretrained, card_repo_id=repo_id),
+            save,
             repo_id,
             token=token,
             private=private,
             revision=revision,
             commit_message=commit_message or "Upload LoReFT adapter with hf-reft",
+            commit_description=commit_description,
             create_pr=create_pr,
         )
 

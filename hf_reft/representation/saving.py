@@ -51,6 +51,16 @@ _NAMES = {
 }
 
 
+def check_portable_base(base: str | None, *, what: str = "The adapter's base model") -> None:
+    """Refuse to publish an adapter whose base is a folder on this machine (it would load only here)."""
+    if not base or Path(base).expanduser().is_absolute() or Path(base).expanduser().exists():
+        raise ValueError(
+            f"{what} is a folder on this machine ({base!r}): pushed, the adapter would load only here. Use a "
+            "base from the Hub, or push yours first (base.push_to_hub('you/base')) and train on 'you/base' (or set "
+            "model.config.base_model_name_or_path = 'you/base' and base_model_revision to its commit)."
+        )
+
+
 def render_adapter_card(model: Any, repo_id: str | None = None, extra: str | None = None) -> ModelCard:
     """The ``README.md`` card of a LoReFT adapter ``model`` (a ``ReftPreTrainedModel``).
 
