@@ -110,3 +110,28 @@ def test_lorefts_warm_up_trains_with_reft_trainer():
     assert _trainer_class(base) is Trainer
     adapter = hf_reft.get_reft_model(base, hf_reft.ReftConfig(layers=[1], positions="l1", rank=2))
     assert _trainer_class(adapter) is hf_reft.representation.ReftTrainer
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("hf_reft.reinforced.generation", "hf_reft.generation", "TransformersGenerator"),
+        ("hf_reft.reftool.reference", "hf_reft.reftool.books", "Reference"),
+    ],
+)
+def test_moved_modules_keep_their_old_path_with_a_warning(old, new, name):
+    import importlib
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=new.replace(".", r"\.")):
+        module = importlib.import_module(old)
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)
+
+
+def test_load_named_dataset_is_load_data_with_a_warning(tmp_path):
+    from hf_reft.data import load_named_dataset
+
+    (tmp_path / "q.jsonl").write_text('{"question": "q", "answer_value": 1}\n')
+    with pytest.warns(DeprecationWarning, match="load_data"):
+        dataset, spec = load_named_dataset(str(tmp_path / "q.jsonl"))
+    assert spec is None and dataset["question"] == ["q"]
