@@ -70,7 +70,22 @@ def test_save_writes_config_safetensors_and_card(tmp_path):
     assert "library_name: hf-reft" in card and f"{trainable:,}" in card and "f2+l2" in card
     assert "| layers | 1, 3 (block_output) |" in card and "| rank | 3 |" in card
     assert "AutoModelForCausalLM.from_pretrained" in card
+    assert "pip install hf-reft" in card and "import hf_reft" in card
+    assert "shared by the first and the last positions" in card
     assert card.rstrip().endswith("held-out accuracy 0.5")
+
+
+@pytest.mark.parametrize(
+    ("positions", "share", "wording"),
+    [
+        ("f2+l2", False, "one intervention per layer for the first positions and another for the last"),
+        ("l2", False, "(last 2 prompt tokens), one intervention per layer |"),
+        ("f3", False, "(first 3 prompt tokens), one intervention per layer |"),
+    ],
+)
+def test_the_card_words_each_position_spec_right(tmp_path, positions, share, wording):
+    model = adapter(saved_base(tmp_path), positions=positions, share_weights=share)
+    assert wording in model.model_card().text
 
 
 def test_every_config_field_is_persisted_and_restored(tmp_path):

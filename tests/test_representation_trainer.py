@@ -327,3 +327,29 @@ def test_steps_for_budget_sizes_the_schedule(base_dir, tokenizer, train_dataset,
     assert all(p.grad is None for p in model.parameters())  # timing leaves no gradients behind
     with pytest.raises(ValueError, match="clock"):
         steps_for_budget(model, batches, 10, clock="gpu")
+
+
+def test_trainer_push_to_hub_keeps_the_hf_reft_card(hub, base_dir, tokenizer, train_dataset, tmp_path):
+    from huggingface_hub import ModelCard
+
+    local = ReftTrainer(
+        model=_reft_model(base_dir), args=_args(tmp_path / "local", max_steps=1), train_dataset=train_dataset,
+        processing_class=tokenizer,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="a folder on this machine"):
+        local.push_to_hub()  # the base is a folder here: the adapter would load only on this machine
+    base_repo, repo = hub.repo_id("tiny-base"), hub.repo_id("trained-adapter")
+    AutoModelForCausalLM.from_pretrained(base_dir).push_to_hub(base_repo)
+    model = _reft_model(base_repo)
+    trainer = ReftTrainer(
+        model=model, args=_args(tmp_path / "run", max_steps=2, hub_model_id=repo), train_dataset=train_dataset,
+        processing_class=tokenizer,
+    )  # fmt: skip
+    trainer.train()
+    trainer.push_to_hub(tags=["arithmetic"], dataset="svamp")
+    card = ModelCard.load(repo)
+    assert card.data.library_name == "hf-reft" and card.data.base_model == base_repo
+    assert {"reft", "arithmetic"} <= set(card.data.tags) and card.data.datasets == ["svamp"]
+    assert "import hf_reft" in card.text
+    loaded = AutoModelForCausalLM.from_pretrained(repo)
+    assert isinstance(loaded, hf_reft.ReftModelForCausalLM)

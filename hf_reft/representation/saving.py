@@ -78,6 +78,14 @@ def render_adapter_card(model: Any, repo_id: str | None = None, extra: str | Non
         if count
     )
     is_lm = config.task == "causal_lm"
+    if spec.first and spec.last:
+        weights = (
+            "one intervention per layer shared by the first and the last positions"
+            if config.share_weights
+            else "one intervention per layer for the first positions and another for the last"
+        )
+    else:
+        weights = "one intervention per layer"
     return hub.render_card(
         _CARD_TEMPLATE,
         base_model=config.base_model_name_or_path,
@@ -92,7 +100,7 @@ def render_adapter_card(model: Any, repo_id: str | None = None, extra: str | Non
         component=config.component,
         positions=str(spec),
         positions_text=positions_text,
-        share_weights=config.share_weights,
+        positions_weights=weights,
         rank=config.rank,
         trainable_params=trainable,
         all_params=total,

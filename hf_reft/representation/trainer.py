@@ -13,6 +13,8 @@ adds what plain ``Trainer`` gets wrong or leaves out for these models:
   scaling. With label smoothing or a ``compute_loss_func`` the labels are taken out of the model's
   inputs, so the prompt is then passed to the model as ``prompt_lengths`` — the interventions stay on
   the prompt — and causal-LM labels are shifted;
+* **cards**: ``Trainer.push_to_hub`` keeps the adapter's hf-reft card (``library_name: hf-reft``,
+  ``base_model``, how to load it) instead of writing transformers' generic one;
 * **checkpoints**: every ``checkpoint-N`` and the final folder is a complete adapter
   (``config.json``, ``model.safetensors`` with the intervention tensors, ``README.md`` card, the
   tokenizer) that ``from_pretrained`` / ``AutoModelForCausalLM.from_pretrained`` load; the training
@@ -37,6 +39,7 @@ from transformers.trainer_callback import ExportableState
 from ..data import SupervisedCollator
 from .modeling import ReftPreTrainedModel
 from .positions import prompt_lengths_from_labels
+from .saving import check_portable_base
 
 __all__ = ["TRAINING_ARGS_NAME", "ReftTrainer", "TrainingTimeBudget", "steps_for_budget"]
 
@@ -131,6 +134,46 @@ class ReftTrainer(Trainer):
         if not isinstance(model, ReftPreTrainedModel):
             raise TypeError(f"ReftTrainer's model must stay a LoReFT model, found {type(model).__name__}.")
         return model
+
+    def push_to_hub(self, *args: Any, **kwargs: Any) -> Any:
+        """``Trainer.push_to_hub`` for an adapter whose base is on the Hub (refused otherwise: it would
+        load only on this machine), with the hf-reft card (:meth:`create_model_card`)."""
+        check_portable_base(self._reft_model().config.base_model_name_or_path)
+        return super().push_to_hub(*args, **kwargs)
+
+    def create_model_card(
+        self,
+        language: str | None = None,
+        license: str | None = None,
+        tags: str | list[str] | None = None,
+        model_name: str | None = None,
+        finetuned_from: str | None = None,
+        tasks: str | list[str] | None = None,
+        dataset_tags: str | list[str] | None = None,
+        dataset: str | list[str] | None = None,
+        dataset_args: str | list[str] | None = None,
+    ) -> None:
+        """Keep the hf-reft adapter card in ``output_dir`` (``Trainer.push_to_hub`` calls this; the
+        generic ``transformers`` card would claim ``library_name: transformers``, which cannot load an
+        adapter): its metadata gains the given tags, datasets, language and licence."""
+        if not self.is_world_process_zero():
+            return
+        from huggingface_hub import ModelCard
+
+        path = os.path.join(self.args.output_dir, "README.md")
+        card = ModelCard.load(path) if os.path.isfile(path) else self._reft_model().model_card()
+
+        def as_list(value: str | list[str] | None) -> list[str]:
+            return [value] if isinstance(value, str) else list(value or [])
+
+        card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *as_list(tags)]))
+        if datasets := as_list(dataset_tags) or as_list(dataset):
+            card.data.datasets = datasets
+        if language:
+            card.data.language = language
+        if license:
+            card.data.license = license
+        card.save(path)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         """Write a complete adapter (config, safetensors, card, tokenizer, training_args.json)."""
