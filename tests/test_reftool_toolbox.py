@@ -214,6 +214,27 @@ def test_unknown_format_version(saved):
         Toolbox.from_pretrained(saved)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda index: index["chapters"][0].pop("title"), r"chapters\[0\] lacks the field 'title'"),
+        (lambda index: index["chapters"][0].update(number="one"), r"chapters\[0\] has a malformed field"),
+        (
+            lambda index: index["chapters"][0]["sections"][1].pop("id"),
+            r"chapters\[0\]\.sections\[1\] lacks the field 'id'",
+        ),
+        (
+            lambda index: index["chapters"][0]["sections"][0].update(stats={"kept": 3}),
+            r"sections\[0\] has a malformed field",
+        ),
+    ],
+)
+def test_a_malformed_index_names_the_field(saved, change, message):
+    _edit_index(saved, change)
+    with pytest.raises(ToolboxFormatError, match=message):
+        Toolbox.from_pretrained(saved)
+
+
 def test_a_section_with_no_text_is_rejected():
     with pytest.raises(ReferenceFormatError, match=r"Section 2\.3 'Empty' of chapter 'Two' has no text"):
         Section("m1", "2.3", "Empty", 2, "Two", ("", "  \n"))

@@ -235,20 +235,29 @@ class ToolboxFilesMixin:
             index.get("reference") or {}, model=index.get("model"), settings=index.get("settings") or {}
         )
         toolbox.created_at = index.get("created_at") or toolbox.created_at
-        for ch in index.get("chapters", []):
-            chapter = ToolboxChapter(int(ch["number"]), ch["title"])
-            for s in ch.get("sections", []):
-                tools = [_read_tool(folder, entry) for entry in s.get("tools", [])]
-                chapter.sections.append(
-                    ToolboxSection(
-                        s["id"],
-                        s["number"],
-                        s["title"],
-                        tools,
-                        BuildStats(**s.get("stats", {})),
-                        s.get("digest"),
+        for i, ch in enumerate(index.get("chapters", [])):
+            where = f"{index_path}: chapters[{i}]"
+            try:
+                chapter = ToolboxChapter(int(ch["number"]), str(ch["title"]))
+                for j, s in enumerate(ch.get("sections", [])):
+                    where = f"{index_path}: chapters[{i}].sections[{j}]"
+                    tools = [_read_tool(folder, entry) for entry in s.get("tools", [])]
+                    stats = BuildStats(**s.get("stats", {}))
+                    chapter.sections.append(
+                        ToolboxSection(
+                            str(s["id"]), str(s["number"]), str(s["title"]), tools, stats, s.get("digest")
+                        )
                     )
-                )
+            except KeyError as err:
+                raise ToolboxFormatError(
+                    f"{where} lacks the field {err}; restore {INDEX_FILE} from the repo."
+                ) from err
+            except (TypeError, ValueError, AttributeError) as err:
+                if isinstance(err, ToolboxFormatError):
+                    raise
+                raise ToolboxFormatError(
+                    f"{where} has a malformed field ({err}); restore {INDEX_FILE} from the repo."
+                ) from err
             toolbox.chapters.append(chapter)
         toolbox._check_unique_names()
         toolbox.updated_at = index.get("updated_at") or toolbox.updated_at
