@@ -113,13 +113,10 @@ class Exercise:
 def section_exercises(section: Section) -> list[Exercise]:
     """The section's exercises with a numeric book-stated answer, in book order: each worked example's
     "Check Your Learning" exercise, or the worked example itself when that has no numeric answer."""
-    exercises = []
-    for example in section.examples:
-        if example.check_problem and example.check_answer and find_numbers(example.check_answer):
-            exercises.append(_exercise(example, section, check=True))
-        elif worked := worked_problem(example, section):
-            exercises.append(worked)
-    return exercises
+    first: dict[str, Exercise] = {}
+    for problem in section_problems(section):  # an example's check exercise comes before its own problem
+        first.setdefault(problem.example_id, problem)
+    return list(first.values())
 
 
 def section_problems(section: Section) -> list[Exercise]:

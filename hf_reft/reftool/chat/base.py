@@ -179,6 +179,11 @@ class _CheckedChatBackend(ABC):
 class _RemoteChatBackend(_CheckedChatBackend):
     """A backend that talks to a server: requests retried with exponential backoff.
 
+    The remote options every such backend takes: ``timeout`` (seconds to wait for a response:
+    connect and each read), ``max_retries`` (retries after the first attempt), ``backoff`` (the
+    first retry delay), ``max_backoff`` (its cap) and ``headers`` (extra HTTP headers). A stream is
+    retried only before its first piece.
+
     Transient failures — an HTTP answer whose status is in :attr:`RETRY_STATUS`, or an error of
     :meth:`_transient` (connection refused, timeouts) — are retried up to ``max_retries`` times,
     ``backoff`` seconds first, doubled each time with jitter, capped at ``max_backoff``; a

@@ -35,13 +35,8 @@ class InferenceClientBackend(_RemoteChatBackend):
         base_url: a Hugging Face endpoint (``https://….endpoints.huggingface.cloud/v1``, a Space).
         provider: Inference Providers provider (``"auto"`` by default for Hub ids).
         token: a Hugging Face token (or the server's API key); default: the logged-in token.
-        timeout: seconds to wait for a response (connect and each read).
-        max_retries: retries after the first attempt on 408/429/5xx and connection errors.
-        backoff: first retry delay in seconds, doubled each time (with jitter), capped at
-            ``max_backoff``; a ``Retry-After`` header is honoured.
-        headers: extra HTTP headers.
-
-    A :meth:`stream` is retried only before its first piece.
+        timeout, max_retries, backoff, max_backoff, headers: the remote options, as every remote
+            backend takes them (``_RemoteChatBackend`` in ``base.py``).
     """
 
     kind = "inference"

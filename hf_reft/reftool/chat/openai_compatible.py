@@ -41,13 +41,8 @@ class OpenAICompatibleBackend(_RemoteChatBackend):
         model: the model name the server expects in the request (``None``: the server's default).
         api_key: the server's key; default ``$OPENAI_API_KEY``, and for a Hugging Face host the
             Hugging Face token. Nothing is sent when there is none.
-        timeout: seconds to wait for a response (connect and each read).
-        max_retries: retries after the first attempt on 408/429/5xx answers and connection errors.
-        backoff: first retry delay in seconds, doubled each time (with jitter), capped at
-            ``max_backoff``; a ``Retry-After`` header is honoured.
-        headers: extra HTTP headers.
-
-    A :meth:`stream` is retried only before its first piece.
+        timeout, max_retries, backoff, max_backoff, headers: the remote options, as every remote
+            backend takes them (``_RemoteChatBackend`` in ``base.py``).
     """
 
     kind = "openai"
