@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -127,14 +128,98 @@ def _looks_like_hub_id(name: str) -> bool:
 
 
 # --------------------------------------------------------------------------- atomic saves
-@contextlib.contextmanager
-def atomic_save(directory: str | os.PathLike[str]) -> Iterator[Path]:
-    """Stage a save into ``directory`` and commit it only if the block succeeds.
+_RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths atomically
 
-    Yields a staging folder on the same file system. When the block returns, every staged
-    file is moved into ``directory`` with :func:`os.replace` (files the save did not write
-    stay untouched); when it raises, the staging folder is removed and ``directory`` is
-    exactly as before.
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the directories ``a`` and ``b`` in one atomic step (Linux ``renameat2``); ``False`` where
+    the system or file system cannot."""
+    import ctypes
+    import ctypes.util
+    import errno
+
+    if sys.platform != "linux":
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(ctypes.get_errno(), f"renameat2 could not exchange {a} and {b}")
+
+
+def _carry_over(old: Path, new: Path, keep: Callable[[Path], bool] | None) -> None:
+    """Hard-link (else copy) into ``new`` every file of ``old`` that ``new`` does not have (and that
+    ``keep``, given the path relative to ``old``, keeps)."""
+    for src in old.rglob("*"):
+        if keep is not None and not keep(src.relative_to(old)):
+            continue
+        dest = new / src.relative_to(old)
+        if src.is_dir() and not src.is_symlink():
+            if not dest.exists():
+                dest.mkdir(parents=True)
+            continue
+        if dest.exists() or dest.is_symlink():
+            continue
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # the new save put a file where a folder was
+            continue
+        try:
+            os.link(src, dest, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(src, dest, follow_symlinks=False)
+
+
+def _clean_leftovers(target: Path) -> None:
+    """Remove what killed saves of ``target`` left beside it; restore a previous folder that a kill
+    between the two renames of the fallback left aside."""
+    for left in target.parent.glob(f".{target.name}.saving-*"):
+        pid = left.name.rsplit(".saving-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    aside = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if aside and not target.exists():
+        os.rename(aside.pop(), target)
+    for old in aside:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def atomic_save(
+    directory: str | os.PathLike[str], *, keep: Callable[[Path], bool] | None = None
+) -> Iterator[Path]:
+    """Stage a save into ``directory`` and commit it, all or nothing, only if the block succeeds.
+
+    Yields a staging folder on the same file system. When the block returns, the files of
+    ``directory`` the save did not write are hard-linked into the staging folder (so they stay:
+    checkpoints, logs, an evaluation beside an adapter; ``keep(relative path)`` may drop some, e.g.
+    files of an earlier save that this one replaces), and the staging folder takes the place of
+    ``directory`` in one atomic step (``renameat2(RENAME_EXCHANGE)`` on Linux; elsewhere two renames,
+    between which an interruption leaves the previous folder as ``.<name>.old-…``). A reader, or a
+    process killed at any moment, sees the whole previous artefact or the whole new one, never a
+    mix. When the block raises, the staging folder is removed and ``directory`` is as before; what a
+    killed save left beside ``directory`` is cleaned up by the next save.
 
     Example::
 
@@ -146,18 +231,22 @@ def atomic_save(directory: str | os.PathLike[str]) -> Iterator[Path]:
     if target.exists() and not target.is_dir():
         raise NotADirectoryError(f"Cannot save into {target}: it exists and is a file. Choose a folder path.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
+    _clean_leftovers(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-{os.getpid()}-", dir=target.parent))
     try:
         yield staging
-        target.mkdir(exist_ok=True)
-        for src in sorted(staging.rglob("*")):
-            if src.is_dir():
-                continue
-            dest = target / src.relative_to(staging)
-            if dest.is_dir():
-                shutil.rmtree(dest)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dest)
+        # mkdtemp made the folder private (0700): give it the mode the folder had, or the usual one
+        os.chmod(staging, target.stat().st_mode & 0o7777 if target.exists() else 0o777 & ~_umask())
+        if not target.exists():
+            os.rename(staging, target)
+            return
+        _carry_over(target, staging, keep)
+        if _exchange(staging, target):  # staging now holds the previous folder
+            return
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.rename(target, old)
+        os.rename(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

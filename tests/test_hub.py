@@ -142,3 +142,22 @@ def test_push_to_a_branch_and_space(hub, tmp_path):
     repo_id = hub.repo_id("branchy")
     hub_module.upload_folder(tmp_path, repo_id, revision="dev")
     assert "dev" in [b.name for b in list_repo_refs(repo_id).branches]
+
+
+def test_a_save_swaps_the_whole_folder_and_restores_one_a_killed_fallback_left_aside(tmp_path, monkeypatch):
+    target = tmp_path / "artefact"
+    with hub.atomic_save(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    inode = target.stat().st_ino
+    with hub.atomic_save(target) as tmp:
+        (tmp / "a.txt").write_text("two")
+    assert (target / "a.txt").read_text() == "two" and target.stat().st_ino != inode  # a new folder
+    assert target.stat().st_mode & 0o777 != 0o700  # not mkdtemp's private mode
+    # where renameat2 cannot exchange, two renames: a kill between them leaves the old folder aside,
+    # and the next save puts it back before saving
+    monkeypatch.setattr(hub, "_exchange", lambda a, b: False)
+    target.rename(tmp_path / ".artefact.old-12345678")
+    with hub.atomic_save(target) as tmp:
+        (tmp / "b.txt").write_text("three")
+    assert (target / "a.txt").read_text() == "two" and (target / "b.txt").read_text() == "three"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["artefact"]

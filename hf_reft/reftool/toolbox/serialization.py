@@ -96,26 +96,22 @@ class ToolboxFilesMixin:
     def save_pretrained(self, save_directory: str | os.PathLike[str], *, repo_id: str | None = None) -> Path:
         """Write the index, one ``.py`` per tool and the card into ``save_directory``, atomically.
 
-        Safe to call after every built section: files move into place only once all were
-        written (the index last), and tool files the index no longer lists are removed.
-        ``repo_id`` is the Hub id shown in the card's usage snippet.
+        Safe to call after every built section: the folder is replaced all at once
+        (:func:`hf_reft.hub.atomic_save`), tool files the index no longer lists go with the old
+        version, and other files in the folder (the build log) stay. ``repo_id`` is the Hub id shown
+        in the card's usage snippet.
         """
         target = Path(save_directory)
         index = self.to_dict()
-        with hub.atomic_save(target) as tmp:
+        with hub.atomic_save(target, keep=lambda path: path.parts[0] != TOOLS_DIR) as tmp:
             for tool in self.tools:
                 path = tmp / self.tool_path(tool)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(tool.code.rstrip() + "\n", encoding="utf-8")
             self.card(repo_id=repo_id).save(tmp / "README.md")
-            # "toolbox.json" sorts after "chapters/" and "README.md": atomic_save moves it last.
             (tmp / INDEX_FILE).write_text(
                 json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
             )
-        listed = {target / t["file"] for ch in index["chapters"] for s in ch["sections"] for t in s["tools"]}
-        for stale in (target / TOOLS_DIR).rglob("*.py") if (target / TOOLS_DIR).is_dir() else ():
-            if stale not in listed:
-                stale.unlink()
         return target
 
     def card(self, repo_id: str | None = None) -> Any:
