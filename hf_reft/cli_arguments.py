@@ -9,6 +9,7 @@ check the parsed values with the ``check_*`` helpers; a bad value raises
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ __all__ = [
     "COMMAND_GROUPS",
     "UsageError",
     "add_command_group",
+    "add_config_flag",
     "add_data_arguments",
     "add_data_source_arguments",
     "add_format_argument",
@@ -165,6 +167,23 @@ def add_leak_check_arguments(parser: argparse.ArgumentParser) -> None:
         "SVAMP data, gsm8k-test for GSM8K data)",
     )
     parser.add_argument("--no-leak-check", action="store_true", help="skip the train/test overlap check")
+
+
+def add_config_flag(group: Any, config: type, name: str, flag: str | None = None) -> None:
+    """A flag mirroring the dataclass field ``name`` of ``config`` (a ``TrainingArguments`` subclass,
+    a ``PretrainedConfig``): its type, default and help come from the field, never copied by hand.
+    The parsed value lands in ``args.<name>``."""
+    field = next((f for f in dataclasses.fields(config) if f.name == name), None)
+    if field is None:
+        raise ValueError(f"{config.__name__} has no field {name!r}.")
+    help = field.metadata.get("help", name.replace("_", " ")).rstrip(".")
+    group.add_argument(
+        flag or "--" + name.replace("_", "-"),
+        dest=name,
+        type=type(field.default),
+        default=field.default,
+        help=f"{help} (default {field.default})",
+    )
 
 
 def add_push_to_hub_argument(

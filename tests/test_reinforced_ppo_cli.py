@@ -91,3 +91,33 @@ def test_bad_arguments_are_usage_errors(warmup, tmp_path, capsys):
             main(argv)
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_flags_that_mirror_a_config_field_take_its_default():
+    import dataclasses
+
+    from hf_reft.cli import build_parser
+    from hf_reft.reinforced.configuration import ReinforcedConfig
+    from hf_reft.representation.configuration import ReftConfig
+
+    def defaults(config):
+        return {f.name: f.default for f in dataclasses.fields(config)}
+
+    ppo = build_parser().parse_args(["reinforced", "train", "--model", "m", "--output", "o"])
+    for name in (
+        "samples_per_question",
+        "ppo_epochs",
+        "num_mini_batches",
+        "vf_coef",
+        "max_new_tokens",
+        "temperature",
+        "top_k",
+    ):
+        assert getattr(ppo, name) == defaults(ReinforcedConfig)[name], name
+    reft = defaults(ReftConfig)
+    for argv in (["representation", "train", "--output", "o"], ["reinforced", "sft", "--output", "o"]):
+        args = build_parser().parse_args(argv)
+        assert (args.positions, args.rank, args.intervention, args.share_weights) == (
+            reft["positions"], reft["rank"], reft["intervention"], reft["share_weights"],
+        )  # fmt: skip
+        assert args.layers == [reft["layers"]]

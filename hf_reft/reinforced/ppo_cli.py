@@ -19,6 +19,7 @@ from typing import Any
 
 from ..cli_arguments import (
     UsageError,
+    add_config_flag,
     add_leak_check_arguments,
     add_model_argument,
     add_push_to_hub_argument,
@@ -59,19 +60,17 @@ def add_train_command(commands: Any) -> None:
         "--epochs", type=float, default=1.0, help="passes over the training questions (default 1)"
     )
     ppo.add_argument("--batch-size", type=int, default=4, help="questions per process per step (default 4)")
-    ppo.add_argument("--samples-per-question", type=int, default=1, help="sampled solutions each (default 1)")
-    ppo.add_argument("--ppo-epochs", type=int, default=2, help="passes over each rollout (default 2)")
-    ppo.add_argument(
-        "--mini-batches", type=int, default=1, help="updates per pass over a rollout (default 1)"
-    )
+    from .configuration import ReinforcedConfig
+
+    for name in ("samples_per_question", "ppo_epochs"):
+        add_config_flag(ppo, ReinforcedConfig, name)
+    add_config_flag(ppo, ReinforcedConfig, "num_mini_batches", "--mini-batches")
     ppo.add_argument(
         "--learning-rate", type=float, default=None, help="default 1e-6 (full) or 1e-4 (adapter)"
     )
     ppo.add_argument("--kl-coef", type=float, default=None, help="beta (default 0.05 nl, 0.01 program)")
-    ppo.add_argument("--vf-coef", type=float, default=5.0, help="value-loss weight (default 5)")
-    ppo.add_argument("--max-new-tokens", type=int, default=300, help="longest sampled solution (default 300)")
-    ppo.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
-    ppo.add_argument("--top-k", type=int, default=0, help="top-k sampling (default 0: off, as the paper)")
+    for name in ("vf_coef", "max_new_tokens", "temperature", "top_k"):
+        add_config_flag(ppo, ReinforcedConfig, name)
     ppo.add_argument(
         "--chat-template",
         action="store_true",
@@ -97,7 +96,7 @@ def _check(args: argparse.Namespace) -> None:
             "--batch-size": args.batch_size,
             "--samples-per-question": args.samples_per_question,
             "--ppo-epochs": args.ppo_epochs,
-            "--mini-batches": args.mini_batches,
+            "--mini-batches": args.num_mini_batches,
             "--max-new-tokens": args.max_new_tokens,
             "--temperature": args.temperature,
             "--limit": args.limit,
@@ -114,9 +113,9 @@ def _check(args: argparse.Namespace) -> None:
     if args.eval_steps and not args.eval_data:
         raise UsageError("--eval-steps needs --eval-data (the questions to evaluate on).")
     rows = args.batch_size * args.samples_per_question
-    if rows % args.mini_batches:
+    if rows % args.num_mini_batches:
         raise UsageError(
-            f"--mini-batches {args.mini_batches} must divide --batch-size x --samples-per-question = {rows}."
+            f"--mini-batches {args.num_mini_batches} must divide --batch-size x --samples-per-question = {rows}."
         )
 
 
@@ -132,7 +131,7 @@ def run_train(args: argparse.Namespace) -> int:
         "per_device_train_batch_size": args.batch_size,
         "samples_per_question": args.samples_per_question,
         "ppo_epochs": args.ppo_epochs,
-        "num_mini_batches": args.mini_batches,
+        "num_mini_batches": args.num_mini_batches,
         "vf_coef": args.vf_coef,
         "max_new_tokens": args.max_new_tokens,
         "temperature": args.temperature,
