@@ -120,7 +120,7 @@ def _worker(row: str, new_tokens: int, model_path: str | None) -> dict:
         seed=0,
     )
     trainer = ReinforcedTrainer(
-        model, config, train_dataset=dataset, processing_class=tokenizer, reward_fn=_reward
+        model, config, train_dataset=dataset, processing_class=tokenizer, reward_funcs=_reward
     )
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     trainer.train()

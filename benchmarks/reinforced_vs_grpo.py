@@ -126,7 +126,7 @@ def _worker(row: str, steps: int, model_path: str | None) -> dict:
             config,
             train_dataset=dataset,
             processing_class=tokenizer,
-            reward_fn=_reward,
+            reward_funcs=_reward,
             callbacks=[StepTimer()],
         )
     else:

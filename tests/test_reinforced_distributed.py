@@ -56,7 +56,7 @@ def _worker(out_dir: str) -> None:
     )
     dataset = Dataset.from_dict({"prompt": [f"Question: {i}" for i in range(16)]})
     trainer = ReinforcedTrainer(
-        model, args, train_dataset=dataset, processing_class=make_tokenizer(), reward_fn=reward
+        model, args, train_dataset=dataset, processing_class=make_tokenizer(), reward_funcs=reward
     )
     trainer.train()
     rank = trainer.accelerator.process_index

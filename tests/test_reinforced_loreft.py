@@ -79,7 +79,7 @@ def loreft_trainer(tmp_path, *, lr: float, steps: int, seed: int = 0):
         config,
         train_dataset=questions(),
         processing_class=make_tokenizer(),
-        reward_fn=first_token_reward,
+        reward_funcs=first_token_reward,
     )
     return trainer, base, policy
 

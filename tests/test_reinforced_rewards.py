@@ -65,15 +65,40 @@ def test_builtin_reward_runs_programs_in_the_sandbox():
 
 def test_reward_functions_must_return_one_finite_float_per_completion():
     torch.testing.assert_close(
-        compute_rewards(lambda p, c, **kw: [len(x) for x in c], ["a", "b"], ["xy", "z"], {}),
+        compute_rewards(
+            lambda prompts, completions, **kw: [len(x) for x in completions], ["a", "b"], ["xy", "z"], {}
+        ),
         torch.tensor([2.0, 1.0]),
     )
     with pytest.raises(ValueError, match="returned 1 rewards for 2"):
-        compute_rewards(lambda p, c, **kw: [1.0], ["a", "b"], ["x", "y"], {})
+        compute_rewards(lambda prompts, completions, **kw: [1.0], ["a", "b"], ["x", "y"], {})
     with pytest.raises(ValueError, match="NaN"):
-        compute_rewards(lambda p, c, **kw: [float("nan")], ["a"], ["x"], {})
-    with pytest.raises(TypeError, match="one float per completion"):
-        compute_rewards(lambda p, c, **kw: None, ["a"], ["x"], {})
+        compute_rewards(lambda prompts, completions, **kw: [float("nan")], ["a"], ["x"], {})
+    with pytest.raises(TypeError, match="one float \\(or None\\) per completion"):
+        compute_rewards(lambda prompts, completions, **kw: None, ["a"], ["x"], {})
+
+
+def test_reward_functions_are_called_by_keyword_as_in_trl_and_weighted():
+    def length_reward(completions, **kwargs):  # TRL's signature: no prompts, columns by keyword
+        return [float(len(c)) for c in completions]
+
+    def gold_reward(prompts, completions, answer_value, **kwargs):
+        return [1.0 if a in c else 0.0 for c, a in zip(completions, answer_value, strict=True)]
+
+    def only_long(completions, **kwargs):  # None: does not apply to that completion
+        return [1.0 if len(c) > 3 else None for c in completions]
+
+    columns = {"answer_value": ["8", "3"]}
+    rewards = compute_rewards([length_reward, gold_reward], ["q1", "q2"], ["is 8", "x"], columns, [0.5, 2.0])
+    torch.testing.assert_close(rewards, torch.tensor([0.5 * 4 + 2.0, 0.5 * 1]))
+    torch.testing.assert_close(
+        compute_rewards([only_long, gold_reward], ["q1", "q2"], ["is 8", "x"], columns),
+        torch.tensor([2.0, 0.0]),
+    )
+    with pytest.raises(ValueError, match="No reward function scored completion 1"):
+        compute_rewards(only_long, ["q1", "q2"], ["is 8", "x"], columns)
+    with pytest.raises(ValueError, match="need as many reward_weights"):
+        compute_rewards([length_reward, gold_reward], ["q"], ["x"], columns, [1.0])
 
 
 class CannedGenerator:
@@ -121,7 +146,8 @@ def test_trainer_builds_prompts_from_questions_and_uses_the_builtin_reward_and_a
         processing_class=tokenizer,
         generator=generator,
     )
-    assert isinstance(trainer.reward_fn, AnswerReward) and trainer.reward_fn.format == "nl"
+    (reward,) = trainer.reward_funcs
+    assert isinstance(reward, AnswerReward) and reward.format == "nl"
     trainer.train()
     assert generator.prompts == [build_prompt("Tom has 3 apples and buys 5 more.", "nl")]
     log = next(h for h in trainer.state.log_history if "reward" in h)

@@ -81,7 +81,7 @@ def make_trainer(
         ReinforcedConfig(**settings),
         train_dataset=questions(),
         processing_class=tokenizer or make_tokenizer(),
-        reward_fn=reward,
+        reward_funcs=reward,
     )
 
 
@@ -244,7 +244,7 @@ def test_a_loreft_policy_slots_in_with_its_warm_up_interventions_as_reference(tm
         ),
         train_dataset=questions(8),
         processing_class=make_tokenizer(),
-        reward_fn=first_token_reward,
+        reward_funcs=first_token_reward,
     )
     # the reference is the warm-up interventions on the same base: no second copy of the base
     assert isinstance(trainer.reference, InterventionReference) and trainer.reference.policy is policy

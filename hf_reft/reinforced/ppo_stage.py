@@ -133,7 +133,8 @@ def prepare_ppo(
     use_chat_template: bool | None = None,
     eval_data: Any = None,
     eval_limit: int | None = None,
-    reward_fn: RewardFunction | None = None,
+    reward_funcs: RewardFunction | list[RewardFunction] | None = None,
+    reward_weights: list[float] | None = None,
     training_args: ReinforcedConfig | None = None,
     callbacks: list[Any] | None = None,
     **config_kwargs: Any,
@@ -154,7 +155,8 @@ def prepare_ppo(
         question_column, answer_column: default: the named set's, else ``question`` / ``answer_value``.
         use_chat_template: default: what the warm-up folder recorded.
         eval_data: questions :meth:`ReinforcedTrainer.evaluate` reports greedy reward and accuracy on.
-        reward_fn: replaces the built-in 1 / 0.1 / 0 reward.
+        reward_funcs, reward_weights: replace the built-in 1 / 0.1 / 0 reward (see
+            :class:`~hf_reft.reinforced.trainer.ReinforcedTrainer`).
         training_args: a full :class:`ReinforcedConfig`; else one built from ``config_kwargs``
             (``max_steps``, ``learning_rate``, ``samples_per_question``, ``kl_coef``...).
     """
@@ -234,7 +236,8 @@ def prepare_ppo(
         train_dataset=dataset,
         eval_dataset=evaluation,
         processing_class=tokenizer,
-        reward_fn=reward_fn,
+        reward_funcs=reward_funcs,
+        reward_weights=reward_weights,
         callbacks=callbacks,
     )
     return PPOSetup(trainer, fmt, info, source, data_name, len(dataset), started)

@@ -34,7 +34,8 @@ __all__ = [
     "compute_rewards",
 ]
 
-RewardFunction = Callable[..., Sequence[float]]
+#: ``reward(prompts=..., completions=..., **columns) -> list[float | None]``, called by keyword as in TRL.
+RewardFunction = Callable[..., Sequence[float | None]]
 CORRECT_REWARD = 1.0
 WRONG_ANSWER_REWARD = 0.1
 NO_ANSWER_REWARD = 0.0
@@ -104,24 +105,46 @@ class AnswerReward:
 
 
 def compute_rewards(
-    reward_fn: RewardFunction,
+    reward_funcs: RewardFunction | Sequence[RewardFunction],
     prompts: Sequence[str],
     completions: Sequence[str],
     columns: Mapping[str, Sequence[Any]],
+    weights: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """Call ``reward_fn`` and check its answer: a float32 tensor ``[len(completions)]``."""
-    rewards = reward_fn(list(prompts), list(completions), **columns)
-    try:
-        values = [float(r) for r in rewards]
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"The reward function must return one float per completion; got {type(rewards).__name__}."
-        ) from None
-    if len(values) != len(completions):
-        raise ValueError(
-            f"The reward function returned {len(values)} rewards for {len(completions)} completions; "
-            "return exactly one float per completion."
-        )
-    if not all(math.isfinite(v) for v in values):
-        raise ValueError(f"The reward function returned a NaN or infinite reward: {values}.")
-    return torch.tensor(values, dtype=torch.float32)
+    """Call each reward function and sum their rewards (weighted): a float32 tensor ``[len(completions)]``.
+
+    A function is called as TRL calls reward functions, by keyword — ``prompts=``, ``completions=``
+    and every dataset column — so ``def reward(completions, **kwargs)`` works as it is. It returns
+    one float per completion, or ``None`` where it does not apply (that function then adds nothing
+    for that completion; a completion no function scores is an error).
+    """
+    funcs = list(reward_funcs) if isinstance(reward_funcs, Sequence) else [reward_funcs]
+    weights = [1.0] * len(funcs) if weights is None else [float(w) for w in weights]
+    if not funcs or len(weights) != len(funcs):
+        raise ValueError(f"{len(funcs)} reward functions need as many reward_weights, got {len(weights)}.")
+    total = [0.0] * len(completions)
+    scored = [False] * len(completions)
+    for func, weight in zip(funcs, weights, strict=True):
+        name = getattr(func, "__name__", type(func).__name__)
+        rewards = func(prompts=list(prompts), completions=list(completions), **columns)
+        try:
+            values = [None if r is None else float(r) for r in rewards]
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"The reward function {name} must return one float (or None) per completion; got "
+                f"{type(rewards).__name__}."
+            ) from None
+        if len(values) != len(completions):
+            raise ValueError(
+                f"The reward function {name} returned {len(values)} rewards for {len(completions)} completions; "
+                "return exactly one per completion."
+            )
+        if not all(v is None or math.isfinite(v) for v in values):
+            raise ValueError(f"The reward function {name} returned a NaN or infinite reward: {values}.")
+        for i, value in enumerate(values):
+            if value is not None:
+                total[i] += weight * value
+                scored[i] = True
+    if not all(scored):
+        raise ValueError(f"No reward function scored completion {scored.index(False)} (all returned None).")
+    return torch.tensor(total, dtype=torch.float32)

@@ -73,8 +73,12 @@ class ReinforcedTrainer(Trainer):
             reward: the gold answer in ``args.answer_column``).
         eval_dataset: same layout; :meth:`evaluate` reports reward and accuracy on it.
         processing_class: the tokenizer (required: it tokenizes prompts and decodes samples).
-        reward_fn: ``(prompts, completions, **columns) -> list[float]``; default
-            :class:`AnswerReward` for ``args.format``.
+        reward_funcs: a reward function or a list of them, called by keyword as TRL calls them
+            (``prompts=``, ``completions=``, plus every dataset column) and returning one float (or
+            ``None``) per completion; their weighted sum is the reward. Default: :class:`AnswerReward`
+            for ``args.format`` (1 / 0.1 / 0, as the paper).
+        reward_weights: one weight per reward function (default 1 each).
+        reward_fn: the former name of ``reward_funcs`` (one function).
         reference: the KL reference: a :class:`ReferencePolicy`, a model (frozen in place), or
             ``None`` for the policy as it is now (the warm-up model): a frozen copy of a full
             model, or a frozen copy of a LoReFT policy's interventions on the same base (see
@@ -102,6 +106,8 @@ class ReinforcedTrainer(Trainer):
         train_dataset: Any = None,
         eval_dataset: Any = None,
         processing_class: Any = None,
+        reward_funcs: RewardFunction | Sequence[RewardFunction] | None = None,
+        reward_weights: Sequence[float] | None = None,
         reward_fn: RewardFunction | None = None,
         reference: ReferencePolicy | nn.Module | None = None,
         generator: Generator | None = None,
@@ -134,11 +140,17 @@ class ReinforcedTrainer(Trainer):
                 f"reference must be a ReferencePolicy or a model, got {type(reference).__name__}."
             )
         self.reference = reference
-        self.reward_fn = (
-            reward_fn
-            if reward_fn is not None
-            else AnswerReward(args.format, answer_column=args.answer_column)
-        )
+        if reward_fn is not None and reward_funcs is not None:
+            raise ValueError("Pass reward_funcs (reward_fn is its former name), not both.")
+        funcs = reward_funcs if reward_funcs is not None else reward_fn
+        if funcs is None:
+            funcs = AnswerReward(args.format, answer_column=args.answer_column)
+        self.reward_funcs: list[RewardFunction] = list(funcs) if isinstance(funcs, Sequence) else [funcs]
+        if reward_weights is not None and len(reward_weights) != len(self.reward_funcs):
+            raise ValueError(
+                f"reward_weights has {len(reward_weights)} weights for {len(self.reward_funcs)} reward functions."
+            )
+        self.reward_weights = None if reward_weights is None else [float(w) for w in reward_weights]
         for name, dataset in (("train_dataset", train_dataset), ("eval_dataset", eval_dataset)):
             self._check_columns(name, dataset, args)
         super().__init__(
@@ -231,7 +243,9 @@ class ReinforcedTrainer(Trainer):
         completions = self._sample(prompts, args.sampling_params())
         generated = time.perf_counter()
         texts = [c.text for c in completions]
-        scores = compute_rewards(self.reward_fn, repeated, texts, self._with_ids(columns, completions))
+        scores = compute_rewards(
+            self.reward_funcs, repeated, texts, self._with_ids(columns, completions), self.reward_weights
+        )
         rewarded = time.perf_counter()
         model = self._policy_model()
         was_training = model.training
@@ -409,7 +423,11 @@ class ReinforcedTrainer(Trainer):
             prompts, repeated, columns = self._prompts_and_columns(rows, params.num_samples)
             completions = self._sample(prompts, params)
             batch_scores = compute_rewards(
-                self.reward_fn, repeated, [c.text for c in completions], self._with_ids(columns, completions)
+                self.reward_funcs,
+                repeated,
+                [c.text for c in completions],
+                self._with_ids(columns, completions),
+                self.reward_weights,
             )
             batch_lengths = torch.tensor([len(c.token_ids) for c in completions], dtype=torch.float32)
             scores.append(self.accelerator.gather_for_metrics(batch_scores.to(self.args.device)).cpu())
