@@ -45,7 +45,7 @@ from hf_reft.answers import (
     split_unit_scale,
 )
 
-ANSWERS_PY = Path(__file__).resolve().parents[1] / "hf_reft" / "answers.py"
+ANSWERS = Path(__file__).resolve().parents[1] / "hf_reft" / "answers"
 DATA_DIR = Path(os.environ.get("HF_REFT_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 needs_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"shared data not found at {DATA_DIR}")
 
@@ -63,31 +63,31 @@ def _jsonl(relative: str) -> list[dict]:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_module_imports_only_the_standard_library() -> None:
-    tree = ast.parse(ANSWERS_PY.read_text(encoding="utf-8"))
-    imported = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    imported |= {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
-    }
-    assert not any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree))
-    assert imported <= set(sys.stdlib_module_names)
+def test_the_package_imports_only_the_standard_library_and_itself() -> None:
+    for path in sorted(ANSWERS.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        imported |= {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level
+        }
+        relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+        assert all(node.level == 1 for node in relative), path.name  # only its own modules
+        assert imported <= set(sys.stdlib_module_names), path.name
 
 
-def test_module_loads_without_torch() -> None:
+def test_the_package_loads_without_torch() -> None:
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('answers', {str(ANSWERS_PY)!r})\n"
-        "module = sys.modules['answers'] = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "assert module.extract_answer('The answer is 7.').value == 7.0\n"
-        "assert 'torch' not in sys.modules and 'hf_reft' not in sys.modules\n"
+        "import sys\n"
+        "from hf_reft.answers import extract_answer\n"
+        "assert extract_answer('The answer is 7.').value == 7.0\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
