@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hf_reft.reftool.books import Reference
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
 from hf_reft.reftool.chat import get_chat_backend
-from hf_reft.reftool.creation import ToolCreator, section_exercises
+from hf_reft.reftool.creation import ToolCreator
+from hf_reft.reftool.section_problems import section_exercises
 
 #: The development set (``random.Random(22).sample`` of the sections with a numeric worked example).
 DEV_SECTIONS = [

@@ -9,15 +9,15 @@ import pytest
 
 from hf_reft.reftool.books import Chapter, Reference, Section, WorkedExample
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
-from hf_reft.reftool.creation import (
-    ToolCreator,
+from hf_reft.reftool.creation import ToolCreator
+from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
+from hf_reft.reftool.scripted import ScriptedChatBackend
+from hf_reft.reftool.section_problems import (
     section_exercises,
     section_problems,
     section_prompt_text,
     worked_problem,
 )
-from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
-from hf_reft.reftool.scripted import ScriptedChatBackend
 from hf_reft.reftool.toolbox import Toolbox
 from hf_reft.sandbox import Sandbox, SandboxPolicy
 

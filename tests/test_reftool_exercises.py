@@ -10,13 +10,13 @@ import pytest
 
 from hf_reft.answers import Answer, is_correct, parse_scibench_gold
 from hf_reft.reftool.books import Reference
-from hf_reft.reftool.creation import section_exercises, section_prompt_text
 from hf_reft.reftool.exercises import (
     book_exercise_counts,
     load_book_exercises,
     screen_book_exercises,
     solution_answer,
 )
+from hf_reft.reftool.section_problems import section_exercises, section_prompt_text
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_book = pytest.mark.skipif(

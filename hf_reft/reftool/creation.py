@@ -5,7 +5,7 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
 1. picks the section's **exercises**: each worked example's "Check Your Learning" exercise whose
    book-stated answer (``check_answer``) holds a number — or, when it has none, the worked example
    itself with the answer its solution states (``answer``). Its **problems** are those exercises and
-   the worked examples' own problems with a numeric stated answer (:func:`section_problems`). The
+   the worked examples' own problems with a numeric stated answer (:func:`~hf_reft.reftool.section_problems.section_problems`). The
    expected answer always comes from the book, never from a model. A section without an exercise
    gets no tools (nothing could validate them) and costs no model call.
 2. sends the section's text with the worked examples' own solution steps (the exercises' answers
@@ -51,9 +51,10 @@ from typing import Any
 from ..answers import Answer, compare_numbers, extract_program_result, find_numbers
 from ..sandbox import Sandbox, SandboxPolicy, SandboxResult, run_program
 from . import prompts
-from .books import Section, WorkedExample
+from .books import Section
 from .chat import ChatBackend, default_concurrency
 from .parsing import ToolDraft, first_program, parse_tool_drafts
+from .section_problems import Exercise, section_exercises, section_problems, section_prompt_text
 from .toolbox import (
     BuildStats,
     Tool,
@@ -63,138 +64,10 @@ from .toolbox import (
     check_tool_code,
 )
 
-__all__ = [
-    "DEFAULT_CREATION_POLICY",
-    "Exercise",
-    "SectionBuild",
-    "ToolCreator",
-    "section_exercises",
-    "section_problems",
-    "section_prompt_text",
-    "worked_problem",
-]
+__all__ = ["DEFAULT_CREATION_POLICY", "SectionBuild", "ToolCreator", "rename_tool"]
 
 #: Sandbox limits for validation programs.
 DEFAULT_CREATION_POLICY = SandboxPolicy(wall_time=10.0, cpu_time=10.0)
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """A problem from the book that a tool can be validated on.
-
-    Attributes:
-        number: the worked example's number, e.g. ``"1.1"``.
-        problem: the exercise text shown to the model.
-        expected: the book's answer (never shown to the model for "Check Your Learning").
-        source: where it came from, e.g. ``"Example 1.1 (1.4 Measurements), Check Your Learning"``.
-        example_id: the worked example's id.
-        hidden: whether the answer is withheld from the section text the model sees.
-    """
-
-    number: str
-    problem: str
-    expected: str
-    source: str
-    example_id: str
-    hidden: bool
-
-    @property
-    def expected_values(self) -> list[float]:
-        """The numbers in the book's answer (a multi-part answer gives several). When the answer holds
-        several, those the exercise itself gives are left out: an answer that restates its data ("the
-        ratio (14.13 g C)/(2.96 g H) is 4.77") must not let a program pass by printing an input."""
-        stated = [a.value for a in find_numbers(self.expected) if a.is_numeric]
-        if len(stated) < 2:
-            return stated
-        given = [a.value for a in find_numbers(self.problem) if a.is_numeric]
-        return [v for v in stated if not any(compare_numbers(v, g, abs_tol=0.0, rel_tol=1e-9) for g in given)]
-
-
-def section_exercises(section: Section) -> list[Exercise]:
-    """The section's exercises with a numeric book-stated answer, in book order: each worked example's
-    "Check Your Learning" exercise, or the worked example itself when that has no numeric answer."""
-    first: dict[str, Exercise] = {}
-    for problem in section_problems(section):  # an example's check exercise comes before its own problem
-        first.setdefault(problem.example_id, problem)
-    return list(first.values())
-
-
-def section_problems(section: Section) -> list[Exercise]:
-    """Every problem of the section with a numeric book-stated answer, in book order: each worked
-    example's "Check Your Learning" exercise, then its own problem (:func:`worked_problem`)."""
-    problems = []
-    for example in section.examples:
-        if example.check_problem and example.check_answer and find_numbers(example.check_answer):
-            problems.append(_exercise(example, section, check=True))
-        if worked := worked_problem(example, section):
-            problems.append(worked)
-    return problems
-
-
-def worked_problem(example: WorkedExample, section: Section) -> Exercise | None:
-    """The worked example's own problem with the answer its solution states, if that holds a number.
-
-    Its solution is in the creation prompt, so a tool that passes it must also pass another problem
-    (the example's "Check Your Learning" exercise first: the same computation on other data).
-    """
-    if example.problem and example.answer and find_numbers(example.answer):
-        return _exercise(example, section, check=False)
-    return None
-
-
-def _exercise(example: WorkedExample, section: Section, *, check: bool) -> Exercise:
-    """The example's "Check Your Learning" exercise (``check``) or its own problem, as an :class:`Exercise`."""
-    problem, expected = (
-        (example.check_problem, example.check_answer) if check else (example.problem, example.answer)
-    )
-    assert problem and expected
-    return Exercise(
-        number=example.number,
-        problem=problem.strip(),
-        expected=expected.strip(),
-        source=f"Example {example.number} ({section.label}), {'Check Your Learning' if check else 'worked example'}",
-        example_id=example.id,
-        hidden=check,
-    )
-
-
-_LONG_IMAGE = re.compile(r"\[Image: ([^\]]{240})[^\]]+\]")
-
-
-def _example_text(example: WorkedExample, limit: int) -> str:
-    """A worked example as the model sees it: its solution steps, the check exercise's answer withheld.
-
-    Figure descriptions longer than 240 characters are cut, so that the steps fit the budget.
-    """
-    lines = [f"Example {example.number}: {example.title}".rstrip(": "), example.problem]
-    if example.solution:
-        lines.append("Solution:\n" + _LONG_IMAGE.sub(r"[Image: \1...]", example.solution))
-    if example.check_problem:
-        lines.append(f"Check Your Learning:\n{example.check_problem}")
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
-def section_prompt_text(section: Section, exercises: Sequence[Exercise], budget: int) -> str:
-    """The section's text for the creation prompt, at most about ``budget`` characters.
-
-    The worked examples holding ``exercises``, with their solution steps, are always included
-    (together up to three quarters of the budget, each cut to an equal share of it); paragraphs fill
-    the rest in reading order. Check-exercise answers are left out.
-    """
-    wanted = {e.example_id for e in exercises}
-    examples = [b for b in section.blocks if isinstance(b, WorkedExample) and b.id in wanted]
-    share = max(400, 3 * budget // max(1, 4 * len(examples))) if examples else budget
-    rendered = {id(b): _example_text(b, share) for b in examples}
-    left = budget - sum(len(t) for t in rendered.values())
-    parts = []
-    for block in section.blocks:
-        if id(block) in rendered:
-            parts.append(rendered[id(block)])
-        elif isinstance(block, str) and block.strip() and len(block) + 2 <= left:
-            parts.append(block.strip())
-            left -= len(block) + 2
-    return "\n\n".join(parts)
 
 
 @dataclass
