@@ -284,3 +284,24 @@ assert "## Evaluation" in ModelCard.load({repo_id!r}).text
 """
     got = json.loads(hub.run_python(code).stdout.strip().splitlines()[-1])
     assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_train_adapter_is_the_library_function_the_command_runs(tiny_model_dir, data_files, tmp_path):
+    import hf_reft
+    from hf_reft.representation import train_adapter
+
+    rows = json.loads(data_files[0].read_text())
+    config = hf_reft.ReftConfig(layers=[1, 3], positions="f2+l2", rank=2)
+    trained = train_adapter(
+        str(tiny_model_dir), rows, config, tmp_path / "adapter", prompt_template=TEMPLATE,
+        max_steps=3, batch_size=4, learning_rate=5e-3, max_length=64, save_steps=2,
+    )  # fmt: skip
+    assert trained.summary["steps"] == 3 and len(trained.summary["losses"]) >= 1
+    files = {p.name for p in (tmp_path / "adapter").iterdir()}
+    assert {"config.json", "model.safetensors", "README.md", "tokenizer.json", "train_summary.json"} <= files
+    assert "checkpoints" not in files  # the finished folder is the adapter
+    assert isinstance(
+        AutoModelForCausalLM.from_pretrained(tmp_path / "adapter"), hf_reft.ReftModelForCausalLM
+    )
+    with pytest.raises(ValueError, match="Nothing to resume"):
+        train_adapter(str(tiny_model_dir), rows, config, tmp_path / "other", resume=True)

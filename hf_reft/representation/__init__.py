@@ -37,12 +37,14 @@ if TYPE_CHECKING:
     from .positions import PositionSpec, compute_positions, prompt_lengths_from_labels
     from .saving import ADAPTER_WEIGHTS_NAME, load_base_model, read_adapter_tensors
     from .trainer import ReftTrainer
+    from .training import AdapterTraining, train_adapter
 
 __all__ = [
     "ACTIVATIONS",
     "ADAPTER_WEIGHTS_NAME",
     "FORMAT_VERSION",
     "INTERVENTIONS",
+    "AdapterTraining",
     "ConsreftIntervention",
     "DireftIntervention",
     "Intervention",
@@ -62,6 +64,7 @@ __all__ = [
     "load_base_model",
     "prompt_lengths_from_labels",
     "read_adapter_tensors",
+    "train_adapter",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,12 +39,12 @@ from ..cli_arguments import (
 )
 from .arguments import add_reft_arguments, reft_config_from_args
 from .saving import check_portable_base
+from .training import CHECKPOINTS_DIR
 
 __all__ = ["register"]
 
 #: Named test set checked for overlap by default, per benchmark of a named training set.
 DEFAULT_TEST_SETS = {"svamp": "svamp-test", "gsm8k": "gsm8k-test"}
-CHECKPOINTS_DIR = "checkpoints"
 EVALUATION_NAME = "evaluation.json"
 
 
@@ -432,81 +431,39 @@ def _run_train(args: argparse.Namespace) -> int:
 def _train(
     args, config, train, question_column, response_column, eval_setup: _TestSet | None, output: Path
 ) -> int:
-    import torch
-    from transformers import TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
+    from .training import train_adapter
 
-    from ..data import prepare_supervised_dataset
-    from ..models import load_chat_model
-    from . import get_reft_model
-    from .trainer import ReftTrainer, TrainingTimeBudget
-
-    base, tokenizer = load_chat_model(args.model)
-    if args.chat_template and not getattr(tokenizer, "chat_template", None):
-        raise UsageError("--chat-template: this model's tokenizer has no chat template; drop the flag.")
-    dataset = prepare_supervised_dataset(
-        train,
-        tokenizer,
-        prompt_column=question_column,
-        response_column=response_column,
-        prompt_template=args.prompt_template,
-        use_chat_template=args.chat_template,
-        system_prompt=args.system_prompt,
-        max_length=args.max_length,
-    )
-    torch.manual_seed(args.seed)
     try:
-        model = get_reft_model(base, config)
-    except ValueError as err:  # e.g. a layer out of range, a rank too large for the base
-        raise UsageError(f"Bad LoReFT setting for this model: {err}") from None
-    model.print_trainable_parameters()
+        trained = train_adapter(
+            args.model,
+            train,
+            config,
+            output,
+            prompt_column=question_column,
+            response_column=response_column,
+            prompt_template=args.prompt_template,
+            use_chat_template=args.chat_template,
+            system_prompt=args.system_prompt,
+            max_length=args.max_length,
+            learning_rate=args.learning_rate,
+            batch_size=args.batch_size,
+            gradient_accumulation_steps=args.gradient_accumulation_steps,
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            warmup=args.warmup_ratio,
+            weight_decay=args.weight_decay,
+            save_steps=args.save_steps,
+            logging_steps=args.logging_steps,
+            seed=args.seed,
+            max_train_seconds=args.max_train_minutes * 60 if args.max_train_minutes else None,
+            budget_clock=args.budget_clock,
+            resume=args.resume,
+            keep_checkpoints=eval_setup is not None,  # removed once the evaluation is written too
+        )
+    except ValueError as err:  # what the arguments ask is impossible for this model or folder
+        raise UsageError(str(err)) from None
+    model, tokenizer, summary = trained.model, trained.tokenizer, trained.summary
     checkpoints = output / CHECKPOINTS_DIR
-    training_args = TrainingArguments(
-        str(checkpoints),
-        per_device_train_batch_size=args.batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        warmup_steps=args.warmup_ratio,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps or -1,
-        logging_steps=args.logging_steps,
-        save_strategy="steps",
-        save_steps=args.save_steps,
-        save_total_limit=2,
-        report_to="none",
-        seed=args.seed,
-        restore_callback_states_from_checkpoint=True,
-    )
-    callbacks = []
-    if args.max_train_minutes:
-        callbacks.append(TrainingTimeBudget(args.max_train_minutes * 60, clock=args.budget_clock))
-    trainer = ReftTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
-    resume = get_last_checkpoint(str(checkpoints)) if args.resume else None
-    if args.resume and resume is None:
-        raise UsageError(f"--resume: {checkpoints} holds no checkpoint-N folder yet; train without --resume.")
-    result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(output))
-    budget = next(
-        (cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TrainingTimeBudget)), None
-    )
-    summary = {
-        "steps": trainer.state.global_step,
-        "train_loss": result.training_loss,
-        "train_runtime_s": result.metrics.get("train_runtime"),
-        "losses": [(e["step"], e["loss"]) for e in trainer.state.log_history if "loss" in e],
-    }
-    if budget is not None:
-        summary.update(train_wall_s=budget.wall_elapsed, train_cpu_s=budget.cpu_elapsed)
-    from .. import hub
-
-    hub.atomic_write_text(output / "train_summary.json", json.dumps(summary, indent=2))
     print(f"trained {summary['steps']} steps, loss {summary['train_loss']:.4f}; adapter in {output}")
     if eval_setup is not None:
         result = _generate_and_score(model, tokenizer, eval_setup, args)
