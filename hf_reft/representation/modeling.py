@@ -18,6 +18,11 @@ How an intervened forward works:
 Only the interventions (and a classification head) are in ``state_dict()`` and on disk. Several
 wrappers may share one base (e.g. a policy and a reference adapter): each intervenes only in its
 own forward calls, and the bare base called directly is unchanged.
+
+This module is long (about 780 lines) because it is one thing: the wrapper family's shared base
+class and its two task heads, with the saving, loading and export rules every ``PreTrainedModel``
+must get right; the pieces that stand alone live beside it (``positions.py``, ``hooks.py``,
+``saving.py``, ``interventions.py``).
 """
 
 from __future__ import annotations
