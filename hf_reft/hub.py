@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import HfApi, ModelCard, ModelCardData, snapshot_download
-from huggingface_hub.utils import HfHubHTTPError
 
 if TYPE_CHECKING:
     import torch
@@ -369,19 +368,19 @@ def resolve_folder(
     )
 
 
-def pinned_revision(
-    name_or_path: str, revision: str | None = None, token: str | bool | None = None
-) -> str | None:
-    """The commit hash ``revision`` of Hub repo ``name_or_path`` points at; ``None`` for local paths.
+def pinned_revision(name_or_path: str, revision: str | None = None) -> str | None:
+    """The commit hash ``revision`` (default: the default branch) of Hub repo ``name_or_path`` points at;
+    ``None`` for a local folder, or when neither the Hub nor the local cache can tell.
 
-    A loaded ``transformers`` model remembers it as ``config._commit_hash``; this asks the
-    Hub (or the local cache) when that is not available.
+    Never raises and never waits long on an unreachable Hub: transformers' own best-effort
+    resolution (the local cache in offline mode).
     """
     if is_commit_hash(revision):
         return revision
-    if not _looks_like_hub_id(name_or_path):
+    if os.path.isdir(name_or_path) or not _looks_like_hub_id(name_or_path):
         return None
-    try:
-        return HfApi(token=token).model_info(name_or_path, revision=revision).sha
-    except (HfHubHTTPError, OSError):
-        return None
+    from transformers.utils.hub import resolve_revision
+
+    resolved = resolve_revision(name_or_path, revision)
+    commit = getattr(resolved, "resolved", None) or resolved
+    return commit if is_commit_hash(commit) else None

@@ -12,7 +12,7 @@ from transformers import AutoModelForCausalLM
 
 import hf_reft
 from hf_reft.reinforced.configuration import ReinforcedConfig
-from hf_reft.reinforced.reference import InterventionReference
+from hf_reft.reinforced.reference_policy import InterventionReference
 from hf_reft.reinforced.trainer import ReinforcedTrainer
 from hf_reft.reinforced.value_head import PolicyWithValueHead
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hf_reft.generation import Completion
-from hf_reft.reinforced import ppo
+from hf_reft.reinforced import ppo_math as ppo
 from hf_reft.reinforced.rollout import build_rollout, pad_completions
 
 EOS = 2

@@ -220,7 +220,7 @@ def test_training_args_are_saved_as_json(tmp_path):
 
 def test_a_loreft_policy_slots_in_with_its_warm_up_interventions_as_reference(tmp_path):
     import hf_reft
-    from hf_reft.reinforced.reference import InterventionReference
+    from hf_reft.reinforced.reference_policy import InterventionReference
 
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_config(tiny_config("llama"))

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .evaluation import EvaluationReport, evaluate_model, evaluate_policy, load_questions
     from .extraction import AnswerExtractor, extract_answers
     from .prompts import PromptFormat, build_prompt, get_format
-    from .reference import FrozenReference, InterventionReference, ReferencePolicy, default_reference
+    from .reference_policy import FrozenReference, InterventionReference, ReferencePolicy, default_reference
     from .rewards import AnswerReward, RewardFunction
     from .sft import WarmupInfo, load_policy, read_warmup_info, warmup_sft
     from .trainer import ReinforcedTrainer

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, fields
 import torch
 
 from ..generation import Completion
-from . import ppo
-from .reference import ReferencePolicy
+from . import ppo_math as ppo
+from .reference_policy import ReferencePolicy
 
 __all__ = ["PaddedCompletions", "Rollout", "build_rollout", "pad_completions", "score_sequences"]
 

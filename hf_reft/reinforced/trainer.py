@@ -32,10 +32,10 @@ from transformers import PreTrainedModel, Trainer
 
 from ..generation import Completion, Generator, SamplingParams, TransformersGenerator
 from ..hub import atomic_write_text
-from . import ppo
+from . import ppo_math as ppo
 from .configuration import ReinforcedConfig
 from .prompts import get_format
-from .reference import FrozenReference, ReferencePolicy, default_reference
+from .reference_policy import FrozenReference, ReferencePolicy, default_reference
 from .rewards import CORRECT_REWARD, AnswerReward, RewardFunction, compute_rewards
 from .rollout import Rollout, build_rollout
 from .value_head import PolicyWithValueHead
@@ -82,7 +82,7 @@ class ReinforcedTrainer(Trainer):
         reference: the KL reference: a :class:`ReferencePolicy`, a model (frozen in place), or
             ``None`` for the policy as it is now (the warm-up model): a frozen copy of a full
             model, or a frozen copy of a LoReFT policy's interventions on the same base (see
-            :func:`~hf_reft.reinforced.reference.default_reference`). Not created when
+            :func:`~hf_reft.reinforced.reference_policy.default_reference`). Not created when
             ``kl_coef`` is 0.
         generator: how to sample; default :class:`TransformersGenerator` on the policy. An engine
             with its own copy of the weights gets ``sync_weights(policy)`` before each rollout if

@@ -26,7 +26,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .. import hub
-from .reference import forward_without_cache, takes_prompt_lengths
+from .reference_policy import forward_without_cache, takes_prompt_lengths
 
 __all__ = ["VALUE_HEAD_FILE", "PolicyValueOutput", "PolicyWithValueHead", "ValueHead"]
 

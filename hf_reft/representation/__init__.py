@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         NoreftIntervention,
         build_intervention,
     )
-    from .layers import find_layers
+    from .layer_discovery import find_layers
     from .modeling import (
         ReftModelForCausalLM,
         ReftModelForSequenceClassification,

@@ -49,7 +49,7 @@ from .. import hub
 from .configuration import BASE_MODEL_DTYPES, ReftConfig
 from .hooks import InterventionPass, cache_length, intervene, is_exporting
 from .interventions import build_intervention
-from .layers import find_layers, hidden_size_of
+from .layer_discovery import find_layers, hidden_size_of
 from .positions import (
     PositionSpec,
     compute_positions,
@@ -161,7 +161,7 @@ class ReftPreTrainedModel(PreTrainedModel):
             name = str(base.name_or_path)
             config.base_model_name_or_path = str(Path(name).resolve()) if Path(name).is_dir() else name
         if config.base_model_name_or_path and config.base_model_revision is None:
-            config.base_model_revision = _pin_revision(config.base_model_name_or_path)
+            config.base_model_revision = hub.pinned_revision(config.base_model_name_or_path)
         kwargs = dict(config.base_model_kwargs)
         dtype = getattr(base, "dtype", None)
         name = str(dtype).removeprefix("torch.")
@@ -636,21 +636,6 @@ def _check_is_pretrained_model(base_model: Any) -> None:
         raise TypeError(
             f"base_model must be a transformers PreTrainedModel, got {type(base_model).__name__}."
         )
-
-
-def _pin_revision(name: str) -> str | None:
-    """Commit hash the default branch of Hub repo ``name`` points to; ``None`` for local folders or offline.
-
-    Never raises and never waits on an unreachable Hub for long: transformers' own best-effort
-    resolution (the local cache in offline mode).
-    """
-    if os.path.isdir(name):
-        return None
-    from transformers.utils.hub import resolve_revision
-
-    resolved = resolve_revision(name, None)
-    commit = getattr(resolved, "resolved", None) or resolved
-    return commit if hub.is_commit_hash(commit) else None
 
 
 def _module_device(module: nn.Module) -> torch.device:
