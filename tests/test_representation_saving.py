@@ -305,3 +305,17 @@ def test_merge_and_export_are_refused_with_the_reason(tmp_path):
         model.save_pretrained(tmp_path / "x", safe_serialization=False)
     base = model.unload()
     assert isinstance(base, LlamaForCausalLM)
+
+
+def test_an_adapter_saved_with_its_tokenizer_runs_in_a_pipeline(tmp_path):
+    from transformers import pipeline
+
+    from tiny_models import make_tokenizer
+
+    model = adapter(saved_base(tmp_path))
+    model.save_pretrained(tmp_path / "adapter", tokenizer=make_tokenizer())
+    assert (tmp_path / "adapter" / "tokenizer.json").is_file()
+    generate = pipeline("text-generation", model=str(tmp_path / "adapter"))
+    assert isinstance(generate.model, hf_reft.ReftModelForCausalLM)
+    (out,) = generate("Question: 1 and 2?", max_new_tokens=3, do_sample=False)
+    assert out["generated_text"].startswith("Question: 1 and 2?")

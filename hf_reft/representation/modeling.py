@@ -497,9 +497,11 @@ class ReftPreTrainedModel(PreTrainedModel):
         safe_serialization: bool = True,
         push_to_hub: bool = False,
         card_repo_id: str | None = None,
+        tokenizer: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Write ``config.json``, ``model.safetensors`` (adapter tensors only) and ``README.md``.
+        """Write ``config.json``, ``model.safetensors`` (adapter tensors only) and ``README.md``, and the
+        ``tokenizer`` when given (so that ``pipeline("text-generation", model=folder)`` works).
 
         The folder is written atomically (:func:`hf_reft.hub.atomic_save`). ``state_dict`` (from
         ``Trainer``) replaces :meth:`state_dict`; ``push_to_hub=True`` then uploads the folder to
@@ -515,8 +517,10 @@ class ReftPreTrainedModel(PreTrainedModel):
             self.config.save_pretrained(staging)
             hub.save_tensors(tensors, staging / ADAPTER_WEIGHTS_NAME)
             self.model_card(card_repo_id or repo_id).save(staging / "README.md")
+            if tokenizer is not None:
+                tokenizer.save_pretrained(staging)
         if push_to_hub:
-            self.push_to_hub(repo_id or Path(save_directory).name, **kwargs)
+            self.push_to_hub(repo_id or Path(save_directory).name, tokenizer=tokenizer, **kwargs)
 
     def push_to_hub(
         self,
@@ -529,12 +533,13 @@ class ReftPreTrainedModel(PreTrainedModel):
         commit_description: str | None = None,
         create_pr: bool = False,
         tags: list[str] | None = None,
+        tokenizer: Any = None,
         **kwargs: Any,
     ) -> Any:
         """Save the adapter to a temporary folder and upload it to ``repo_id`` (one commit).
 
-        ``tags`` join the card's; ``commit_description`` and the other arguments go to the Hub client
-        as in ``transformers``. The base must be a Hub id (an adapter over a local folder would load
+        ``tags`` join the card's; ``tokenizer`` is uploaded with the adapter; ``commit_description``
+        and the other arguments go to the Hub client as in ``transformers``. The base must be a Hub id (an adapter over a local folder would load
         only on this machine): refused otherwise, with the fix.
         """
         if kwargs:
@@ -543,7 +548,7 @@ class ReftPreTrainedModel(PreTrainedModel):
         extra_tags = list(tags or [])
 
         def save(folder: Path) -> None:
-            self.save_pretrained(folder, card_repo_id=repo_id)
+            self.save_pretrained(folder, card_repo_id=repo_id, tokenizer=tokenizer)
             if extra_tags:
                 card = ModelCard.load(folder / "README.md")
                 card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *extra_tags]))
