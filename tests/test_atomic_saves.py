@@ -85,12 +85,23 @@ def _child(
     )  # fmt: skip
 
 
+def _digest(path: Path) -> str:
+    """A file's content; for safetensors its tensors and metadata (their header's key order varies
+    from process to process)."""
+    if path.suffix != ".safetensors":
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    from safetensors import safe_open
+
+    digest = hashlib.sha256()
+    with safe_open(str(path), "pt") as tensors:
+        digest.update(repr(sorted((tensors.metadata() or {}).items())).encode())
+        for key in sorted(tensors.keys()):
+            digest.update(key.encode() + tensors.get_tensor(key).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+    return {str(p.relative_to(folder)): _digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.slow

@@ -165,7 +165,10 @@ def test_sft_pushes_to_the_hub(files, tmp_path, capsys, hub):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["sft", "--output", "{tmp}/o", "--data", "missing.json"], "neither a file nor a named data set"),
+        (
+            ["sft", "--output", "{tmp}/o", "--data", "missing.json"],
+            "neither a local file or folder nor a named data set",
+        ),
         (["sft", "--output", "{tmp}/o", "--max-steps", "0"], "--max-steps must be positive"),
         (["sft", "--output", "{tmp}/o", "--learning-rate", "-1"], "--learning-rate must be positive"),
         (["sft", "--output", "{tmp}/o", "--max-length", "8"], "--max-length must be at least 16"),
@@ -185,7 +188,7 @@ def test_sft_pushes_to_the_hub(files, tmp_path, capsys, hub):
         (["evaluate", "--sample-seed", "1"], "--sample-seed draws --limit questions"),
         (["evaluate", "--top-p", "2"], "--top-p must be in (0, 1]"),
         (["evaluate", "--output", "{tmp}"], "is a folder"),
-        (["evaluate", "--data", "nope"], "neither a file nor a named data set"),
+        (["evaluate", "--data", "nope"], "neither a local file or folder nor a named data set"),
     ],
 )
 def test_bad_arguments_give_one_clear_error(argv, message, tmp_path, capsys):

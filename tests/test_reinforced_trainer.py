@@ -205,7 +205,7 @@ def test_bad_configuration_is_explained(tmp_path):
             train_dataset=Dataset.from_dict({"text": ["q"]}),
             processing_class=make_tokenizer(),
         )
-    with pytest.raises(ValueError, match="one float per completion"):
+    with pytest.raises(ValueError, match=r"one float \(or None\) per completion"):
         trainer = make_trainer(tmp_path, reward=lambda prompts, completions, **kw: [1.0])
         trainer.make_rollout([questions()[0]])
 

@@ -197,7 +197,7 @@ BAD_TRAIN_ARGUMENTS = [
     (["--prompt-template", "Q: {nope}"], "names ['nope']"),
     (["--data-dir", "/nonexistent/folder"], "is not a folder"),
     (["--push-to-hub", "not a repo//id"], "not a valid repo id"),
-    (["--eval-data", "no-such-set"], "neither a file nor a named data set"),
+    (["--eval-data", "no-such-set"], "neither a local file or folder nor a named data set"),
     (["--resume"], "does not exist"),
     (["--resume", "--overwrite"], "pass one of them"),
     (["--warmup-ratio", "1.5"], "--warmup-ratio"),
@@ -215,7 +215,7 @@ def test_train_usage_errors_without_a_model(data_files, tmp_path, capsys):
     out = tmp_path / "out"
     assert "--data is required" in _usage_error(["representation", "train", "--output", str(out)], capsys)
     err = _usage_error(["representation", "train", "--data", "missing.json", "--output", str(out)], capsys)
-    assert "neither a file nor a named data set" in err
+    assert "neither a local file or folder nor a named data set" in err
     err = _usage_error(
         [
             "representation",
@@ -294,7 +294,7 @@ def test_train_adapter_is_the_library_function_the_command_runs(tiny_model_dir, 
     config = hf_reft.ReftConfig(layers=[1, 3], positions="f2+l2", rank=2)
     trained = train_adapter(
         str(tiny_model_dir), rows, config, tmp_path / "adapter", prompt_template=TEMPLATE,
-        max_steps=3, batch_size=4, learning_rate=5e-3, max_length=64, save_steps=2,
+        max_steps=3, batch_size=4, learning_rate=5e-3, max_length=64, save_steps=2, logging_steps=1,
     )  # fmt: skip
     assert trained.summary["steps"] == 3 and len(trained.summary["losses"]) >= 1
     files = {p.name for p in (tmp_path / "adapter").iterdir()}

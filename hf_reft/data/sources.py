@@ -166,8 +166,8 @@ def resolve_data_file(
         path = Path(name_or_path).expanduser()
         if not path.exists():
             raise FileNotFoundError(
-                f"{name_or_path!r} is neither a local file or folder nor a named data set. "
-                f"Named sets: {', '.join(sorted(NAMED_DATASETS))}."
+                f"{name_or_path!r} is neither a local file or folder nor a named data set (a Hub dataset is "
+                f"namespace/name, e.g. openai/gsm8k). Named sets: {', '.join(sorted(NAMED_DATASETS))}."
             )
         return path, None
     root = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -187,11 +187,12 @@ def resolve_data_file(
 
 
 def looks_like_hub_dataset(name: str) -> bool:
-    """``name`` or ``namespace/name`` — not a path (``./x``, ``/x``, ``~/x``) and not a data file name."""
+    """``namespace/name`` — not a path (``./x``, ``/x``, ``~/x``) and not a data file name. A bare name
+    is never taken for a Hub id: a mistyped named set should fail here, not on the network."""
     parts = name.split("/")
     if name.startswith((".", "/", "~")) or Path(name).suffix.lower() in FILE_BUILDERS:
         return False
-    return 1 <= len(parts) <= 2 and all(re.fullmatch(r"[\w.-]+", p) for p in parts)
+    return len(parts) == 2 and all(re.fullmatch(r"[\w.-]+", p) for p in parts)
 
 
 def load_data(

@@ -137,7 +137,7 @@ def compute_rewards(
         if len(values) != len(completions):
             raise ValueError(
                 f"The reward function {name} returned {len(values)} rewards for {len(completions)} completions; "
-                "return exactly one per completion."
+                "return exactly one float (or None) per completion."
             )
         if not all(v is None or math.isfinite(v) for v in values):
             raise ValueError(f"The reward function {name} returned a NaN or infinite reward: {values}.")
