@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import hf_reft
 from hf_reft.cli import main
 
 
 def test_version_console_script():
-    out = subprocess.run(["hf-reft", "--version"], capture_output=True, text=True, check=True)
+    # the script installed beside the interpreter running the tests (a venv's bin/ need not be on PATH)
+    script = Path(sys.executable).parent / "hf-reft"
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"hf-reft {hf_reft.__version__}"
 
 
