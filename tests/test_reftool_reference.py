@@ -262,6 +262,8 @@ def _copy_book(tmp_path: Path, modules: list[str]) -> Path:
     (book / "collections").mkdir(parents=True)
     for m in modules:
         shutil.copytree(CHEMISTRY / "modules" / m, book / "modules" / m)
+    for path in [book / "modules", *(book / "modules").rglob("*")]:  # the shared data is read-only
+        path.chmod(path.stat().st_mode | 0o200)
     listed = "".join(f'<col:module document="{m}"/>' for m in modules)
     (book / "collections" / "tiny.collection.xml").write_text(
         '<col:collection xmlns="http://cnx.rice.edu/collxml" xmlns:md="http://cnx.rice.edu/mdml" '
