@@ -344,7 +344,9 @@ def test_host_environment_and_processes_are_hidden(box, mode, bystander):
     assert result.ok, result
     assert secret not in result.stdout
     if mode == "namespaced":
-        visible = int(result.stdout.splitlines()[0])
+        visible = int(
+            result.stdout.splitlines()[0].split()[0]
+        )  # "0 PermissionError": /proc not even listable
         assert visible <= 2, f"host processes are visible: {visible}"
 
 
@@ -375,7 +377,9 @@ def test_network_reaches_no_host_listener(box, mode):
     assert "connected" not in result.stdout and not pending
     if mode == "namespaced":
         interfaces, outcome = result.stdout.splitlines()
-        assert interfaces == "[(1, 'lo')]" and outcome == "ConnectionRefusedError"
+        # as root: an own network namespace with only lo; as a normal user the seccomp filter refuses too
+        assert interfaces in ("[(1, 'lo')]", "PermissionError"), interfaces
+        assert outcome in ("ConnectionRefusedError", "PermissionError"), outcome
     else:
         assert "PermissionError" in result.stdout  # the seccomp filter refuses AF_INET sockets
 
