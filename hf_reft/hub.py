@@ -189,6 +189,14 @@ def _clean_leftovers(target: Path) -> None:
 
 
 def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells (``os.umask`` sets it, which
+    other threads creating files at that moment would see)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
