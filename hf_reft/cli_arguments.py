@@ -224,11 +224,11 @@ def check_data(name: str | None, data_dir: str | None, *, flag: str | None = Non
     passes. ``flag`` (e.g. ``"--eval-data"``) leads the message about a missing set."""
     if name is None:
         return
-    from .data.sources import NAMED_DATASETS, looks_like_hub_dataset, resolve_data_file
+    from .data.sources import looks_like_hub_dataset, resolve_data_file
 
     if data_dir is not None and not Path(data_dir).is_dir():
         raise UsageError(f"--data-dir {data_dir} is not a folder; point it at the shared data folder.")
-    if name not in NAMED_DATASETS and not Path(name).expanduser().exists() and looks_like_hub_dataset(name):
+    if looks_like_hub_dataset(name):
         return  # a Hub dataset id: loading it says what is wrong
     try:
         resolve_data_file(name, data_dir)

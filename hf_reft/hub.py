@@ -36,6 +36,7 @@ __all__ = [
     "atomic_save",
     "card_template_path",
     "is_commit_hash",
+    "looks_like_repo_id",
     "pinned_revision",
     "push_to_hub",
     "render_card",
@@ -99,7 +100,7 @@ def render_card(
         metadata: further YAML metadata keys.
         **context: variables for the template body.
     """
-    hub_base = base_model if base_model and _looks_like_hub_id(base_model) else None
+    hub_base = base_model if base_model and looks_like_repo_id(base_model) else None
     card_data = ModelCardData(
         library_name=LIBRARY_NAME,
         base_model=hub_base,
@@ -119,7 +120,7 @@ def render_card(
     )
 
 
-def _looks_like_hub_id(name: str) -> bool:
+def looks_like_repo_id(name: str) -> bool:
     """``org/name`` or ``name`` that is not an existing local path."""
     if os.path.exists(name) or name.startswith((".", "/", "~")):
         return False
@@ -358,7 +359,7 @@ def resolve_folder(
     if path.exists():
         raise NotADirectoryError(f"{path} is a file; pass the folder that holds it.")
     name = str(name_or_path)
-    if not _looks_like_hub_id(name):
+    if not looks_like_repo_id(name):
         raise FileNotFoundError(
             f"{name!r} is neither an existing folder nor a valid Hub repo id ('user/name')."
         )
@@ -385,7 +386,7 @@ def pinned_revision(name_or_path: str, revision: str | None = None) -> str | Non
     """
     if is_commit_hash(revision):
         return revision
-    if os.path.isdir(name_or_path) or not _looks_like_hub_id(name_or_path):
+    if os.path.isdir(name_or_path) or not looks_like_repo_id(name_or_path):
         return None
     from transformers.utils.hub import resolve_revision
 

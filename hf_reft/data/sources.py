@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,12 +186,14 @@ def resolve_data_file(
 
 
 def looks_like_hub_dataset(name: str) -> bool:
-    """``namespace/name`` — not a path (``./x``, ``/x``, ``~/x``) and not a data file name. A bare name
-    is never taken for a Hub id: a mistyped named set should fail here, not on the network."""
-    parts = name.split("/")
-    if name.startswith((".", "/", "~")) or Path(name).suffix.lower() in FILE_BUILDERS:
+    """Whether :func:`load_data` fetches ``name`` from the Hub: ``namespace/name`` that is neither a
+    named set nor a local path, and not a data file name. A bare name is never taken for a Hub id:
+    a mistyped named set should fail here, not on the network."""
+    from ..hub import looks_like_repo_id
+
+    if name in NAMED_DATASETS or Path(name).expanduser().exists():
         return False
-    return len(parts) == 2 and all(re.fullmatch(r"[\w.-]+", p) for p in parts)
+    return "/" in name and Path(name).suffix.lower() not in FILE_BUILDERS and looks_like_repo_id(name)
 
 
 def load_data(
@@ -222,9 +223,7 @@ def load_data(
     if isinstance(source, DataSource):
         source, config, split = source.source, config or source.config, split or source.split
     name = str(source)
-    spec = NAMED_DATASETS.get(name)
-    local = Path(name).expanduser()
-    if spec is not None or local.exists() or not looks_like_hub_dataset(name):
+    if not looks_like_hub_dataset(name):
         path, spec = resolve_data_file(name, data_dir)
         if path.is_dir():
             if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
@@ -234,7 +233,7 @@ def load_data(
             else:
                 dataset = load_dataset(str(path), name=config, split=split or default_split)
         else:
-            builder = FILE_BUILDERS.get("".join(path.suffixes[-1:]).lower())
+            builder = FILE_BUILDERS.get(path.suffix.lower())
             if builder is None:
                 raise ValueError(
                     f"Cannot read {path.name}: datasets reads {', '.join(sorted(FILE_BUILDERS))} files here. "
@@ -242,7 +241,7 @@ def load_data(
                 )
             dataset = load_dataset(builder, data_files=str(path), split="train")
     else:
-        dataset = _load_hub_dataset(name, config, split or default_split)
+        dataset, spec = _load_hub_dataset(name, config, split or default_split), None
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     return dataset, spec

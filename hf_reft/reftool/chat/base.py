@@ -191,9 +191,11 @@ class _RemoteChatBackend(_CheckedChatBackend):
     """
 
     RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-    max_retries: int = 4
-    backoff: float = 1.0
-    max_backoff: float = 30.0
+
+    def __init__(self, *, max_retries: int = 4, backoff: float = 1.0, max_backoff: float = 30.0) -> None:
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
 
     @abstractmethod
     def _http_answer(self, err: BaseException) -> tuple[int, str | None] | None:

@@ -81,9 +81,7 @@ class InferenceClientBackend(_RemoteChatBackend):
         self.base_url = base_url
         self.provider = None if base_url else (provider or "auto")
         self.name = model or base_url or ""
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        super().__init__(max_retries=max_retries, backoff=backoff, max_backoff=max_backoff)
         self._transport = _transport_errors()
 
     def __repr__(self) -> str:

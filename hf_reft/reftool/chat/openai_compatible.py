@@ -74,9 +74,7 @@ class OpenAICompatibleBackend(_RemoteChatBackend):
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        super().__init__(max_retries=max_retries, backoff=backoff, max_backoff=max_backoff)
 
     def __repr__(self) -> str:
         key = "with an API key" if "Authorization" in self._headers else "no API key"
