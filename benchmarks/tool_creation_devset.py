@@ -52,6 +52,16 @@ DEV_SECTIONS = [
     "17.7",
 ]
 SEED = 22
+#: The integer ToolCreator settings a build can change.
+INT_SETTINGS = (
+    "candidates",
+    "cross_checks",
+    "cross_check_tries",
+    "max_examples",
+    "max_tools",
+    "max_new_tokens",
+    "budget",
+)
 
 
 def draw_dev_sections(reference: Reference) -> list[str]:
@@ -141,7 +151,7 @@ def main() -> None:
     parser.add_argument("--output", help="toolbox folder of this build (resumable)")
     parser.add_argument("--model", help="chat model (default: the offline RefTool default)")
     parser.add_argument("--report", nargs="+", metavar="FOLDER", help="print the table of these builds")
-    for name in ("candidates", "cross_checks", "max_examples", "max_tools", "max_new_tokens", "budget"):
+    for name in INT_SETTINGS:
         parser.add_argument("--" + name.replace("_", "-"), type=int)
     parser.add_argument("--sample-temperature", type=float)
     parser.add_argument("--no-repair", action="store_true")
@@ -155,8 +165,9 @@ def main() -> None:
     reference = Reference.load("chemistry-2e")
     assert draw_dev_sections(reference) == list(DEV_SECTIONS), "the development set's draw changed"
     backend = get_chat_backend(args.model)
-    names = ("candidates", "cross_checks", "max_examples", "max_tools", "max_new_tokens", "budget")
-    settings = {n: getattr(args, n) for n in (*names, "sample_temperature") if getattr(args, n) is not None}
+    settings = {
+        n: getattr(args, n) for n in (*INT_SETTINGS, "sample_temperature") if getattr(args, n) is not None
+    }
     creator = ToolCreator(backend, repair=not args.no_repair, **settings)
     sections = select_sections(reference, sections=DEV_SECTIONS)
     result = build_toolbox(reference, backend, args.output, creator=creator, sections=sections)

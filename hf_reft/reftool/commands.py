@@ -166,6 +166,10 @@ _CREATOR_FLAGS: dict[str, tuple[type, str]] = {
     "sample_temperature": (float, "temperature of the sampled candidates"),
     "max_examples": (int, "most exercises offered per creation prompt"),
     "cross_checks": (int, "most other problems a passing tool is tried on; 0: no cross-check"),
+    "cross_check_tries": (
+        int,
+        "programs written per cross-check problem: the first greedy, the others sampled",
+    ),
 }
 
 
@@ -182,7 +186,7 @@ def _build(args: argparse.Namespace) -> int:
     from .creation import ToolCreator
 
     settings = {name: getattr(args, name) for name in _CREATOR_FLAGS if getattr(args, name) is not None}
-    for name in ("max_tools", "max_new_tokens", "candidates", "max_examples", "workers"):
+    for name in ("max_tools", "max_new_tokens", "candidates", "max_examples", "cross_check_tries", "workers"):
         if getattr(args, name) is not None:
             _positive(name.replace("_", "-"), getattr(args, name))
     if args.budget is not None and args.budget < 500:

@@ -41,6 +41,7 @@ Running tools needs a trusted source; everything runs in :mod:`hf_reft.sandbox`.
 from __future__ import annotations
 
 import ast
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -106,6 +107,8 @@ class ToolCreator:
         max_examples: the most exercises offered in the creation prompt (book order).
         cross_checks: the most other exercises a passing tool is tried on (0 turns the check off;
             a section with one exercise has none to try).
+        cross_check_tries: programs the model writes for each of those (the first at ``temperature``,
+            the others sampled at ``sample_temperature``); the tool is kept when one of them passes.
         repair: whether failing candidates go back to the model once.
     """
 
@@ -124,6 +127,7 @@ class ToolCreator:
         sample_temperature: float = 0.7,
         max_examples: int = 4,
         cross_checks: int = 2,
+        cross_check_tries: int = 2,
         repair: bool = True,
     ) -> None:
         if max_tools < 1:
@@ -138,6 +142,8 @@ class ToolCreator:
             raise ValueError(f"max_examples must be ≥ 1, got {max_examples}.")
         if cross_checks < 0:
             raise ValueError(f"cross_checks must be ≥ 0 (0 = no cross-check), got {cross_checks}.")
+        if cross_check_tries < 1:
+            raise ValueError(f"cross_check_tries must be ≥ 1, got {cross_check_tries}.")
         self.backend = backend
         self.sandbox = sandbox
         self.policy = policy or (sandbox.policy if sandbox is not None else DEFAULT_CREATION_POLICY)
@@ -150,6 +156,7 @@ class ToolCreator:
         self.sample_temperature = sample_temperature
         self.max_examples = max_examples
         self.cross_checks = cross_checks
+        self.cross_check_tries = cross_check_tries
         self.repair = repair
 
     @property
@@ -165,6 +172,7 @@ class ToolCreator:
             "sample_temperature": self.sample_temperature,
             "max_examples": self.max_examples,
             "cross_checks": self.cross_checks,
+            "cross_check_tries": self.cross_check_tries,
             "repair": self.repair,
         }
 
@@ -309,26 +317,30 @@ class ToolCreator:
         draft = outcome.draft
         siblings = [p for p in others if p.example_id == exercise.example_id]
         rest = _most_similar([p for p in others if p.example_id != exercise.example_id], draft, exercise)
+        shown = [(exercise.problem, draft.program or "")]
         errors = []
         for other in (siblings + rest)[: self.cross_checks]:
-            reply = self._chat(prompts.tool_program_messages(other.problem, draft.code, [draft.name]))
-            program = first_program(reply) or ""
-            check = self.validate(
-                ToolDraft(draft.name, draft.description, other.number, draft.code, program, ""), other
-            )
-            build.log.append(
-                {
-                    "event": "cross_check",
-                    **where,
-                    "tool": draft.name,
-                    "example": other.number,
-                    "part": _part(other),
-                    "reply": reply,
-                    **check.summary(),
-                }
-            )
-            if check.passed:
-                return outcome
+            messages = prompts.tool_program_messages(other.problem, draft.code, [draft.name], shown)
+            for attempt in range(self.cross_check_tries):
+                reply = self._chat(messages, None if attempt == 0 else self.sample_temperature)
+                program = first_program(reply) or ""
+                check = self.validate(
+                    ToolDraft(draft.name, draft.description, other.number, draft.code, program, ""), other
+                )
+                build.log.append(
+                    {
+                        "event": "cross_check",
+                        **where,
+                        "tool": draft.name,
+                        "example": other.number,
+                        "part": _part(other),
+                        "attempt": attempt,
+                        "reply": reply,
+                        **check.summary(),
+                    }
+                )
+                if check.passed:
+                    return outcome
             errors.append(f"Example {other.number}: {check.error}")
         outcome.passed = False
         outcome.error = (
@@ -413,6 +425,12 @@ class ToolCreator:
                 "answer from the exercise's data"
             )
             return outcome
+        if given := self._given_in_tool(draft, matched):
+            outcome.error = (
+                f"the tool's code holds {given}, a value the exercise gives; make it an argument of "
+                f"{draft.name} so that the tool works on other data"
+            )
+            return outcome
         outcome.passed, outcome.exercise = True, matched
         return outcome
 
@@ -432,6 +450,22 @@ class ToolCreator:
             is_answer = self._matches(literal, expected)
             is_given = any(compare_numbers(literal, g, abs_tol=0.0, rel_tol=1e-9) for g in given)
             if is_answer and not small and not is_given:
+                return f"{literal:g}"
+        return None
+
+    @staticmethod
+    def _given_in_tool(draft: ToolDraft, exercise: Exercise) -> str | None:
+        """A number literal of the tool's code (not its program) that the exercise gives as data.
+
+        Such a tool works only on this exercise's data (measured: a heat tool with the exercise's
+        specific heat of iron inside passed it and failed every other problem). Small whole numbers
+        (≤ 10), powers of ten, 60 and 3600 (unit factors) and common physical constants are allowed.
+        """
+        given = [abs(a.value) for a in find_numbers(exercise.problem) if a.is_numeric]
+        for literal in _number_literals(draft.code):
+            if (literal.is_integer() and (literal <= 10 or literal in (60, 3600))) or _is_constant(literal):
+                continue
+            if any(compare_numbers(literal, g, abs_tol=0.0, rel_tol=1e-9) for g in given):
                 return f"{literal:g}"
         return None
 
@@ -495,6 +529,21 @@ def _closeness(outcome: _Outcome) -> int:
     if outcome.answer is not None:
         return 0
     return 1 if outcome.result is not None else 2
+
+
+#: Physical constants and conversion factors a tool may hold even when an exercise restates them
+#: (gas constants, Avogadro, Faraday, Planck, light speed, Boltzmann, elementary charge, electron mass,
+#: Rydberg, 0 °C in K, 1 atm in kPa and torr, molar volume at STP, water's specific heat, K_w).
+_CONSTANTS = (8.314, 0.08206, 0.0821, 62.36, 6.022e23, 96485.0, 96500.0, 6.626e-34, 2.998e8, 3.0e8,
+              1.381e-23, 1.602e-19, 9.109e-31, 1.097e7, 2.178e-18, 273.15, 273.0, 101.325, 760.0, 22.4,
+              4.184, 1.0e-14)  # fmt: skip
+
+
+def _is_constant(value: float) -> bool:
+    """Whether ``value`` is a power of ten or one of :data:`_CONSTANTS` (to 0.5 %)."""
+    if value > 0 and abs(math.log10(value) - round(math.log10(value))) < 1e-9:
+        return True
+    return any(compare_numbers(value, c, abs_tol=0.0, rel_tol=5e-3) for c in _CONSTANTS)
 
 
 _WORD = re.compile(r"[a-z]{4,}")

@@ -138,16 +138,31 @@ def tool_choice_messages(
 
 
 def tool_program_messages(
-    problem: str, tool_code: str, must_call: Sequence[str] = ()
+    problem: str,
+    tool_code: str,
+    must_call: Sequence[str] = (),
+    demonstrations: Sequence[tuple[str, str]] = (),
 ) -> list[dict[str, str]]:
-    """Ask for a program that solves ``problem`` by calling the (already defined) tools; ``must_call``
-    names functions the program has to call (a tool's cross-check)."""
+    """Ask for a program that solves ``problem`` by calling the (already defined) tools.
+
+    Args:
+        problem: the problem to solve.
+        tool_code: the tools' source, shown and already defined when the program runs.
+        must_call: functions the program has to call (a tool's cross-check).
+        demonstrations: ``(problem, program)`` pairs showing the tools in use on other problems (each
+            tool's validated example), so the model sees which data go into which argument.
+    """
     calls = " and ".join(f"{name}(...)" for name in must_call)
+    shown = "".join(
+        f"Example of use, on another problem:\nProblem: {other}\n```python\n{program.strip()}\n```\n\n"
+        for other, program in demonstrations
+    )
     return _chat(
         "Write a program that solves the problem by calling these Python functions, which are already "
         f"defined (do not redefine them):\n```python\n{tool_code.strip()}\n```\n\n"
-        f"Problem: {problem}\n\n"
+        f"{shown}Problem: {problem}\n\n"
         + (f"The program must compute the answer by calling {calls}. " if calls else "")
+        + "Pass the problem's data in the units the arguments ask for. "
         + "Answer with one ```python block that computes the answer and prints it as a number followed by "
         'its unit, for example print(f"{answer} kJ/mol").'
     )

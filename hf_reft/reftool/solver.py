@@ -403,9 +403,9 @@ class RefToolSolver(BaseSolver):
                     reason = "No tool fits the problem."
         if chosen_tools:
             source = self.toolbox.source_code(chosen_tools)
-            yield from self._program_steps(
-                trace, prompts.tool_program_messages(problem, source), chosen_tools, prelude=source
-            )
+            shown = [(t.validation.problem, t.validation.solution) for t in chosen_tools if t.validation]
+            messages = prompts.tool_program_messages(problem, source, demonstrations=shown)
+            yield from self._program_steps(trace, messages, chosen_tools, prelude=source)
             if trace.answer is not None or not self.fallback:
                 return
             reason = f"The program with tools gave no answer ({trace.error})"
