@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -106,7 +107,7 @@ def _obvious_program(messages):
     """The program a model writes for a cross-check: the named tool called with the problem's decimals."""
     text = messages[-1]["content"]
     name = re.search(r"by calling (\w+)\(", text).group(1)
-    numbers = re.findall(r"\d+\.\d+", text.split("Problem:", 1)[1].split("\n", 1)[0])
+    numbers = re.findall(r"\d+\.\d+", text.rsplit("Problem:", 1)[1].split("\n", 1)[0])
     return f"```python\nprint({name}({', '.join(numbers)}))\n```"
 
 
@@ -448,21 +449,45 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
     assert [t.name for t in build.tools] == ["mass_from_density"]
     checks = [(c["example"], c["part"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
     assert checks == [("1.3", "worked example", True)]
-    assert "by calling mass_from_density(...)" in backend.calls[1]["messages"][-1]["content"]
+    prompt = backend.calls[1]["messages"][-1]["content"]
+    assert "by calling mass_from_density(...)" in prompt
+    # the validated program is shown as an example of use, before the problem to solve
+    shown = prompt.index("Example of use, on another problem:\nProblem: Silver has a density")
+    assert shown < prompt.index("print(mass_from_density(10.5, 3.00))") < prompt.rindex("Problem: Gold")
 
-    # a wrong program for the worked problem: the next problem (lead) is tried and keeps the tool
+    # a wrong program for the worked problem, twice (greedy, then sampled): the next problem (lead)
+    # is tried and keeps the tool
     backend = scripted([MASS_TOOL], rules=[(gold[0], "```python\nprint(mass_from_density(1, 2))\n```"), lead])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"]
-    checks = [(c["example"], c["part"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
-    assert checks[0] == ("1.3", "worked example", False) and checks[1][0::2] == ("1.4", True)
+    checks = [(c["example"], c["attempt"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
+    assert checks == [("1.3", 0, False), ("1.3", 1, False), ("1.4", 0, True)]
+    assert [c["temperature"] for c in backend.calls[1:3]] == [0.0, 0.7]
+
+    # the second, sampled program for the same problem can keep it
+    replies = iter(["```python\nprint(mass_from_density(1, 2))\n```", gold[1]])
+    backend = scripted([MASS_TOOL], rules=[(gold[0], lambda _: next(replies))])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
+    checks = [(c["example"], c["attempt"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
+    assert [t.name for t in build.tools] == ["mass_from_density"]
+    assert checks == [("1.3", 0, False), ("1.3", 1, True)]
+    # with one try per problem the first wrong program moves on to the next problem
+    backend = scripted([MASS_TOOL], rules=[(gold[0], "```python\nprint(mass_from_density(1, 2))\n```")])
+    creator = ToolCreator(
+        backend, sandbox=sandbox, candidates=1, cross_checks=1, cross_check_tries=1, repair=False
+    )
+    build = creator.build_section(TWO_EXERCISES)
+    checks = [(c["example"], c["attempt"]) for c in build.log if c["event"] == "cross_check"]
+    assert checks == [("1.3", 0)] and build.tools == []
+    with pytest.raises(ValueError, match="cross_check_tries"):
+        ToolCreator(backend, cross_check_tries=0)
 
     # a tool that restates Example 1.3's answer passes it, but neither other problem: dropped
     backend = scripted([RESTATES], rules=[gold, lead])
     build = ToolCreator(backend, sandbox=sandbox, candidates=1, repair=False).build_section(TWO_EXERCISES)
     assert build.tools == [] and build.stats.dropped == 1
     validations = [(e["event"], e["passed"]) for e in build.log if e["event"] in ("validate", "cross_check")]
-    assert validations == [("validate", True), ("cross_check", False), ("cross_check", False)]
+    assert validations == [("validate", True)] + [("cross_check", False)] * 4  # two tries per problem
     assert all("printed 31.5" in e["error"] for e in build.log if e["event"] == "cross_check")
 
     # with the check turned off the restating tool is kept (what the check protects against)
@@ -593,3 +618,25 @@ def test_numbers_the_exercise_gives_are_not_answers():
     )  # fmt: skip
     (exercise,) = section_exercises(Section("s", "2.1", "T", 2, "C", (ratio,)))
     assert exercise.expected_values == [4.77]
+
+
+def test_a_tool_holding_the_exercises_data_is_refused(sandbox):
+    # silver's density (10.5, given in the exercise) inside the tool: right for silver only
+    silver_only = MASS_TOOL.replace(
+        "def mass_from_density(density_g_cm3, volume_cm3):", "def mass_from_density(volume_cm3):"
+    )
+    silver_only = silver_only.replace("return density_g_cm3 * volume_cm3", "return 10.5 * volume_cm3")
+    silver_only = silver_only.replace("mass_from_density(10.5, 3.00)", "mass_from_density(3.00)")
+    build = ToolCreator(
+        scripted([silver_only]), sandbox=sandbox, candidates=1, repair=False, cross_checks=0
+    ).build_section(TWO_EXERCISES)
+    assert build.tools == []
+    error = build.log[1]["error"]
+    assert "holds 10.5, a value the exercise gives" in error and "argument of mass_from_density" in error
+    # physical constants, unit factors and small whole numbers may be restated by an exercise
+    creator = ToolCreator(scripted([]), sandbox=sandbox)
+    problem = "With R = 8.314 J/(mol K), 60 s, 1000 g, 2 mol and 3.5 L: find p."
+    gas = dataclasses.replace(section_exercises(SECTION)[0], problem=problem)
+    code = "def p(n, t, v):\n    return 2 * n * 8.314 * t / v / 1000 * 60 + 3.5"
+    draft = parse_tool_drafts(f"TOOL: p\nDESCRIPTION: d\n```python\n{code}\n```")[0]
+    assert creator._given_in_tool(draft, gas) == "3.5"  # only the exercise's own datum

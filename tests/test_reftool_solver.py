@@ -11,7 +11,14 @@ from hf_reft.reftool.baselines import ChainOfThoughtSolver, ProgramOfThoughtSolv
 from hf_reft.reftool.chat import ChatBackendError
 from hf_reft.reftool.scripted import RecordingChatBackend, ScriptedChatBackend
 from hf_reft.reftool.solver import RefToolSolver, SolveTrace
-from hf_reft.reftool.toolbox import Tool, Toolbox, ToolboxSection, UntrustedToolboxError, ValidationRecord
+from hf_reft.reftool.toolbox import (
+    Tool,
+    Toolbox,
+    ToolboxSection,
+    UntrustedToolboxError,
+    ValidationExample,
+    ValidationRecord,
+)
 from hf_reft.sandbox import Sandbox, SandboxPolicy
 
 PROBLEM = (
@@ -25,8 +32,8 @@ def sandbox():
         yield box
 
 
-def _tool(name: str, description: str, code: str) -> Tool:
-    return Tool(name, description, code, record=ValidationRecord(status="passed", attempts=1))
+def _tool(name: str, description: str, code: str, validation: ValidationExample | None = None) -> Tool:
+    return Tool(name, description, code, validation, ValidationRecord(status="passed", attempts=1))
 
 
 @pytest.fixture
@@ -50,6 +57,11 @@ def toolbox() -> Toolbox:
                 "ideal_gas_pressure",
                 "Pressure (atm) of n mol of an ideal gas at T (K) in V (L).",
                 "def ideal_gas_pressure(n_mol, T_K, V_L):\n    return n_mol * 0.082057 * T_K / V_L\n",
+                ValidationExample(
+                    problem="What is the pressure of 1.00 mol of gas at 273 K in 22.4 L?",
+                    solution="print(ideal_gas_pressure(1.00, 273, 22.4))",
+                    expected_answer="1.00 atm",
+                ),
             ),
             _tool(
                 "ideal_gas_volume",
@@ -88,6 +100,12 @@ def test_hierarchical_selection_and_solving(toolbox, sandbox):
     assert "ideal_gas_volume" in tool_prompt and "molar_mass_ratio" not in tool_prompt
     program_prompt = backend.calls[2]["messages"][-1]["content"]
     assert "def ideal_gas_pressure" in program_prompt
+    # with the chosen tool's validated example as an example of use, before the problem
+    shown = program_prompt.index("Example of use, on another problem:\nProblem: What is the pressure of 1.00")
+    assert shown < program_prompt.index("print(ideal_gas_pressure(1.00, 273, 22.4))")
+    assert program_prompt.index("print(ideal_gas_pressure(1.00") < program_prompt.rindex(
+        f"Problem: {PROBLEM}"
+    )
     # the whole trace is in the last step and is JSON-serialisable
     trace = answer.data["trace"]
     json.dumps(trace)
