@@ -55,7 +55,16 @@ def questions(n: int = 64) -> Dataset:
 
 
 def make_trainer(
-    tmp_path, *, lr=1e-2, steps=30, tokenizer=None, reward=first_token_reward, seed=0, **overrides
+    tmp_path,
+    *,
+    lr=1e-2,
+    steps=30,
+    tokenizer=None,
+    reward=first_token_reward,
+    reward_weights=None,
+    dataset=None,
+    seed=0,
+    **overrides,
 ):
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(tiny_config("llama"))
@@ -79,9 +88,10 @@ def make_trainer(
     return ReinforcedTrainer(
         model,
         ReinforcedConfig(**settings),
-        train_dataset=questions(),
+        train_dataset=questions() if dataset is None else dataset,
         processing_class=tokenizer or make_tokenizer(),
         reward_funcs=reward,
+        reward_weights=reward_weights,
     )
 
 
@@ -254,3 +264,36 @@ def test_a_loreft_policy_slots_in_with_its_warm_up_interventions_as_reference(tm
     reference = trainer.reference.interventions.state_dict()
     assert reference and all(torch.equal(warm_up[f"interventions.{k}"], v) for k, v in reference.items())
     assert trainer.state.log_history[-2]["kl"] != 0.0  # the policy moved away from the reference
+
+
+def test_conversational_prompts_and_a_trl_reward(tmp_path):
+    from trl.rewards import think_format_reward
+
+    seen = {}
+
+    def recording_reward(prompts, completions, completion_ids, **columns):
+        seen.update(prompts=prompts, completions=completions, columns=columns)
+        return first_token_reward(prompts, completions, completion_ids)
+
+    chats = [[{"role": "user", "content": f"Question: {i}"}] for i in range(8)]
+    trainer = make_trainer(
+        tmp_path,
+        steps=1,
+        reward=[recording_reward, think_format_reward],
+        reward_weights=[1.0, 0.5],
+        dataset=Dataset.from_dict({"prompt": chats, "answer_value": ["8"] * 8}),
+        per_device_train_batch_size=2,
+    )
+    trainer.train()
+    # rewards get TRL's conversational format: the prompts' messages, one assistant message per completion
+    assert len(seen["completions"]) == 2 * 4 and all(p in chats for p in seen["prompts"])
+    assert all(len(c) == 1 and c[0]["role"] == "assistant" for c in seen["completions"])
+    assert seen["columns"]["answer_value"] == ["8"] * 8 and rewards_of(trainer)
+    # generation saw the chat template's rendering (the template's assistant turn opens the completion)
+    prompt, *_ = trainer._prompts_and_columns([{"prompt": chats[0]}], 1)[0]
+    assert prompt == "<s>user\nQuestion: 0</s>\n<s>assistant\n"
+    # TRL's reward scores a conversational completion in its own format
+    assert think_format_reward([[{"role": "assistant", "content": "<think>3+5</think> 8"}]]) == [1.0]
+    # a prompt that is neither text nor messages is explained
+    with pytest.raises(TypeError, match="list of"):
+        trainer._prompts_and_columns([{"prompt": 42}], 1)

@@ -81,7 +81,7 @@ def edits_for(model, prompt_len: int) -> dict[int, list[tuple[int, torch.nn.Modu
 
 def llama_by_hand(model, ids: torch.Tensor, edits) -> torch.Tensor:
     """Run a Llama base layer by layer (no hooks, no padding) and apply Φ at the given positions."""
-    llama = model.base_model
+    llama = model.get_base_model()
     h = llama.model.embed_tokens(ids[None])
     positions = torch.arange(len(ids))[None]
     rotary = llama.model.rotary_emb(h, position_ids=positions)
@@ -95,7 +95,7 @@ def llama_by_hand(model, ids: torch.Tensor, edits) -> torch.Tensor:
 
 def hooked_by_hand(model, ids: torch.Tensor, edits) -> torch.Tensor:
     """Any architecture: the bare base on one unpadded example with test-local hooks applying Φ."""
-    _, layers = find_layers(model.base_model)
+    _, layers = find_layers(model.get_base_model())
     handles = []
     for index, todo in edits.items():
 
@@ -107,7 +107,7 @@ def hooked_by_hand(model, ids: torch.Tensor, edits) -> torch.Tensor:
 
         handles.append(layers[index].register_forward_hook(hook))
     try:
-        return model.base_model(input_ids=ids[None]).logits[0]
+        return model.get_base_model()(input_ids=ids[None]).logits[0]
     finally:
         for handle in handles:
             handle.remove()
@@ -122,7 +122,7 @@ def test_llama_adapter_equals_hand_built_forward(side, share):
     ids, mask, labels, position_ids = pad_batch(pairs, side)
     with torch.no_grad():
         out = model(input_ids=ids, attention_mask=mask, labels=labels, position_ids=position_ids)
-        base = model.base_model(input_ids=ids, attention_mask=mask, position_ids=position_ids)
+        base = model.get_base_model()(input_ids=ids, attention_mask=mask, position_ids=position_ids)
         for i, (prompt, answer) in enumerate(pairs):
             seq = torch.cat([prompt, answer])
             rows = mask[i].bool()
@@ -183,7 +183,7 @@ def test_disable_interventions_gives_the_base():
     model = reft(tiny_base("llama"))
     ids, mask, labels, _ = pad_batch(examples(), "right")
     with torch.no_grad():
-        base = model.base_model(input_ids=ids, attention_mask=mask).logits
+        base = model.get_base_model()(input_ids=ids, attention_mask=mask).logits
         with model.disable_interventions():
             off = model(input_ids=ids, attention_mask=mask, labels=labels).logits
         on = model(input_ids=ids, attention_mask=mask, labels=labels).logits
@@ -196,7 +196,7 @@ def test_component_submodule_and_hidden_states_pass_through():
     ids, mask, labels, _ = pad_batch(examples(), "right")
     with torch.no_grad():
         out = model(input_ids=ids, attention_mask=mask, labels=labels, output_hidden_states=True)
-        base = model.base_model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        base = model.get_base_model()(input_ids=ids, attention_mask=mask, output_hidden_states=True)
     assert len(out.hidden_states) == len(base.hidden_states) == 5
     assert torch.equal(out.hidden_states[1], base.hidden_states[1])  # before layer 1
     assert not torch.allclose(out.hidden_states[-1], base.hidden_states[-1])
@@ -289,7 +289,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(component, reentrant):
             model.activation_checkpointing_enable(
                 activation_checkpointing_kwargs={"use_reentrant": reentrant}
             )
-            assert model.base_model.is_activation_checkpointing
+            assert model.get_base_model().is_activation_checkpointing
         model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
         grads.append({n: p.grad.clone() for n, p in model.interventions.named_parameters()})
     assert grads[0].keys() == grads[1].keys()
@@ -328,7 +328,7 @@ def test_generate_intervenes_in_prefill_only_and_matches_full_recompute():
         )
     assert torch.equal(
         plain,
-        model.base_model.generate(
+        model.get_base_model().generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=6, min_new_tokens=6, do_sample=False
         ),
     )

@@ -194,9 +194,9 @@ def test_explicit_base_and_loader_kwargs(tmp_path):
     model = adapter(base)
     model.save_pretrained(tmp_path / "adapter")
     again = AutoModelForCausalLM.from_pretrained(tmp_path / "adapter", base_model=base)
-    assert again.base_model is base
+    assert again.get_base_model() is base
     half = AutoModelForCausalLM.from_pretrained(tmp_path / "adapter", dtype=torch.bfloat16)
-    assert half.base_model.dtype == torch.bfloat16
+    assert half.get_base_model().dtype == torch.bfloat16
     assert next(half.interventions.parameters()).dtype == torch.float32
 
 
@@ -274,7 +274,9 @@ def test_missing_base_model_folder(tmp_path):
     (tmp_path / "base-llama-0").rename(tmp_path / "moved")
     with pytest.raises(FileNotFoundError, match=r"base model folder .* does not exist.*base_model="):
         ReftModelForCausalLM.from_pretrained(tmp_path / "adapter")
-    assert ReftModelForCausalLM.from_pretrained(tmp_path / "adapter", base_model=base).base_model is base
+    assert (
+        ReftModelForCausalLM.from_pretrained(tmp_path / "adapter", base_model=base).get_base_model() is base
+    )
 
 
 def test_newer_format_version_is_refused(tmp_path):

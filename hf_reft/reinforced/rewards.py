@@ -6,7 +6,9 @@ other columns (one entry per completion, keyword arguments) and returns one floa
     def reward(prompts: list[str], completions: list[str], **columns) -> list[float]: ...
 
 The trainer also passes ``completion_ids`` (each completion's token ids, EOS included when it
-finished) among the keyword arguments.
+finished) among the keyword arguments. For conversational prompts (lists of messages, as in TRL)
+``prompts`` are those lists and each completion is ``[{"role": "assistant", "content": text}]``,
+TRL's conversational format, so ``trl.rewards`` functions work as they are.
 
 The built-in :class:`AnswerReward` is the paper's terminal reward: 1 when the extracted answer is
 right (``|pred - gold| <= 1e-2``), 0.1 when an answer was extracted but is wrong, 0 when none was.
@@ -31,7 +33,9 @@ __all__ = [
     "AnswerReward",
     "RewardFunction",
     "answer_reward",
+    "completion_text",
     "compute_rewards",
+    "is_conversational",
 ]
 
 #: ``reward(prompts=..., completions=..., **columns) -> list[float | None]``, called by keyword as in TRL.
@@ -39,6 +43,24 @@ RewardFunction = Callable[..., Sequence[float | None]]
 CORRECT_REWARD = 1.0
 WRONG_ANSWER_REWARD = 0.1
 NO_ANSWER_REWARD = 0.0
+
+
+def is_conversational(value: Any) -> bool:
+    """Whether ``value`` is a conversation: a non-empty list of ``{"role": ..., "content": ...}`` messages."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, Mapping) and "role" in m and "content" in m for m in value)
+    )
+
+
+def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
+    """A completion's text: the string itself, or the content of a conversational completion's last message."""
+    if isinstance(completion, str):
+        return completion
+    if is_conversational(list(completion)):
+        return str(completion[-1]["content"])
+    raise TypeError(f"A completion must be text or a list of messages; got {type(completion).__name__}.")
 
 
 def answer_reward(
@@ -89,7 +111,7 @@ class AnswerReward:
         self.benchmark = get_benchmark(benchmark)
         self.abs_tol = abs_tol
 
-    def __call__(self, prompts: Sequence[str], completions: Sequence[str], **columns: Any) -> list[float]:
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float]:
         if self.answer_column not in columns:
             raise KeyError(
                 f"The built-in reward needs the gold answers in column {self.answer_column!r}; the "
@@ -97,7 +119,7 @@ class AnswerReward:
                 "(--answer-column) or pass a reward function."
             )
         golds = columns[self.answer_column]
-        answers = self.extractor.extract_batch(list(completions))
+        answers = self.extractor.extract_batch([completion_text(c) for c in completions])
         return [
             answer_reward(a, g, benchmark=self.benchmark, abs_tol=self.abs_tol)
             for a, g in zip(answers, golds, strict=True)

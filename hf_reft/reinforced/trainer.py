@@ -36,7 +36,7 @@ from . import ppo_math as ppo
 from .configuration import ReinforcedConfig
 from .prompts import get_format
 from .reference_policy import FrozenReference, ReferencePolicy, default_reference
-from .rewards import CORRECT_REWARD, AnswerReward, RewardFunction, compute_rewards
+from .rewards import CORRECT_REWARD, AnswerReward, RewardFunction, compute_rewards, is_conversational
 from .rollout import Rollout, build_rollout
 from .value_head import PolicyWithValueHead
 
@@ -196,23 +196,49 @@ class ReinforcedTrainer(Trainer):
 
     def _prompts_and_columns(
         self, rows: Sequence[dict[str, Any]], repeat: int
-    ) -> tuple[list[str], list[str], dict[str, list[Any]]]:
-        """Prompts (one per question), prompts and other columns repeated per sample.
+    ) -> tuple[list[str], list[Any], dict[str, list[Any]]]:
+        """The text to generate from (one per question), the prompts as the dataset gives them and
+        the other columns, both repeated per sample.
 
-        A row without ``prompt_column`` gets the paper's prompt built from its question.
+        A row without ``prompt_column`` gets the paper's prompt built from its question. A
+        conversational prompt (a list of ``{"role", "content"}`` messages, as in TRL) is rendered with
+        the tokenizer's chat template and the generation prompt.
         """
         column = self.args.prompt_column
         fmt = get_format(self.args.format)
-        prompts = [row[column] if column in row else fmt.prompt_for_row(row) for row in rows]
-        repeated = [p for p in prompts for _ in range(repeat)]
+        given = [row[column] if column in row else fmt.prompt_for_row(row) for row in rows]
+        prompts = [self._prompt_text(p) for p in given]
+        repeated = [p for p in given for _ in range(repeat)]
         keys = [k for k in rows[0] if k != column] if rows else []
         columns = {k: [row[k] for row in rows for _ in range(repeat)] for k in keys}
         return prompts, repeated, columns
 
-    @staticmethod
-    def _with_ids(columns: dict[str, list[Any]], completions: Sequence[Completion]) -> dict[str, list[Any]]:
-        """The reward's keyword arguments: the dataset columns plus ``completion_ids``."""
-        return {**columns, "completion_ids": [list(c.token_ids) for c in completions]}
+    def _prompt_text(self, prompt: Any) -> str:
+        if isinstance(prompt, str):
+            return prompt
+        if is_conversational(prompt):
+            if not getattr(self.processing_class, "chat_template", None):
+                raise ValueError(
+                    "The prompts are conversations (lists of messages) but the tokenizer has no chat template; "
+                    "set tokenizer.chat_template or give the prompts as text."
+                )
+            return self.processing_class.apply_chat_template(
+                prompt, tokenize=False, add_generation_prompt=True
+            )
+        raise TypeError(
+            f"A prompt must be a string or a list of {{'role': ..., 'content': ...}} messages; got "
+            f"{type(prompt).__name__}: {str(prompt)[:80]!r}."
+        )
+
+    def _rewards(self, prompts: list[Any], completions: Sequence[Completion], columns: dict[str, list[Any]]):
+        """The ``[N]`` rewards of ``completions``, rewards called as TRL calls them: ``prompts=``,
+        ``completions=`` (for conversational prompts, each a list holding one assistant message),
+        ``completion_ids=`` and every dataset column."""
+        texts = [c.text for c in completions]
+        conversational = bool(prompts) and not isinstance(prompts[0], str)
+        given = [[{"role": "assistant", "content": t}] for t in texts] if conversational else texts
+        ids = {"completion_ids": [list(c.token_ids) for c in completions]}
+        return compute_rewards(self.reward_funcs, prompts, given, {**columns, **ids}, self.reward_weights)
 
     # ----------------------------------------------------------------------- rollout
     def _policy_model(self) -> PolicyWithValueHead:
@@ -243,9 +269,7 @@ class ReinforcedTrainer(Trainer):
         completions = self._sample(prompts, args.sampling_params())
         generated = time.perf_counter()
         texts = [c.text for c in completions]
-        scores = compute_rewards(
-            self.reward_funcs, repeated, texts, self._with_ids(columns, completions), self.reward_weights
-        )
+        scores = self._rewards(repeated, completions, columns)
         rewarded = time.perf_counter()
         model = self._policy_model()
         was_training = model.training
@@ -422,13 +446,7 @@ class ReinforcedTrainer(Trainer):
         for rows in dataloader:
             prompts, repeated, columns = self._prompts_and_columns(rows, params.num_samples)
             completions = self._sample(prompts, params)
-            batch_scores = compute_rewards(
-                self.reward_funcs,
-                repeated,
-                [c.text for c in completions],
-                self._with_ids(columns, completions),
-                self.reward_weights,
-            )
+            batch_scores = self._rewards(repeated, completions, columns)
             batch_lengths = torch.tensor([len(c.token_ids) for c in completions], dtype=torch.float32)
             scores.append(self.accelerator.gather_for_metrics(batch_scores.to(self.args.device)).cpu())
             lengths.append(self.accelerator.gather_for_metrics(batch_lengths.to(self.args.device)).cpu())

@@ -54,6 +54,7 @@ from .positions import (
     PositionSpec,
     compute_positions,
     prompt_lengths_from_labels,
+    reject_packed_batch,
     validate_positions,
 )
 from .saving import (
@@ -110,7 +111,11 @@ class ReftPreTrainedModel(PreTrainedModel):
         self._pass: InterventionPass | None = None
         #: Markdown appended to the card on save, e.g. evaluation results.
         self.card_extra: str | None = None
-        self._hooks = [self.model.register_forward_pre_hook(self._count_base_call)]
+        self._hooks = [
+            self.register_forward_pre_hook(self._arm_call, with_kwargs=True),
+            self.register_forward_hook(self._disarm_call, always_call=True),
+            self.base_model.register_forward_pre_hook(self._count_base_call),
+        ]
         for index in self.layer_indices:
             target = self._hook_target(layer_list[index], index)
             self._hooks.append(
@@ -223,7 +228,42 @@ class ReftPreTrainedModel(PreTrainedModel):
         """Trainable base modules besides the interventions (a classification head), by path."""
         return {}
 
+    # ------------------------------------------------------------------ base model
+    @property
+    def base_model(self) -> nn.Module:
+        """The wrapped model's body (transformers' meaning: e.g. the ``LlamaModel`` of a
+        ``LlamaForCausalLM``); :meth:`get_base_model` is the whole wrapped model. Before a model is
+        attached (inside ``PreTrainedModel.__init__``) it is the wrapper itself, as transformers has it
+        for a model without a body."""
+        wrapped = self._modules.get("model")
+        return wrapped.base_model if wrapped is not None else self
+
+    def get_base_model(self) -> PreTrainedModel:
+        """The wrapped model, head included (peft's meaning), without the interventions' effect only
+        inside ``with model.disable_interventions():``."""
+        return self.model
+
     # ------------------------------------------------------------------ hooks
+    def _arm_call(self, module: nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
+        """Arm the pass from the call's own arguments, before any ``forward`` runs.
+
+        :meth:`forward` arms it too; this hook covers a ``forward`` replaced on the instance (TRL's
+        ``SFTTrainer`` swaps in a fused LM head that runs :attr:`base_model` and the head itself, so
+        the wrapper's ``forward`` never runs, while the call still carries ``labels``).
+        """
+        base_kwargs = {k: v for k, v in kwargs.items() if k not in _PASS_ARGUMENTS}
+        self._start_pass(
+            args[0] if args else kwargs.get("input_ids"),
+            kwargs.get("attention_mask"),
+            base_kwargs,
+            labels=kwargs.get("labels"),
+            prompt_lengths=kwargs.get("prompt_lengths"),
+            intervention_positions=kwargs.get("intervention_positions"),
+        )
+
+    def _disarm_call(self, module: nn.Module, args: tuple, output: Any) -> None:
+        self._end_pass()
+
     def _count_base_call(self, module: nn.Module, args: tuple) -> None:
         if self._pass is not None:
             self._pass.calls += 1
@@ -256,11 +296,12 @@ class ReftPreTrainedModel(PreTrainedModel):
             raise RuntimeError(
                 "A LoReFT model can't be traced or exported (torch.export, ONNX, TorchScript): its interventions "
                 "are forward hooks at prompt-dependent positions, which export engines don't run. Serve it with "
-                "hf-reft / transformers, or export the base model alone (model.base_model)."
+                "hf-reft / transformers, or export the base model alone (model.get_base_model())."
             )
         self._pass = None
         if not self._enabled or cache_length(base_kwargs) > 0:
             return
+        reject_packed_batch({**base_kwargs, "attention_mask": attention_mask})
         reference = input_ids if input_ids is not None else base_kwargs.get("inputs_embeds")
         if reference is None:
             raise ValueError("Pass input_ids (or inputs_embeds).")
@@ -291,7 +332,8 @@ class ReftPreTrainedModel(PreTrainedModel):
                     raise ValueError(
                         f"Example(s) {empty} have no prompt tokens: their first token already has a label. "
                         "LoReFT intervenes on the prompt, which must be labelled -100; mask the prompt in labels "
-                        "or pass prompt_lengths."
+                        "or pass prompt_lengths (TRL's SFTTrainer: prompt/completion data, or messages with "
+                        "assistant_only_loss=True)."
                     )
             positions = compute_positions(
                 self._spec, attention_mask, prompt_lengths, shape=(batch, seq), device=device
@@ -428,7 +470,7 @@ class ReftPreTrainedModel(PreTrainedModel):
         raise NotImplementedError(
             "LoReFT interventions can't be merged into the base weights: they edit hidden states at prompt "
             "positions chosen per example (Φ(h) = h + Rᵀ(Wh + b − Rh) at the first/last prompt tokens), which no "
-            "weight change reproduces. Keep the adapter and load it with hf-reft; use model.base_model for the "
+            "weight change reproduces. Keep the adapter and load it with hf-reft; use model.get_base_model() for the "
             "unchanged base, or `with model.disable_interventions():` to run it."
         )
 
@@ -633,6 +675,12 @@ class ReftPreTrainedModel(PreTrainedModel):
     def load_adapter_weights(self, path: str | os.PathLike[str]) -> None:
         """Load ``model.safetensors`` of a saved adapter into this model (clear errors when absent/corrupt)."""
         self.load_state_dict(read_adapter_tensors(path), strict=True)
+
+
+#: Call arguments the wrapper reads itself (the others go to the base).
+_PASS_ARGUMENTS = frozenset(
+    {"input_ids", "attention_mask", "labels", "prompt_lengths", "intervention_positions"}
+)
 
 
 def _check_is_pretrained_model(base_model: Any) -> None:

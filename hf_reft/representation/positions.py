@@ -28,6 +28,7 @@ __all__ = [
     "PositionSpec",
     "compute_positions",
     "prompt_lengths_from_labels",
+    "reject_packed_batch",
     "validate_positions",
 ]
 
@@ -197,3 +198,27 @@ def validate_positions(positions: torch.Tensor, spec: PositionSpec, batch: int, 
             "intervention_positions repeats a position within an example; list each position once."
         )
     return positions
+
+
+def reject_packed_batch(base_kwargs: dict) -> None:
+    """Refuse a packed batch (several examples in one row), naming the fix.
+
+    A packed batch carries ``cu_seq_lens_q`` (TRL's padding-free collator) or ``position_ids``
+    ``[batch, seq]`` that are 0 at more than one non-pad token of a row (each packed example
+    starts again at 0; left padding alone gives one). The positions of each example's prompt cannot
+    be told apart there, so LoReFT would intervene on the first example only.
+    """
+    position_ids = base_kwargs.get("position_ids")
+    packed = base_kwargs.get("cu_seq_lens_q") is not None
+    if not packed and isinstance(position_ids, torch.Tensor) and position_ids.dim() == 2:
+        starts = position_ids == 0
+        mask = base_kwargs.get("attention_mask")
+        if isinstance(mask, torch.Tensor) and tuple(mask.shape) == tuple(position_ids.shape):
+            starts &= mask != 0
+        packed = bool((starts.sum(dim=1) > 1).any())
+    if packed:
+        raise ValueError(
+            "This batch is packed (several examples in one row: position_ids restart inside a row). LoReFT "
+            "intervenes at each example's own prompt positions, which packing hides; train with packing=False "
+            "(and padding_free=False) in TRL's SFTConfig, or pad the examples into separate rows."
+        )
