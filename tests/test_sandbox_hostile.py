@@ -555,3 +555,69 @@ def test_unprivileged_host_gets_the_documented_fallback():
     assert out["network"][1].strip() == "PermissionError"
     assert out["loop"][0] == "timeout"
     assert not _processes_with(marker)
+
+
+# --------------------------------------------------------------------------- the report channel
+FORGE = """
+import random
+os = random._os  # reachable under the default import allowlist
+body = {KIND!r}.encode()
+os.write(4, len(body).to_bytes(4, "big") + body)
+{AFTER}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "after"),
+    [
+        ('{"kind": "setup_error", "exception_message": "forged"}', ""),  # would fail the whole batch
+        ('{"kind": "ok", "value": 42}', "raise ValueError('the real outcome')"),  # a raising program as ok
+        ('{"kind": "ok"}', "pass"),  # a second message after the child's own
+        ('"not an object"', ""),
+    ],
+    ids=["setup_error", "ok_then_raise", "extra_message", "garbage"],
+)
+def test_a_forged_report_fails_only_its_program(kind, after):
+    with Sandbox(SandboxPolicy(wall_time=5.0, cpu_time=5.0), workers=1) as sandbox:
+        program = FORGE.replace("{KIND!r}", repr(kind)).replace("{AFTER}", after)
+        results = sandbox.run_batch([program, "print(1 + 1)"])
+        forged, honest = results
+        assert forged.status is SandboxStatus.ERROR, forged
+        assert forged.exception_type == "SandboxReportError" and "report pipe" in forged.exception_message
+        assert forged.value is None
+        assert honest.ok and honest.stdout == "2\n"
+        _assert_healthy(sandbox)
+
+
+@pytest.mark.parametrize(
+    ("source", "call", "words"),
+    [
+        ("raise ValueError('\\udc80')", None, "ValueError"),
+        (
+            "class E(Exception):\n    def __str__(self):\n        raise RuntimeError\nraise E()",
+            None,
+            "could not be read",
+        ),
+        ("def f():\n    return '\\udc80'", "f", None),
+        ("def f():\n    return 'x' * (5 << 20)", "f", "report limit"),
+        ("import os\nos._exit(0)", None, "without reporting"),
+    ],
+    ids=["surrogate_message", "hostile_str", "surrogate_value", "huge_value", "os_exit"],
+)
+def test_failures_are_never_reported_as_success(source, call, words):
+    with Sandbox(SandboxPolicy(wall_time=10.0, cpu_time=10.0, allowed_imports=None), workers=1) as sandbox:
+        result = sandbox.run(source, call=call)
+        if words is None:  # a lone surrogate in a returned string: reported, replaced by "?"
+            assert result.ok and result.value == "?", result
+        else:
+            assert result.status is SandboxStatus.ERROR, result
+            assert words in f"{result.exception_type} {result.exception_message}", result
+        _assert_healthy(sandbox)
+
+
+def test_a_source_that_is_not_text_is_an_error_not_a_crash():
+    with Sandbox(SandboxPolicy(), workers=1) as sandbox:
+        result = sandbox.run("x = '\udc80'\nprint(x)")
+        assert result.status is SandboxStatus.ERROR and result.exception_type == "UnicodeEncodeError"
+        assert "index 5" in result.exception_message
+        _assert_healthy(sandbox)

@@ -24,7 +24,7 @@ from typing import Any
 
 from hf_reft.sandbox._worker import hfsb_protocol as protocol
 from hf_reft.sandbox.policy import BASE_LAYERS, LAYER_NAMES, SandboxPolicy
-from hf_reft.sandbox.result import SandboxError, SandboxResult
+from hf_reft.sandbox.result import SandboxError, SandboxResult, SandboxStatus
 
 __all__ = ["Program", "Sandbox", "run_program", "shared_sandbox"]
 
@@ -93,6 +93,19 @@ def _encode_program(program: Program) -> dict[str, Any]:
         "files": files,
         "call": program.call,
     }
+
+
+def _unencodable(request: dict[str, Any]) -> str | None:
+    """Why the program's source or arguments are not UTF-8 text (a lone surrogate such as ``'\\udc80'``)."""
+    for what, text in (("source", request["source"]), *(("an argument", arg) for arg in request["args"])):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return (
+                f"the program's {what} is not valid text: {error.reason} at index {error.start} "
+                f"({text[error.start : error.end]!r})"
+            )
+    return None
 
 
 # --------------------------------------------------------------------------- workers
@@ -416,6 +429,10 @@ class Sandbox:
 
     def _run_request(self, request: dict[str, Any]) -> SandboxResult:
         self._ensure_open()
+        if problem := _unencodable(request):  # Python could not compile it either
+            return SandboxResult(
+                status=SandboxStatus.ERROR, exception_type="UnicodeEncodeError", exception_message=problem
+            )
         worker = self._idle.get()
         try:
             return self._run_on(worker, request)

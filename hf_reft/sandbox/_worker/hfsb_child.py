@@ -245,14 +245,21 @@ def _program_traceback(error: BaseException) -> str:
 
 
 def _exception_report(error: BaseException) -> dict[str, Any]:
-    message = str(error) or (
-        "out of memory: the policy's memory_bytes is exhausted" if isinstance(error, MemoryError) else ""
-    )
+    try:
+        message = str(error)
+    except BaseException as broken:  # a hostile __str__
+        message = f"<the exception's message could not be read: {type(broken).__name__}>"
+    if not message and isinstance(error, MemoryError):
+        message = "out of memory: the policy's memory_bytes is exhausted"
+    try:
+        trace = _program_traceback(error)
+    except BaseException as broken:
+        trace = f"<the traceback could not be formatted: {type(broken).__name__}>"
     return {
         "kind": "memory" if isinstance(error, MemoryError) else "error",
         "exception_type": type(error).__name__,
         "exception_message": message[:MAX_REPR_CHARS],
-        "traceback": _program_traceback(error)[:MAX_REPR_CHARS],
+        "traceback": trace[:MAX_REPR_CHARS],
     }
 
 
@@ -275,12 +282,41 @@ def _execute(source: str, call: str | None) -> dict[str, Any]:
         return _exception_report(error)
 
 
+def _encoded(report: dict[str, Any]) -> bytes:
+    """The report as UTF-8 JSON; lone surrogates (``'\\udc80'`` in a message or value) become ``?``."""
+    return json.dumps(report, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
+
+
 def _send(report: dict[str, Any]) -> None:
+    """Frame the report for the worker: always one well-formed message within the report limit.
+
+    A report that cannot be encoded (a value JSON cannot hold) or is too large (a huge return
+    value) is replaced by an error report that says so, so the program fails instead of looking
+    like it succeeded.
+    """
     usage_self = resource.getrusage(resource.RUSAGE_SELF)
     usage_children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    report["cpu_time"] = sum(u.ru_utime + u.ru_stime for u in (usage_self, usage_children))
-    report["max_rss_bytes"] = max(usage_self.ru_maxrss, usage_children.ru_maxrss) * 1024
-    protocol.write_message(REPORT_FD, report)
+    usage = {
+        "cpu_time": sum(u.ru_utime + u.ru_stime for u in (usage_self, usage_children)),
+        "max_rss_bytes": max(usage_self.ru_maxrss, usage_children.ru_maxrss) * 1024,
+    }
+    try:
+        body = _encoded({**report, **usage})
+        problem = (
+            f"the program's result is {len(body):,} bytes as JSON, over the sandbox's "
+            f"{protocol.MAX_REPORT_BYTES:,}-byte report limit; return a smaller value"
+            if len(STARTED + RUNNING) + protocol.HEADER.size + len(body) > protocol.MAX_REPORT_BYTES
+            else None
+        )
+    except BaseException as error:
+        problem = f"the program's result could not be reported: {type(error).__name__}"
+    if problem is not None:
+        body = _encoded(
+            {"kind": "error", "exception_type": "SandboxReportError", "exception_message": problem, **usage}
+        )
+    view = memoryview(protocol.HEADER.pack(len(body)) + body)
+    while view:
+        view = view[os.write(REPORT_FD, view) :]
 
 
 def _flush_streams() -> None:
@@ -290,6 +326,10 @@ def _flush_streams() -> None:
 
 
 STARTED = b"S"
+#: Written after the isolation and the request are applied, right before the program's code runs:
+#: a report that follows it cannot be a setup error (a program writing to the report pipe could
+#: otherwise fake one, which the host treats as the sandbox's own failure).
+RUNNING = b"R"
 
 
 def run_child(setup: dict[str, Any], fds: dict[str, int]) -> None:
@@ -322,6 +362,7 @@ def run_child(setup: dict[str, Any], fds: dict[str, int]) -> None:
             failure = error
     if failure is not None:
         _setup_failed(failure)
+    os.write(REPORT_FD, RUNNING)
     report = _execute(request["source"], request["call"])
     _flush_streams()
     try:

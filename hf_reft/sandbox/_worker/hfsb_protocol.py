@@ -15,6 +15,8 @@ from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_MESSAGE_BYTES = 1 << 30
+#: The most bytes of one program's report (the child's framed result) that a worker reads.
+MAX_REPORT_BYTES = 4 << 20
 
 
 class ProtocolTimeout(TimeoutError):

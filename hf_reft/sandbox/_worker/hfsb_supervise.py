@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from hfsb_zygote import Layers
 
 READ_CHUNK = 65536
-MAX_REPORT_BYTES = 4 << 20
 
 
 @dataclass
@@ -52,7 +51,7 @@ class Capture:
 
     def add(self, stream: str, chunk: bytes) -> None:
         if stream == "report":
-            room = MAX_REPORT_BYTES - len(self.report)
+            room = protocol.MAX_REPORT_BYTES - len(self.report)
             self.report += chunk[: max(room, 0)]
             return
         room = self.limit - len(self.stdout) - len(self.stderr)
@@ -65,20 +64,44 @@ class Capture:
         """Whether the child has taken its program from the host's pipe."""
         return self.report[:1] == hfsb_child.STARTED
 
+    @property
+    def running(self) -> bool:
+        """Whether the program's own code started (after its isolation and request were applied)."""
+        return self.report[1:2] == hfsb_child.RUNNING
+
+    def _frame(self) -> bytearray:
+        """The report pipe's bytes after the markers: one framed report, when all went well."""
+        return self.report[2:] if self.running else self.report[1:]
+
     def report_complete(self) -> bool:
-        """Whether a whole framed report has arrived (after the start marker)."""
-        header, body = protocol.HEADER.size, self.report[1:]
+        """Whether a whole framed report has arrived (after the markers)."""
+        header, body = protocol.HEADER.size, self._frame()
         return len(body) >= header and len(body) >= header + protocol.HEADER.unpack(body[:header])[0]
 
     def decoded_report(self) -> dict[str, Any] | None:
-        """The program's report, or ``None`` if it sent none (or garbage)."""
+        """The program's report, ``None`` if none arrived, or an error report if it is not one well-formed
+        message of the expected kind.
+
+        The program can write to the report pipe (it shares the process that reports). What it writes
+        can only fail itself: more than one message, garbage, or a setup error after its code started
+        becomes an error of this program, never a failure of the sandbox.
+        """
         if not self.report_complete():
             return None
+        frame = self._frame()
+        size = protocol.HEADER.size + protocol.HEADER.unpack(frame[: protocol.HEADER.size])[0]
         try:
-            report = json.loads(bytes(self.report[1 + protocol.HEADER.size :]).decode("utf-8", "replace"))
+            report = json.loads(bytes(frame[protocol.HEADER.size : size]).decode("utf-8", "replace"))
         except ValueError:
-            return None
-        return report if isinstance(report, dict) else None
+            report = None
+        kinds = ("ok", "error", "memory") if self.running else ("setup_error",)
+        if len(frame) > size or not isinstance(report, dict) or report.get("kind") not in kinds:
+            return {
+                "kind": "error",
+                "exception_type": "SandboxReportError",
+                "exception_message": "the program wrote to the sandbox's report pipe (fd 4); its result is void",
+            }
+        return report
 
 
 @dataclass
@@ -158,8 +181,10 @@ def _read_available(fd: int, stream: str, capture: Capture) -> bool:
 def _supervise(child: Child, capture: Capture, wall_time: float) -> tuple[str, float]:
     """Follow one program from the moment its child takes it until it reports or must be stopped.
 
-    Returns the reason (``reported``, ``exited``, ``timeout``, ``output``, or ``gone`` when the child
-    exited without taking a program) and the time the program started.
+    Returns the reason (``reported`` when it exited after a whole report, ``exited``, ``timeout``,
+    ``output``, or ``gone`` when the child exited without taking a program) and the time the
+    program started. A report counts only once the child has exited, so that anything the program
+    wrote to the report pipe besides it is seen.
     """
     selector = selectors.DefaultSelector()
     pidfd = os.pidfd_open(child.pid)
@@ -173,9 +198,11 @@ def _supervise(child: Child, capture: Capture, wall_time: float) -> tuple[str, f
             if timeout is not None and timeout <= 0:
                 return "timeout", started
             for key, _ in selector.select(timeout):
-                if key.data == "exit":
+                if key.data == "exit":  # a report counts once its writer is gone: nothing can follow it
                     report_fd = next(fd for fd, stream in child.pipes.items() if stream == "report")
                     _read_available(report_fd, "report", capture)
+                    if capture.started and capture.report_complete():
+                        return "reported", started or time.monotonic()
                     return ("exited" if capture.started else "gone"), started or time.monotonic()
                 if not _read_available(key.fd, key.data, capture):
                     selector.unregister(key.fd)
@@ -184,8 +211,6 @@ def _supervise(child: Child, capture: Capture, wall_time: float) -> tuple[str, f
                     deadline = started + wall_time
                 if capture.over_limit:
                     return "output", started
-                if key.data == "report" and capture.report_complete():
-                    return "reported", started
     finally:
         selector.close()
         os.close(pidfd)
@@ -243,8 +268,8 @@ def _classify(
     if report is not None and report.get("kind") in ("ok", "error", "memory", "setup_error"):
         return report["kind"], report.get("exception_type"), report.get("exception_message")
     code = os.WEXITSTATUS(status) if status is not None else -1
-    if code == 0:
-        return "ok", None, None
+    if code == 0:  # os._exit(0), or the report pipe closed: nothing says how the program ended
+        return "error", "SandboxReportError", "the program ended without reporting its result (os._exit?)"
     return "error", None, f"the program exited with status {code}"
 
 
