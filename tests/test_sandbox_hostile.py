@@ -621,3 +621,49 @@ def test_a_source_that_is_not_text_is_an_error_not_a_crash():
         assert result.status is SandboxStatus.ERROR and result.exception_type == "UnicodeEncodeError"
         assert "index 5" in result.exception_message
         _assert_healthy(sandbox)
+
+
+# --------------------------------------------------------------------------- what a program leaves behind
+LITTER = {
+    "deep_nest": "import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\nopen('x', 'w').close()",
+    "chmod_000": "import os\nos.makedirs('a/b/c')\nopen('a/b/c/x', 'w').close()\nos.chmod('a/b', 0)\nos.chmod('a', 0)",
+}
+
+
+@pytest.mark.parametrize("litter", list(LITTER))
+def test_litter_of_any_shape_is_cleaned_up(mode, litter):
+    sandbox = Sandbox(_policy(mode, allowed_imports=None, wall_time=20.0, cpu_time=20.0), workers=1)
+    scratch = Path(sandbox._workers[0].scratch) if sandbox._workers[0].scratch else None
+    for _ in range(2):  # the second run starts from the first one's litter
+        assert sandbox.run(LITTER[litter]).ok
+        _assert_healthy(sandbox)
+    listing = sandbox.run("import os\nprint(os.listdir('.'))")
+    assert listing.stdout == "[]\n", "the next program saw the litter"
+    sandbox.close()
+    assert scratch is None or not scratch.exists(), "the worker's scratch folder leaked"
+
+
+def test_remove_tree_handles_depth_permissions_and_links(tmp_path):
+    from hf_reft.sandbox._worker.hfsb_cleanup import remove_tree
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    top = tmp_path / "top"
+    deep = top
+    for _ in range(2500):  # deeper than Python's recursion limit, longer than PATH_MAX
+        deep = deep / "d"
+    os.makedirs(top)
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(2500):
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+    os.symlink(outside, "link", dir_fd=fd)
+    os.close(fd)
+    (top / "locked").mkdir()
+    (top / "locked" / "f").write_text("x")
+    (top / "locked").chmod(0)
+    remove_tree(top)
+    assert not top.exists() and (outside / "keep").read_text() == "x"  # the link's target survives
+    remove_tree(top)  # a missing path is fine

@@ -9,7 +9,6 @@ import ctypes
 import fcntl
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hf_reft.sandbox._worker import hfsb_protocol as protocol
+from hf_reft.sandbox._worker.hfsb_cleanup import remove_tree
 from hf_reft.sandbox.policy import BASE_LAYERS, LAYER_NAMES, SandboxPolicy
 from hf_reft.sandbox.result import SandboxError, SandboxResult, SandboxStatus
 
@@ -305,7 +305,8 @@ class _Worker:
                 self.process.wait()
             self.process = None
         if self.scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_tree(self.scratch)
             self.scratch = None
         if self.uid_lease is not None:  # after the worker is gone: no process of the uid is left
             self.uid_lease.release()

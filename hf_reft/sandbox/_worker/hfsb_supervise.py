@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import selectors
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import hfsb_child
 import hfsb_isolation as iso
 import hfsb_protocol as protocol
+from hfsb_cleanup import remove_tree
 
 if TYPE_CHECKING:
     from hfsb_cgroups import WorkerCgroups
@@ -121,7 +121,8 @@ def _prepare_workdir(state: ZygoteState) -> str:
         owner = os.getuid() if state.uid is None else state.uid
         if info.st_mode == 0o40700 and info.st_uid == owner and not os.listdir(workdir):
             return workdir  # still empty and untouched: reuse it
-    shutil.rmtree(workdir, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        remove_tree(workdir)
     os.mkdir(workdir, 0o700)
     if state.uid is not None:
         os.chown(workdir, state.uid, state.gid)
@@ -135,7 +136,8 @@ def _clean_shared_memory(state: ZygoteState) -> None:
         for entry in os.listdir("/dev/shm"):
             path = os.path.join("/dev/shm", entry)
             if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    remove_tree(path)
             else:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
