@@ -667,3 +667,48 @@ def test_remove_tree_handles_depth_permissions_and_links(tmp_path):
     remove_tree(top)
     assert not top.exists() and (outside / "keep").read_text() == "x"  # the link's target survives
     remove_tree(top)  # a missing path is fine
+
+
+# --------------------------------------------------------------------------- the sandbox ending mid-program
+HOST = """
+import sys
+from hf_reft.sandbox import Sandbox, SandboxPolicy
+sys.path.insert(0, sys.argv[1])
+from test_sandbox_hostile import ESCAPE, _policy
+box = Sandbox(_policy(sys.argv[2], wall_time=60.0, cpu_time=60.0), workers=1)
+print(box.run(ESCAPE, args=(sys.argv[3], "60")).status, flush=True)
+"""
+
+
+def _escapees(marker: str) -> list[int]:
+    """The ``sleep <marker>`` processes (not the host whose arguments hold the marker too)."""
+    return [pid for pid in _processes_with(marker) if _cmdline(pid).startswith(b"sleep\0")]
+
+
+def _cmdline(pid: int) -> bytes:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
+
+
+@pytest.mark.parametrize("ending", ["close", "host_killed"])
+def test_escapees_end_with_the_sandbox_mid_program(mode, ending):
+    """A program still running (its escapee too) when the host closes the sandbox or dies leaves nothing."""
+    marker = f"{random.randint(1000, 9999)}.{random.randint(10**8, 10**9)}"
+    if ending == "close":
+        sandbox = Sandbox(_policy(mode, wall_time=60.0, cpu_time=60.0), workers=1)
+        runner = threading.Thread(target=lambda: sandbox.run(ESCAPE, args=(marker, "60")))
+        runner.start()
+        assert _wait_until(lambda: bool(_escapees(marker)), timeout=20), "the escapee never started"
+        sandbox.close()
+        runner.join(timeout=30)
+        assert not runner.is_alive()
+    else:
+        host = subprocess.Popen([sys.executable, "-c", HOST, str(Path(__file__).parent), mode, marker])
+        try:
+            assert _wait_until(lambda: bool(_escapees(marker)), timeout=60), "the escapee never started"
+            host.kill()
+        finally:
+            host.kill()
+            host.wait()
+    assert _wait_until(lambda: not _escapees(marker), timeout=10), "an escapee outlived the sandbox"

@@ -297,9 +297,18 @@ class _Worker:
                 os.close(fd)
         self.request_fd = self.response_fd = -1
         if self.process is not None:
-            try:
-                self.process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
+            # An idle worker ends on its own once its pipes close; a busy one is told to end: on
+            # SIGTERM the launcher kills and reaps every process below it (escapees included).
+            for ask in (None, self.process.terminate):
+                if ask is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        ask()
+                try:
+                    self.process.wait(timeout=0.5 if ask is None else 5)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            else:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()

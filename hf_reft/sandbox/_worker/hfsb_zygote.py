@@ -19,6 +19,7 @@ import contextlib
 import gc
 import importlib
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass, field
@@ -321,9 +322,32 @@ def _wait_for(zygote: int, pid_ns: bool) -> None:
         iso.reap_all_children(kill_everyone_in_namespace=False)
 
 
+def _end_on_sigterm(cgroups: cg.WorkerCgroups | None) -> None:
+    """SIGTERM (the host's ``stop()``, or the host's death): kill the zygote and every process below it,
+    reap them, remove the cgroups, exit.
+
+    Without a PID namespace the launcher is a child subreaper, so the orphans of a killed zygote or
+    child (``setsid`` + double-fork escapees included) are re-parented here and killed round by
+    round; with one, killing the zygote (its PID 1) makes the kernel kill the whole namespace.
+    """
+
+    def end(signum: int, frame: Any) -> None:
+        iso.reap_all_children(kill_everyone_in_namespace=False)
+        if cgroups is not None:
+            cgroups.remove()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, end)
+
+
 def launcher_main(request_fd: int, response_fd: int, host_pid: int) -> None:
-    """Entry point of a worker: configure, fork the zygote into its namespaces, wait, clean up."""
-    iso.set_parent_death_signal()
+    """Entry point of a worker: configure, fork the zygote into its namespaces, wait, clean up.
+
+    The launcher gets SIGTERM when the host stops the worker or dies (its parent-death signal), and
+    then takes every process of the worker with it (:func:`_end_on_sigterm`).
+    """
+    _end_on_sigterm(None)
+    iso.set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != host_pid:
         return
     config = protocol.read_message(request_fd)
@@ -340,8 +364,10 @@ def launcher_main(request_fd: int, response_fd: int, host_pid: int) -> None:
             pid_ns = True
     if not pid_ns:
         iso.set_child_subreaper()
+    _end_on_sigterm(cgroups)
     zygote = os.fork()
     if zygote == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _zygote_main(config, (request_fd, response_fd), cgroups, pid_ns)
     os.close(request_fd)
     os.close(response_fd)
