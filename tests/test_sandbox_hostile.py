@@ -712,3 +712,34 @@ def test_escapees_end_with_the_sandbox_mid_program(mode, ending):
             host.kill()
             host.wait()
     assert _wait_until(lambda: not _escapees(marker), timeout=10), "an escapee outlived the sandbox"
+
+
+CAPABILITIES = """
+import ctypes, errno, socket
+libc = ctypes.CDLL(None, use_errno=True)
+header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable; twice (capabilities 0-31, 32-63)
+libc.capget(header, data)
+bounding = [cap for cap in range(41) if libc.prctl(23, cap, 0, 0, 0) == 1]  # PR_CAPBSET_READ
+print("effective", hex(data[0] | data[3] << 32), "permitted", hex(data[1] | data[4] << 32), "bounding", bounding)
+try:
+    socket.sethostname(socket.gethostname())  # the same name: harmless even where it succeeds
+    print("sethostname allowed")
+except PermissionError:
+    print("sethostname refused")
+libc.syscall(169, 0, 0, 0, 0)  # reboot(2) with no magic: EPERM without CAP_SYS_BOOT, else EINVAL
+print("reboot", errno.errorcode[ctypes.get_errno()])
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="a same-uid program of a non-root host has no capabilities to drop")
+@pytest.mark.parametrize("mode_name", ["same_uid", "bare"])
+def test_a_same_uid_program_of_a_root_host_has_no_capabilities(mode_name):
+    with Sandbox(_policy(mode_name), workers=1) as sandbox:
+        result = sandbox.run(CAPABILITIES)
+    assert result.ok, result
+    assert result.stdout.splitlines() == [
+        "effective 0x0 permitted 0x0 bounding []",
+        "sethostname refused",
+        "reboot EPERM",
+    ]

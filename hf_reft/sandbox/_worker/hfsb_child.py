@@ -135,6 +135,8 @@ def prepare(setup: dict[str, Any]) -> dict[str, int]:
         other_processes = 0
     else:
         other_processes = iso.count_tasks_of_uid(os.getuid()) - 1  # not counting ourselves
+        if os.geteuid() == 0:  # same uid as a root host: uid 0 stays, its capabilities go
+            iso.drop_capabilities()
     iso.set_dumpable(True)
     iso.set_no_new_privs()
     if setup["seccomp"] is not None:

@@ -273,6 +273,44 @@ def drop_privileges(uid: int, gid: int) -> None:
         raise OSError(errno.EPERM, "privilege drop did not take effect")
 
 
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities() -> None:
+    """Give up every capability for good: bounding set, ambient set, then the effective, permitted and
+    inheritable sets (``capset(2)``). For a program that keeps the host's uid 0 (``same_uid`` as root),
+    so that it cannot reboot, load kernel modules, change the hostname, read the kernel log, ...
+    """
+    with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as handle:
+        last = int(handle.read())
+    for capability in range(last + 1):
+        prctl(PR_CAPBSET_DROP, capability)
+    with contextlib.suppress(OSError):  # kernels before 4.3 have no ambient set
+        zero = ctypes.c_ulong(0)
+        result = libc.prctl(
+            ctypes.c_int(PR_CAP_AMBIENT), ctypes.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL), zero, zero, zero
+        )
+        check_result(result, "prctl(PR_CAP_AMBIENT)")
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    check_result(libc.capset(ctypes.byref(header), data), "capset")
+
+
 # --------------------------------------------------------------------------- process trees
 def last_pid() -> int:
     """The last pid allocated in this PID namespace (-1 if unknown)."""
