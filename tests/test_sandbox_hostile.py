@@ -743,3 +743,26 @@ def test_a_same_uid_program_of_a_root_host_has_no_capabilities(mode_name):
         "sethostname refused",
         "reboot EPERM",
     ]
+
+
+MEMFD_HOG = """
+import os
+fd = os.memfd_create("hog")
+block = b"x" * (1 << 20)
+for _ in range(320):
+    os.write(fd, block)
+print("held 320 MiB")
+"""
+
+
+def test_memory_in_a_memfd_counts_or_is_refused(mode):
+    with Sandbox(_policy(mode, memory_bytes=64 << 20, wall_time=20.0, cpu_time=20.0), workers=1) as sandbox:
+        result = sandbox.run(MEMFD_HOG)
+        assert "held" not in result.stdout, f"320 MiB held against a 64 MiB policy in {mode}"
+        if not sandbox.layers.get("memory_cgroup"):
+            assert result.exception_type == "PermissionError", result  # memfd_create refused
+            assert any("memfd_create is refused" in note for note in sandbox._notes)
+        else:  # the memory cgroup counts it (or max_file_bytes stops the file first)
+            assert not result.ok, result
+        assert sandbox.run("import sys\nprint(sys.stdin.read())", stdin="in").stdout == "in\n"
+        _assert_healthy(sandbox)

@@ -60,9 +60,15 @@ def _keep_only(request_fd: int, report_fd: int, landlock_fd: int | None) -> None
 
 
 def _set_stdin(data: bytes | None) -> None:
+    """The program's standard input: a memory file, or (where seccomp refuses those) an unlinked file
+    in the working directory."""
     if data is None:
         return
-    fd = os.memfd_create("stdin")
+    try:
+        fd = os.memfd_create("stdin")
+    except PermissionError:
+        fd = os.open(".stdin", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.unlink(".stdin")
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     os.dup2(fd, 0)
@@ -146,6 +152,7 @@ def prepare(setup: dict[str, Any]) -> dict[str, int]:
                 seccomp["deny_network"],
                 tuple(seccomp["protected_pids"]),
                 os.getpid() if seccomp["signal_only_self"] else None,
+                seccomp["deny_memory_files"],
             )
         )
     baseline = {"address_space": iso.address_space_bytes(), "other_processes": other_processes}

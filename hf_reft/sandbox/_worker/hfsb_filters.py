@@ -21,11 +21,13 @@ _SYSCALLS = {
         "arch": 0xC000003E, "socket": 41, "kill": 62, "tkill": 200, "tgkill": 234, "ptrace": 101,
         "process_vm_readv": 310, "process_vm_writev": 311, "perf_event_open": 298, "bpf": 321,
         "userfaultfd": 323, "keyctl": 250, "add_key": 248, "request_key": 249, "kcmp": 312,
+        "memfd_create": 319,
     },
     "aarch64": {
         "arch": 0xC00000B7, "socket": 198, "kill": 129, "tkill": 130, "tgkill": 131, "ptrace": 117,
         "process_vm_readv": 270, "process_vm_writev": 271, "perf_event_open": 241, "bpf": 280,
         "userfaultfd": 282, "keyctl": 219, "add_key": 217, "request_key": 218, "kcmp": 272,
+        "memfd_create": 279,
     },
 }  # fmt: skip
 _GENERIC_SYSCALLS = {"io_uring_setup": 425, "pidfd_send_signal": 424, "pidfd_open": 434, "pidfd_getfd": 438}
@@ -56,7 +58,12 @@ def _assemble(program: list[tuple]) -> bytes:
     return b"".join(code)
 
 
-def seccomp_program(deny_network: bool, protected_pids: tuple[int, ...], own_pid: int | None = None) -> bytes:
+def seccomp_program(
+    deny_network: bool,
+    protected_pids: tuple[int, ...],
+    own_pid: int | None = None,
+    deny_memory_files: bool = False,
+) -> bytes:
     """A seccomp BPF program that narrows what a sandboxed process can do to others.
 
     It refuses (``EPERM``): foreign syscall ABIs; ``ptrace`` and the other ways into another
@@ -64,7 +71,8 @@ def seccomp_program(deny_network: bool, protected_pids: tuple[int, ...], own_pid
     -1 included) and of ``protected_pids`` (the host and the worker) -- or, with ``own_pid`` (for
     programs that share a uid with other processes), of anything but ``own_pid`` and its own
     process group; and, with ``deny_network``, ``socket()`` for anything but ``AF_UNIX`` plus
-    ``io_uring``.
+    ``io_uring``; and, with ``deny_memory_files`` (no memory cgroup counts them), ``memfd_create``,
+    whose pages ``RLIMIT_AS`` does not count until they are mapped.
     """
     machine = platform.machine()
     if machine not in _SYSCALLS:
@@ -78,6 +86,8 @@ def seccomp_program(deny_network: bool, protected_pids: tuple[int, ...], own_pid
     ]
     program += [(_BPF_JEQ, numbers[name], "deny", None) for name in _ALWAYS_DENIED]
     program += [(_BPF_JEQ, numbers[name], "check_pid", None) for name in ("kill", "tkill", "tgkill")]
+    if deny_memory_files:
+        program += [(_BPF_JEQ, numbers["memfd_create"], "deny", None)]
     if deny_network:
         program += [(_BPF_JEQ, numbers["io_uring_setup"], "deny", None)]
         program += [(_BPF_JEQ, numbers["socket"], "check_socket", None)]

@@ -197,15 +197,28 @@ def _seccomp_setup(config: dict[str, Any], layers: Layers, pid_namespace: bool) 
     protected = [1] if pid_namespace else [config["host_pid"], os.getppid(), os.getpid()]
     shared_uid = not (os.geteuid() == 0 and config["drop_privileges"])
     shared_uid = shared_uid and not layers.active.get("landlock_signal_scope", False)
-    seccomp = {"deny_network": deny_network, "protected_pids": protected, "signal_only_self": shared_uid}
+    deny_memfd = not layers.active.get("memory_cgroup", False)
+    seccomp = {
+        "deny_network": deny_network,
+        "protected_pids": protected,
+        "signal_only_self": shared_uid,
+        "deny_memory_files": deny_memfd,
+    }
     try:
-        filters.seccomp_program(deny_network, tuple(protected), os.getpid() if shared_uid else None)
+        filters.seccomp_program(
+            deny_network, tuple(protected), os.getpid() if shared_uid else None, deny_memfd
+        )
     except OSError as error:
         layers.set("seccomp_process_filter", False, str(error))
         layers.set("seccomp_network_filter", False, str(error))
         return None
     layers.set("seccomp_process_filter", True)
     layers.set("seccomp_network_filter", deny_network)
+    if deny_memfd:
+        layers.notes.append(
+            "no memory cgroup: memory_bytes is each process's RLIMIT_AS (memfd_create is refused, since its "
+            "pages escape that limit); disk_bytes is not enforced beyond max_file_bytes per file"
+        )
     return seccomp
 
 
