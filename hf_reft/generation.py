@@ -14,7 +14,20 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["Completion", "Generator", "SamplingParams", "TransformersGenerator"]
+__all__ = ["Completion", "Generator", "SamplingParams", "TransformersGenerator", "left_pad"]
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_token_id: int, device: Any = None) -> dict[str, torch.Tensor]:
+    """``generate()`` inputs for prompts of different lengths: ``input_ids`` and ``attention_mask``,
+    both ``[len(rows), longest row]``, padded on the left (as decoder-only generation needs)."""
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if row:
+            input_ids[i, width - len(row) :] = torch.tensor(list(row), dtype=torch.long)
+            attention_mask[i, width - len(row) :] = 1
+    return {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
 
 
 @dataclass(frozen=True)
@@ -90,14 +103,7 @@ class TransformersGenerator:
 
     def _encode(self, prompts: Sequence[str]) -> tuple[dict[str, torch.Tensor], list[list[int]]]:
         ids = [self.tokenizer(p, add_special_tokens=self.add_special_tokens)["input_ids"] for p in prompts]
-        width = max(len(x) for x in ids)
-        input_ids = torch.full((len(ids), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, row in enumerate(ids):
-            input_ids[i, width - len(row) :] = torch.tensor(row)
-            attention_mask[i, width - len(row) :] = 1
-        device = next(self.model.parameters()).device
-        return {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}, ids
+        return left_pad(ids, self.pad_token_id, next(self.model.parameters()).device), ids
 
     def _split_response(self, row: list[int]) -> tuple[list[int], bool]:
         """Cut a generated row at its first EOS (kept); pad after it is dropped.

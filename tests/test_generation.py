@@ -67,3 +67,11 @@ def test_the_old_import_path_still_works_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="moved to hf_reft.generation"):
         old = importlib.import_module("hf_reft.reinforced.generation")
     assert old.TransformersGenerator is TransformersGenerator and old.SamplingParams is SamplingParams
+
+
+def test_left_pad_pads_on_the_left_with_a_mask():
+    from hf_reft.generation import left_pad
+
+    inputs = left_pad([[5, 6, 7], [8], []], pad_token_id=0)
+    assert inputs["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8], [0, 0, 0]]
+    assert inputs["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1], [0, 0, 0]]

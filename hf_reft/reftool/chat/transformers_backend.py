@@ -169,24 +169,18 @@ class TransformersChatBackend(_CheckedChatBackend):
         """
         import torch
 
+        from ...generation import left_pad
+
         try:
-            width = max(len(r.prompt) for r in batch)
-            pad = self._pad_id
-            input_ids = torch.tensor([[pad] * (width - len(r.prompt)) + r.prompt for r in batch])
-            attention_mask = torch.tensor(
-                [[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in batch]
-            )
+            inputs = left_pad([r.prompt for r in batch], self._pad_id, self.model.device)
+            width = inputs["input_ids"].shape[1]
             first = batch[0]
             generation = self._generation_kwargs(
                 max(r.max_new_tokens for r in batch), first.temperature, list(first.stops)
             )
             self.batch_sizes.append(len(batch))
             with torch.inference_mode():
-                output = self.model.generate(
-                    input_ids=input_ids.to(self.model.device),
-                    attention_mask=attention_mask.to(self.model.device),
-                    **generation,
-                )
+                output = self.model.generate(**inputs, **generation)
             ends = self._end_ids()
             for row, request in zip(output[:, width:].tolist(), batch, strict=True):
                 tokens = row[: request.max_new_tokens]
