@@ -12,9 +12,11 @@ if TYPE_CHECKING:
         NAMED_DATASETS,
         DatasetSpec,
         DataSource,
+        check_columns,
         default_data_dir,
         load_data,
         load_named_dataset,
+        source_name,
     )
     from .tokenization import IGNORE_INDEX, format_prompt, prepare_supervised_dataset, tokenize_example
 
@@ -25,6 +27,7 @@ __all__ = [
     "DataSource",
     "DatasetSpec",
     "SupervisedCollator",
+    "check_columns",
     "check_no_overlap",
     "default_data_dir",
     "format_prompt",
@@ -32,6 +35,7 @@ __all__ = [
     "load_named_dataset",
     "normalize_question",
     "prepare_supervised_dataset",
+    "source_name",
     "tokenize_example",
 ]
 

@@ -196,8 +196,24 @@ def looks_like_hub_dataset(name: str) -> bool:
     return "/" in name and Path(name).suffix.lower() not in FILE_BUILDERS and looks_like_repo_id(name)
 
 
+def source_name(source: Any) -> str:
+    """How messages name a data source: its name, id or path, or ``"custom data"`` for rows in memory."""
+    return str(source) if isinstance(source, str | os.PathLike | DataSource) else "custom data"
+
+
+def check_columns(dataset: Any, columns: dict[str, str], source: Any) -> None:
+    """Raise ``ValueError`` for the first of ``columns`` (column → the flag or argument that names it)
+    missing from ``dataset``, naming the columns it has and the fix."""
+    for column, flag in columns.items():
+        if column not in dataset.column_names:
+            raise ValueError(
+                f"{source_name(source)} has no column {column!r} (it has {', '.join(dataset.column_names)}); "
+                f"name the right one with {flag}."
+            )
+
+
 def load_data(
-    source: str | os.PathLike[str] | DataSource,
+    source: str | os.PathLike[str] | DataSource | Any,
     data_dir: str | os.PathLike[str] | None = None,
     *,
     config: str | None = None,
@@ -209,7 +225,8 @@ def load_data(
     dataset id (see the module docstring). Returns it with its :class:`DatasetSpec` (named sets only).
 
     Args:
-        source: what to load.
+        source: what to load; a :class:`datasets.Dataset` or a list of row dicts is taken as it is
+            (with ``limit`` applied), so that every loader takes data in memory the same way.
         data_dir: the shared data folder, for named sets.
         config: the Hub dataset's configuration (e.g. ``"main"`` for ``openai/gsm8k``).
         split: the split of a Hub dataset, a folder or a saved ``DatasetDict``; default
@@ -220,6 +237,11 @@ def load_data(
 
     if limit is not None and limit <= 0:
         raise ValueError(f"limit must be positive, got {limit}.")
+    if not isinstance(source, str | os.PathLike | DataSource):  # rows in memory
+        from datasets import Dataset
+
+        dataset = source if hasattr(source, "column_names") else Dataset.from_list(list(source))
+        return (dataset.select(range(min(limit, len(dataset)))) if limit is not None else dataset), None
     if isinstance(source, DataSource):
         source, config, split = source.source, config or source.config, split or source.split
     name = str(source)

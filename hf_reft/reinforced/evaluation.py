@@ -96,30 +96,15 @@ def load_questions(
     of ``limit`` (in data order). Returns the questions and the benchmark whose answer rules apply
     (``"svamp"``/``"gsm8k"`` for named sets, ``"numeric"`` otherwise).
     """
-    from ..data import DataSource, load_data
+    from ..data import check_columns, load_data
 
-    benchmark = "numeric"
-    if isinstance(data, str | os.PathLike | DataSource):
-        dataset, spec = load_data(
-            data if isinstance(data, DataSource) else str(data), data_dir, default_split="test"
-        )
-        if spec is not None:
-            question_column = question_column or spec.question
-            answer_column = answer_column or spec.answer
-            benchmark = spec.benchmark
-        rows: Sequence[dict[str, Any]] = dataset
-        columns = dataset.column_names
-    else:
-        rows = list(data)
-        columns = sorted(rows[0]) if rows else []
-    question_column = question_column or "question"
-    answer_column = answer_column or "answer_value"
-    missing = [c for c in (question_column, answer_column) if c not in columns]
-    if missing:
-        raise ValueError(
-            f"The test data lacks column(s) {missing} (it has {sorted(columns)}); "
-            "pass --question-column / --answer-column."
-        )
+    rows, spec = load_data(data, data_dir, default_split="test")
+    question_column = question_column or (spec.question if spec else "question")
+    answer_column = answer_column or (spec.answer if spec else "answer_value")
+    benchmark = spec.benchmark if spec else "numeric"
+    if len(rows) == 0:
+        raise ValueError("The test data is empty.")
+    check_columns(rows, {question_column: "--question-column", answer_column: "--answer-column"}, data)
     indices = list(range(len(rows)))
     if limit is not None:
         if limit <= 0:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import hub
-from ..data import DataSource, check_no_overlap, format_prompt, load_data
+from ..data import check_columns, check_no_overlap, format_prompt, load_data, source_name
 from .configuration import ReinforcedConfig
 from .prompts import PromptFormat, get_format
 from .rewards import RewardFunction
@@ -88,22 +88,11 @@ def _load_questions(
     default_split: str = "train",
 ) -> tuple[Any, str, str, str]:
     """``(dataset, name, question column, answer column)``."""
-    if isinstance(data, str | os.PathLike | DataSource):
-        source = data if isinstance(data, DataSource) else str(data)
-        dataset, spec = load_data(source, data_dir, limit=limit, default_split=default_split)
-        name = str(data)
-    else:
-        dataset, spec, name = data, None, "custom data"
-        if limit is not None:
-            dataset = dataset.select(range(min(limit, len(dataset))))
+    dataset, spec = load_data(data, data_dir, limit=limit, default_split=default_split)
     question = question_column or (spec.question if spec else fmt.question_column)
     answer = answer_column or (spec.answer if spec else fmt.answer_column)
-    for column, flag in ((question, "--question-column"), (answer, "--answer-column")):
-        if column not in dataset.column_names:
-            raise ValueError(
-                f"{name} has no column {column!r} (it has {dataset.column_names}); name the right one with {flag}."
-            )
-    return dataset, name, question, answer
+    check_columns(dataset, {question: "--question-column", answer: "--answer-column"}, data)
+    return dataset, source_name(data), question, answer
 
 
 def _with_prompts(dataset: Any, fmt: PromptFormat, question: str, tokenizer: Any, chat: bool) -> Any:

@@ -30,11 +30,12 @@ from typing import Any
 from .. import hub
 from ..data import (
     NAMED_DATASETS,
-    DataSource,
     SupervisedCollator,
+    check_columns,
     check_no_overlap,
     load_data,
     prepare_supervised_dataset,
+    source_name,
 )
 from .prompts import PromptFormat, get_format
 
@@ -164,12 +165,7 @@ def prepare_warmup_dataset(
     fmt = get_format(format)
     question = question_column or fmt.question_column
     target = target_column or fmt.target_column
-    missing = [c for c in (question, target) if c not in dataset.column_names]
-    if missing:
-        raise ValueError(
-            f"The training data lacks column(s) {missing} (it has {sorted(dataset.column_names)}); "
-            "pass --question-column / --target-column."
-        )
+    check_columns(dataset, {question: "--question-column", target: "--target-column"}, "The training data")
     if len(dataset) == 0:
         raise ValueError("The training data is empty.")
     _check_targets_match_format(dataset[target][:50], fmt)
@@ -397,13 +393,8 @@ def _final_loss(log_history: Sequence[dict[str, Any]]) -> float | None:
 def _load_train_data(train_data: Any, fmt: PromptFormat, data_dir: Any, limit: int | None) -> tuple[Any, str]:
     if train_data is None:
         train_data = fmt.train_set
-    if isinstance(train_data, str | os.PathLike | DataSource):
-        source = train_data if isinstance(train_data, DataSource) else str(train_data)
-        dataset, _ = load_data(source, data_dir, limit=limit)
-        return dataset, str(train_data)
-    if limit is not None:
-        train_data = train_data.select(range(min(limit, len(train_data))))
-    return train_data, "custom data"
+    dataset, _ = load_data(train_data, data_dir, limit=limit)
+    return dataset, source_name(train_data)
 
 
 def _check_leak(

@@ -238,11 +238,13 @@ def _load_data(
 
 
 def _column(explicit: str | None, spec_value: str | None, fallback: str, dataset: Any, flag: str) -> str:
+    from ..data import check_columns
+
     column = explicit or spec_value or fallback
-    if column not in dataset.column_names:
-        raise UsageError(
-            f"Column {column!r} is not in the data (it has {', '.join(dataset.column_names)}); pass {flag}."
-        )
+    try:
+        check_columns(dataset, {column: flag}, "The data")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     return column
 
 
