@@ -175,7 +175,7 @@ def test_fixed_subsets_of_the_svamp_test_set():
     assert [q.index for q in sample] == sorted(q.index for q in sample)
     gsm, bench = load_questions("gsm8k-test", data_dir=SHARED, limit=2)
     assert bench == "gsm8k" and gsm[0].gold == "18"
-    with pytest.raises(ValueError, match="custom data has no column 'question'.*--question-column"):
+    with pytest.raises(ValueError, match=r"custom data has no column 'question'.*--question-column"):
         load_questions([{"text": "q", "answer_value": 1}])
 
 

@@ -145,7 +145,7 @@ def test_format_and_columns_are_checked(tok):
         prepare_warmup_dataset(Dataset.from_list(nl_rows()), tok, "program")
     with pytest.raises(ValueError, match="--format nl"):
         prepare_warmup_dataset(Dataset.from_list(program_rows()), tok, "nl")
-    with pytest.raises(ValueError, match="has no column 'answer_cot'.*--target-column"):
+    with pytest.raises(ValueError, match=r"has no column 'answer_cot'.*--target-column"):
         prepare_warmup_dataset(Dataset.from_list([{"question": "q", "answer": "a"}]), tok, "nl")
 
 
