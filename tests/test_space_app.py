@@ -433,3 +433,30 @@ def test_closing_a_solve_stops_the_model(space_dir: Path) -> None:
         if counts[-1] == counts[-2] == counts[-3]:
             break
     assert counts[-1] == counts[-2] == counts[-3] and counts[-1] < 1000  # stopped long before the end
+
+
+def test_untrusted_tool_text_cannot_leave_its_block():
+    from markdown_it import MarkdownIt
+
+    from hf_reft.reftool.toolbox import Tool, Toolbox, ToolboxSection, ValidationExample, ValidationRecord
+    from hf_reft.space.render import section_markdown
+
+    code = 'def evil():\n    """````\n</code><script>alert(1)</script>\n# Owned"""\n    return 1\n'
+    tool = Tool(
+        "evil",
+        "Looks fine\n# Heading [click](http://attacker.example) <img src=x onerror=alert(1)> `x`",
+        code,
+        ValidationExample(
+            problem="p\n## Injected", solution="print(evil())\n````\n# After", expected_answer="1"
+        ),
+        ValidationRecord(status="passed", attempts=1),
+    )
+    box = Toolbox({"title": "Book"}, model="scripted")
+    box.add_section(ToolboxSection("s1", "1.1", "Section"), [tool], chapter=(1, "Chapter"))
+    page = MarkdownIt("commonmark").render(section_markdown(box, "s1"))
+    assert "<h1>" not in page and "<h2>Injected" not in page and "<a " not in page
+    assert "<script>" not in page and "<img" not in page
+    # the tool's code, fence-breaking backticks included, is one code block, shown as written
+    blocks = re.findall(r"<pre><code[^>]*>(.*?)</code></pre>", page, flags=re.S)
+    assert any("&lt;/code&gt;&lt;script&gt;" in b and "# Owned" in b for b in blocks)
+    assert any("````\n# After" in b for b in blocks)

@@ -46,14 +46,31 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
 def _code(text: str, language: str = "python") -> str:
-    fence = "````" if "```" in text else "```"
+    """A fenced code block that ``text`` cannot close: its fence is longer than any backtick run in it."""
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
     return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
+def _inline_code(text: Any) -> str:
+    """An inline code span that ``text`` cannot close (on one line)."""
+    flat = " ".join(str(text).split())
+    fence = "`" * (_longest_backtick_run(flat) + 1)
+    return f"{fence} {flat} {fence}"
+
+
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]#|~>])")
+
+
 def _escape(text: Any) -> str:
-    """Model-written text shown as text: no HTML, no Markdown headings/links hijacking the page."""
-    return html.escape(str(text), quote=False).replace("[", "\\[").replace("]", "\\]")
+    """Model-written text shown as text, inside the line it is put in: no HTML, no line breaks (so no
+    heading, list or fence can start), and Markdown's inline marks (emphasis, code, links) escaped."""
+    flat = " ".join(str(text).split())
+    return _MARKDOWN_INLINE.sub(r"\\\1", html.escape(flat, quote=False))
 
 
 @dataclass
@@ -193,7 +210,7 @@ def _tools_markdown(data: dict[str, Any]) -> str:
     parts = [f"**Tools chosen** ({len(chosen)} of {len(offered)} offered)"]
     for tool in chosen:
         parts.append(
-            f"#### `{_escape(tool.get('signature') or tool.get('name'))}`\n"
+            f"#### {_inline_code(tool.get('signature') or tool.get('name'))}\n"
             f"{_escape(tool.get('description', ''))}  \n"
             f"<small>chapter {tool.get('chapter')}, section {_escape(tool.get('section', ''))}</small>\n\n"
             + _code(str(tool.get("code") or ""))
@@ -326,7 +343,7 @@ def section_choices(toolbox: Toolbox, chapter: str | int | None) -> list[tuple[s
 
 
 def _tool_markdown(tool: Tool) -> str:
-    parts = [f"#### `{_escape(tool.signature)}`", _escape(tool.description), _code(tool.code)]
+    parts = [f"#### {_inline_code(tool.signature)}", _escape(tool.description), _code(tool.code)]
     example = tool.validation
     if example is not None:
         parts.append(
