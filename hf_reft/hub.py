@@ -36,6 +36,7 @@ __all__ = [
     "atomic_save",
     "card_template_path",
     "is_commit_hash",
+    "is_hub_cache_folder",
     "looks_like_repo_id",
     "pinned_revision",
     "push_to_hub",
@@ -339,6 +340,16 @@ def push_to_hub(save: Callable[[Path], Any], repo_id: str, **upload: Any) -> Any
 def is_commit_hash(revision: str | None) -> bool:
     """Whether ``revision`` is a full 40-hex commit hash."""
     return bool(revision) and _COMMIT_HASH.match(revision) is not None
+
+
+def is_hub_cache_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` lies in a Hugging Face cache snapshot (``.../models--org--name/snapshots/<commit>/...``,
+    any cache folder): files downloaded from the Hub, however the path was reached (links resolved)."""
+    parts = Path(path).expanduser().resolve().parts
+    return any(
+        parts[i] == "snapshots" and parts[i - 1].startswith(("models--", "datasets--", "spaces--"))
+        for i in range(1, len(parts) - 1)
+    )
 
 
 def resolve_folder(

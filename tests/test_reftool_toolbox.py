@@ -15,6 +15,7 @@ from hf_reft.reftool.toolbox import (
     FORMAT_VERSION,
     BuildStats,
     ToolboxFormatError,
+    UntrustedToolboxError,
     ValidationExample,
     ValidationRecord,
     check_tool_code,
@@ -323,3 +324,18 @@ print(json.dumps({{"index": toolbox.to_dict(), "untrusted": untrusted, "trusted"
     assert result["old_tools"] == ["density", "cube_volume", "moles_from_mass"]
     card = hub.api.model_info(repo_id).card_data
     assert card.library_name == "hf-reft" and card.license == "cc-by-4.0"
+
+
+def test_a_hub_cache_snapshot_loaded_by_path_is_not_trusted(saved, tmp_path):
+    import shutil
+
+    snapshot = tmp_path / "hub" / "models--someone--toolbox" / "snapshots" / ("a" * 40)
+    shutil.copytree(saved, snapshot)
+    (tmp_path / "alias").symlink_to(snapshot)
+    for path in (snapshot, tmp_path / "alias"):  # however the path is spelled
+        loaded = Toolbox.from_pretrained(path)
+        assert not loaded.trusted
+        with pytest.raises(UntrustedToolboxError, match="trust_remote_code=True"):
+            loaded.require_trusted()
+        assert Toolbox.from_pretrained(path, trust_remote_code=True).trusted
+    assert Toolbox.from_pretrained(saved).trusted  # a folder of this machine's own stays trusted

@@ -188,9 +188,10 @@ class ToolboxFilesMixin:
             name_or_path: a folder written by :meth:`save_pretrained`, or a Hub id.
             revision: branch, tag or commit of a Hub repo.
             trust_remote_code: allow the tools of a Hub toolbox to be run later (in the
-                sandbox). A local folder is trusted.
+                sandbox). A local folder is trusted, unless it is a snapshot in a Hugging Face
+                cache: trust follows where the files came from, not how the path is spelled.
         """
-        local = Path(name_or_path).expanduser().is_dir()
+        local = Path(name_or_path).expanduser().is_dir() and not hub.is_hub_cache_folder(name_or_path)
         folder = hub.resolve_folder(
             name_or_path,
             revision=revision,
