@@ -640,3 +640,17 @@ def test_a_tool_holding_the_exercises_data_is_refused(sandbox):
     code = "def p(n, t, v):\n    return 2 * n * 8.314 * t / v / 1000 * 60 + 3.5"
     draft = parse_tool_drafts(f"TOOL: p\nDESCRIPTION: d\n```python\n{code}\n```")[0]
     assert creator._given_in_tool(draft, gas) == "3.5"  # only the exercise's own datum
+
+
+def test_data_left_in_the_tool_block_goes_to_the_program_not_the_tool():
+    reply = (
+        "TOOL: wavelength\nDESCRIPTION: de Broglie wavelength.\nEXAMPLE: 6.6\n"
+        "```python\nimport math\nH = 6.626e-34\n\ndef wavelength(v_mps, m_kg):\n    return H / (m_kg * v_mps)\n\n"
+        "mass_kg = 9.109e-31\n```\n```python\nprint(wavelength(1.0e6, 9.109e-31))\n```"
+    )
+    (draft,) = parse_tool_drafts(reply)
+    assert "H = 6.626e-34" in draft.code and "mass_kg" not in draft.code  # the constant the tool reads stays
+    assert draft.program == "print(wavelength(1.0e6, 9.109e-31))"
+    # in one block, the data goes before the program that uses it
+    (draft,) = parse_tool_drafts(reply.replace("```\n```python\n", ""))
+    assert "mass_kg" not in draft.code and draft.program.startswith("mass_kg = 9.109e-31\nprint(")

@@ -154,8 +154,10 @@ def _split_code(code: str) -> tuple[str, str, list[str]]:
     """``code`` as (its definitions, the statements that use them, the functions it defines).
 
     Statements from the first one that calls a function defined in ``code`` (or prints) on are the
-    program; an ``if __name__ == "__main__":`` block counts as program too. Code that does not parse
-    is split only by regular expression (``def`` lines start the definitions).
+    program; an ``if __name__ == "__main__":`` block counts as program too, and so does an assignment
+    of a name no function reads as a global (an exercise's data, such as ``mass_kg = 9.1e-31``
+    written after the function: a tool holds only what its functions need). Code that does not
+    parse is split only by regular expression (``def`` lines start the definitions).
     """
     try:
         tree = ast.parse(code)
@@ -166,6 +168,7 @@ def _split_code(code: str) -> tuple[str, str, list[str]]:
     if not defined:
         return "", code, []
     lines = code.splitlines()
+    globals_read = _globals_read(tree)
     definitions: list[str] = []
     statements: list[str] = []
     in_program = False
@@ -182,10 +185,38 @@ def _split_code(code: str) -> tuple[str, str, list[str]]:
                 in_program = True
                 continue
             in_program = in_program or _uses(node, {*defined, "print"})
+            if not in_program and _is_unused_assignment(node, globals_read):
+                statements.append(source)  # data for the program, not part of the tool
+                continue
         (statements if in_program else definitions).append(source)
     if not statements:
         return code, "", defined
     return "\n\n".join(definitions), "\n".join(statements), defined
+
+
+def _globals_read(tree: ast.Module) -> set[str]:
+    """The names the module's functions and classes read without binding them (their globals)."""
+    read: set[str] = set()
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        bound = {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+        bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        loaded = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        read |= loaded - bound
+    return read
+
+
+def _is_unused_assignment(node: ast.stmt, globals_read: set[str]) -> bool:
+    """An assignment at module level whose names no function or class reads."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    else:
+        return False
+    names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return bool(names) and not names & globals_read
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
