@@ -186,8 +186,8 @@ print(f"{n * R * T / V:.3f} atm")
 
 def _problem(messages: Sequence[dict[str, str]]) -> str:
     text = messages[-1]["content"]
-    match = re.search(r"Problem: (.*?)\n\n", text, re.DOTALL)
-    return (match.group(1) if match else text).lower()
+    found = re.findall(r"Problem: (.*?)\n\n", text, re.DOTALL)  # the last: examples of use come first
+    return (found[-1] if found else text).lower()
 
 
 def _chapters(messages: Sequence[dict[str, str]]) -> str:

@@ -54,6 +54,7 @@ def _args(tmp_path, **overrides) -> trl.SFTConfig:
         "save_strategy": "no",
         "report_to": [],
         "use_cpu": True,
+        "bf16": False,  # TRL's default autocasts to bf16: the reload check compares fp32 logits
         "seed": 0,
         "dataset_num_proc": None,
         **overrides,

@@ -21,9 +21,11 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
    book's answer as a number it did not get from the problem (a program that prints the answer worked
    out by hand, or copied from the worked solution, proves nothing about the tool), and the program
    (after the tool's code) runs in the sandbox; the number it prints last must match one of the
-   numbers of the book's answer to one of those problems within ``rel_tol`` (default 2 %);
+   numbers of the book's answer to one of those problems within ``rel_tol`` (default 2 %); and the
+   tool's own code must not hold a number the problem gives (it would work on that data only);
 4. **cross-checks** a tool that passed on one problem when the section has another: the model writes
-   a program for another problem with the tool already defined (at most ``cross_checks`` of them), and
+   a program for another problem with the tool already defined and its validated program shown as
+   an example of use (at most ``cross_checks`` problems, ``cross_check_tries`` programs each), and
    the tool is kept only if one of those also gives the book's answer — two problems with different
    data, so a tool cannot pass by restating one answer. The same example's other problem comes first
    (its worked problem after its "Check Your Learning" exercise, or the reverse: the computation the
@@ -109,6 +111,8 @@ class ToolCreator:
             a section with one exercise has none to try).
         cross_check_tries: programs the model writes for each of those (the first at ``temperature``,
             the others sampled at ``sample_temperature``); the tool is kept when one of them passes.
+            Default 1: on the development set a second, sampled try rescued none of 13 failed
+            cross-checks (docs/results.md).
         repair: whether failing candidates go back to the model once.
     """
 
@@ -127,7 +131,7 @@ class ToolCreator:
         sample_temperature: float = 0.7,
         max_examples: int = 4,
         cross_checks: int = 2,
-        cross_check_tries: int = 2,
+        cross_check_tries: int = 1,
         repair: bool = True,
     ) -> None:
         if max_tools < 1:

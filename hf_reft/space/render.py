@@ -63,12 +63,13 @@ def _inline_code(text: Any) -> str:
     return f"{fence} {flat} {fence}"
 
 
-_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]#|~>])")
+_MARKDOWN_INLINE = re.compile(r"([\\`\[\]|])")
 
 
 def _escape(text: Any) -> str:
     """Model-written text shown as text, inside the line it is put in: no HTML, no line breaks (so no
-    heading, list or fence can start), and Markdown's inline marks (emphasis, code, links) escaped."""
+    heading, list or fence can start), and the marks that open code, links or table cells escaped
+    (emphasis may style the text; it cannot leave the line)."""
     flat = " ".join(str(text).split())
     return _MARKDOWN_INLINE.sub(r"\\\1", html.escape(flat, quote=False))
 
