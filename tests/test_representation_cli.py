@@ -193,7 +193,7 @@ BAD_TRAIN_ARGUMENTS = [
     (["--learning-rate", "0"], "--learning-rate must be positive"),
     (["--batch-size", "0"], "--batch-size must be positive"),
     (["--max-train-minutes", "-1"], "--max-train-minutes must be positive"),
-    (["--question-column", "nope"], "Column 'nope'"),
+    (["--question-column", "nope"], "no column 'nope'"),
     (["--prompt-template", "Q: {nope}"], "names ['nope']"),
     (["--data-dir", "/nonexistent/folder"], "is not a folder"),
     (["--push-to-hub", "not a repo//id"], "not a valid repo id"),
@@ -244,7 +244,7 @@ def test_bad_evaluate_arguments(tiny_model_dir, data_files, tmp_path, capsys):
     base = ["representation", "evaluate", "--model", str(tiny_model_dir), "--data", str(data_files[1])]
     assert "Unknown benchmark" in _usage_error([*base, "--benchmark", "nope"], capsys)
     assert "--limit must be positive" in _usage_error([*base, "--limit", "0"], capsys)
-    assert "Column 'gold'" in _usage_error([*base, "--answer-column", "gold"], capsys)
+    assert "no column 'gold'" in _usage_error([*base, "--answer-column", "gold"], capsys)
     assert "--update-card" in _usage_error([*base, "--update-card"], capsys)
     assert "--no-interventions" in _usage_error([*base, "--no-interventions"], capsys)
     assert "--data is required" in _usage_error(["representation", "evaluate"], capsys)
