@@ -600,7 +600,7 @@ def test_a_forged_report_fails_only_its_program(kind, after):
         ),
         ("def f():\n    return '\\udc80'", "f", None),
         ("def f():\n    return 'x' * (5 << 20)", "f", "report limit"),
-        ("import os\nos._exit(0)", None, "without reporting"),
+        ("import os\nos._exit(0)", None, "without a readable report"),
     ],
     ids=["surrogate_message", "hostile_str", "surrogate_value", "huge_value", "os_exit"],
 )

@@ -239,8 +239,8 @@ class ReftPreTrainedModel(PreTrainedModel):
         return wrapped.base_model if wrapped is not None else self
 
     def get_base_model(self) -> PreTrainedModel:
-        """The wrapped model, head included (peft's meaning), without the interventions' effect only
-        inside ``with model.disable_interventions():``."""
+        """The wrapped model, head included (peft's meaning). Called directly it runs without the
+        interventions: their hooks sit on its layers but only the wrapper's calls arm them."""
         return self.model
 
     # ------------------------------------------------------------------ hooks

@@ -271,7 +271,11 @@ def _classify(
         return report["kind"], report.get("exception_type"), report.get("exception_message")
     code = os.WEXITSTATUS(status) if status is not None else -1
     if code == 0:  # os._exit(0), or the report pipe closed: nothing says how the program ended
-        return "error", "SandboxReportError", "the program ended without reporting its result (os._exit?)"
+        return (
+            "error",
+            "SandboxReportError",
+            "the program ended without a readable report of its result (os._exit, or it wrote to the report pipe)",
+        )
     return "error", None, f"the program exited with status {code}"
 
 
