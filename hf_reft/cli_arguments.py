@@ -1,7 +1,7 @@
 """Arguments and checks shared by the ``hf-reft`` command modules.
 
-The command groups (``hf_reft.representation.cli``, ``hf_reft.reinforced.cli`` and the commands
-:data:`hf_reft.reinforced.cli.SUBCOMMANDS` lists) build their parsers from the ``add_*`` helpers and
+The command groups (each wing's ``cli`` module, registered by :func:`add_command_group` with its
+``SUBCOMMANDS``) build their parsers from the ``add_*`` helpers and
 check the parsed values with the ``check_*`` helpers; a bad value raises
 :class:`UsageError` with one line that says what is wrong and how to fix it.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,21 +57,28 @@ class UsageError(Exception):
 
 
 # ------------------------------------------------------------------------------------------ parsers
-def add_command_group(subparsers: Any, name: str, *, description: str) -> Any:
-    """Add the ``hf-reft NAME`` group (its one-line help from :data:`COMMAND_GROUPS`) and return its
-    sub-parsers (``dest``: ``NAME_command``).
+def add_command_group(
+    subparsers: Any, name: str, *, description: str, commands: Sequence[Callable[[Any], None]]
+) -> Any:
+    """Add the ``hf-reft NAME`` group (its one-line help from :data:`COMMAND_GROUPS`) with its
+    ``commands``, and return its sub-parsers (``dest``: ``NAME_command``).
 
-    Without a command the group prints its help and exits with status 2.
+    Every wing registers the same way: its ``cli`` module lists ``SUBCOMMANDS``, functions that each
+    add one command (``add_parser`` then ``set_defaults(func=handler)``), in help order, and its
+    ``register(subparsers)`` calls this. Without a command the group prints its help and exits with
+    status 2.
     """
     group = subparsers.add_parser(name, help=COMMAND_GROUPS[name][1], description=description)
-    commands = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+    sub = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
 
     def _help(args: argparse.Namespace) -> int:
         group.print_help()
         return 2
 
     group.set_defaults(func=_help)
-    return commands
+    for add in commands:
+        add(sub)
+    return sub
 
 
 def add_model_argument(parser: argparse.ArgumentParser, *, help: str | None = None) -> None:

@@ -58,7 +58,12 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 def test_the_group_lists_its_commands(capsys):
     code, out, _ = run(["reinforced"], capsys)
     assert code == 2 and "sft" in out and "evaluate" in out
-    assert "hf_reft.reinforced.cli:add_sft_command" in SUBCOMMANDS
+    assert [f.__name__ for f in SUBCOMMANDS] == [
+        "add_sft_command",
+        "add_evaluate_command",
+        "add_train_command",
+        "add_verifier_command",
+    ]
     help_text = build_parser().parse_args(["reinforced", "sft", "--output", "x"])
     assert help_text.format == "nl" and help_text.batch_size == 8
 

@@ -158,10 +158,9 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reftool`` group and its sub-commands to the ``hf-reft`` parser."""
-    sub = add_command_group(
+    add_command_group(
         subparsers,
         "reftool",
         description="RefTool: turn a reference book into validated Python tools and solve problems with them.",
+        commands=SUBCOMMANDS,
     )
-    for add in SUBCOMMANDS:
-        add(sub)

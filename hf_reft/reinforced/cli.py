@@ -5,9 +5,11 @@
 * ``hf-reft reinforced evaluate`` — greedy accuracy and vote@k on SVAMP/GSM8K (or a file), with
   95 % intervals; a JSON report and a printed table.
 
-Other modules add commands to the group (the PPO stage adds ``train``): :data:`SUBCOMMANDS`
-lists ``"module:function"`` entries; each function takes the group's sub-parsers and adds one
-command with ``set_defaults(func=handler)``. Their shared arguments and checks live in
+* ``hf-reft reinforced train`` (PPO, :mod:`~hf_reft.reinforced.ppo_cli`) and ``verifier``
+  (:mod:`~hf_reft.reinforced.verifier_cli`) are defined in their own modules.
+
+:data:`SUBCOMMANDS` lists the functions that each add one command, as in every wing (see
+:func:`hf_reft.cli_arguments.add_command_group`). Their shared arguments and checks live in
 :mod:`hf_reft.cli_arguments`; the LoReFT flags of ``--adapter`` in
 :mod:`hf_reft.representation.arguments` (also importable from here).
 
@@ -22,7 +24,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,8 @@ from ..cli_arguments import (
     last_checkpoint,
 )
 from ..representation.arguments import adapter_config_from_args, add_adapter_arguments
+from .ppo_cli import add_train_command
+from .verifier_cli import add_verifier_command
 
 __all__ = [
     "SUBCOMMANDS",
@@ -54,26 +58,16 @@ __all__ = [
     "register",
 ]
 
-#: ``"module:function"`` entries; each function adds one command to ``hf-reft reinforced``.
-SUBCOMMANDS: list[str] = [
-    "hf_reft.reinforced.cli:add_sft_command",
-    "hf_reft.reinforced.cli:add_evaluate_command",
-    "hf_reft.reinforced.ppo_cli:add_train_command",
-    "hf_reft.reinforced.verifier_cli:add_verifier_command",
-]
-
 
 def register(subparsers: Any) -> None:
     """Add the ``reinforced`` group and every command of :data:`SUBCOMMANDS` to ``hf-reft``."""
-    commands = add_command_group(
+    add_command_group(
         subparsers,
         "reinforced",
         description="Reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT in the natural-language "
         "or program chain-of-thought format, evaluation with greedy decoding and vote@k, and PPO.",
+        commands=SUBCOMMANDS,
     )
-    for entry in SUBCOMMANDS:
-        module, _, function = entry.partition(":")
-        getattr(importlib.import_module(module), function)(commands)
 
 
 # ------------------------------------------------------------------------------------------- sft
@@ -321,3 +315,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         report.save(output)
         print(f"Report written to {output}")
     return 0
+
+
+#: Functions adding one ``reinforced`` command each, in help order (the PPO stage and the verifier
+#: define theirs in their own modules).
+SUBCOMMANDS: list[Callable[[Any], None]] = [
+    add_sft_command,
+    add_evaluate_command,
+    add_train_command,
+    add_verifier_command,
+]

@@ -50,14 +50,13 @@ EVALUATION_NAME = "evaluation.json"
 
 def register(subparsers: Any) -> None:
     """Add ``hf-reft representation`` with ``train`` and ``evaluate``."""
-    commands = add_command_group(
+    add_command_group(
         subparsers,
         "representation",
         description="Representation finetuning (LoReFT and its family): train an adapter over a frozen model, "
         "evaluate adapters and base models by greedy generation.",
+        commands=SUBCOMMANDS,
     )
-    _add_train(commands)
-    _add_evaluate(commands)
 
 
 # ----------------------------------------------------------------------------------------- arguments
@@ -584,3 +583,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         add_evaluation_to_card(card_folder, {label: result})
     print(result.summary())
     return 0
+
+
+#: Functions adding one ``representation`` command each, in help order.
+SUBCOMMANDS = [_add_train, _add_evaluate]

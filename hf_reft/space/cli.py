@@ -99,14 +99,7 @@ def _examples(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``space`` group (``run``, ``deploy``, ``examples``) to the ``hf-reft`` parser."""
-    sub = add_command_group(
-        subparsers,
-        "space",
-        description="The RefTool chemistry demo (a Gradio Space): run it locally or deploy it to the Hub.",
-    )
-
+def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
         "run",
         help="serve the demo page and print its local URL",
@@ -128,6 +121,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--no-warm", action="store_true", help="do not load the default model before serving")
     run.set_defaults(func=_run)
 
+
+def _add_deploy(sub: argparse._SubParsersAction) -> None:
     deploy = sub.add_parser(
         "deploy",
         help="push the Space folder (with a bundled hf-reft wheel) as a Hugging Face Space",
@@ -142,6 +137,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("--message", help="commit message")
     deploy.set_defaults(func=_deploy)
 
+
+def _add_examples(sub: argparse._SubParsersAction) -> None:
     from .examples import BOOK_EXAMPLE_COUNT, BOOK_EXAMPLE_SEED, BOOK_EXAMPLES_FILE, BOOK_LICENSE_FILE
 
     examples = sub.add_parser(
@@ -163,3 +160,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=BOOK_EXAMPLE_SEED, help=f"seed of the draw (default {BOOK_EXAMPLE_SEED})"
     )
     examples.set_defaults(func=_examples)
+
+
+#: Functions adding one ``space`` command each, in help order.
+SUBCOMMANDS = [_add_run, _add_deploy, _add_examples]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``space`` group (``run``, ``deploy``, ``examples``) to the ``hf-reft`` parser."""
+    add_command_group(
+        subparsers,
+        "space",
+        description="The RefTool chemistry demo (a Gradio Space): run it locally or deploy it to the Hub.",
+        commands=SUBCOMMANDS,
+    )
