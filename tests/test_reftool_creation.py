@@ -655,3 +655,12 @@ def test_data_left_in_the_tool_block_goes_to_the_program_not_the_tool():
     # in one block, the data goes before the program that uses it
     (draft,) = parse_tool_drafts(reply.replace("```\n```python\n", ""))
     assert "mass_kg" not in draft.code and draft.program.startswith("mass_kg = 9.109e-31\nprint(")
+
+
+def test_a_program_ending_in_a_bare_value_prints_it():
+    from hf_reft.reftool.parsing import first_program, print_last_expression
+
+    assert first_program("```python\n36.0 / 18.02\n```") == "print(36.0 / 18.02)"
+    assert print_last_expression("m = 36.0\nM = 18.02\nm / M") == "m = 36.0\nM = 18.02\nprint(m / M)"
+    for unchanged in ("print(2)", "main()", "x = 1", "'a note'", "if True:\n    x", "def f(:"):
+        assert print_last_expression(unchanged) == unchanged

@@ -19,6 +19,7 @@ __all__ = [
     "parse_chapter_choice",
     "parse_tool_choice",
     "parse_tool_drafts",
+    "print_last_expression",
 ]
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -42,14 +43,33 @@ def code_blocks(text: str) -> list[str]:
 
 
 def first_program(text: str) -> str | None:
-    """The program in a reply: its first Python code block, or the whole reply if it looks like code."""
+    """The program in a reply: its first Python code block, or the whole reply if it looks like code
+    (a last line that only states a value is printed, :func:`print_last_expression`)."""
     blocks = code_blocks(text)
     if blocks:
-        return blocks[0]
+        return print_last_expression(blocks[0])
     stripped = text.strip()
     if re.search(r"^\s*(?:print\(|def |import |from \w+ import |[A-Za-z_]\w*\s*=)", stripped, re.MULTILINE):
-        return stripped
+        return print_last_expression(stripped)
     return None
+
+
+def print_last_expression(program: str) -> str:
+    """``program`` with its last statement printed when that statement only states a value, as in a
+    notebook cell (measured: asked for only a code block, Qwen2.5-Coder-1.5B answered
+    ``36.0 / 18.02``). Calls are left alone (``main()`` may print and return ``None``)."""
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return program
+    last = tree.body[-1] if tree.body else None
+    if not isinstance(last, ast.Expr) or isinstance(last.value, (ast.Call, ast.Constant, ast.Await)):
+        return program
+    lines = program.splitlines()
+    segment = ast.get_source_segment(program, last.value)
+    if segment is None or last.col_offset != 0:
+        return program
+    return "\n".join([*lines[: last.lineno - 1], f"print({segment})", *lines[last.end_lineno :]])
 
 
 def parse_chapter_choice(text: str, chapters: Sequence[tuple[int, str]], limit: int) -> list[int]:
@@ -255,10 +275,10 @@ def parse_tool_drafts(text: str) -> list[ToolDraft]:
             i += 1
             continue
         header = text[header_start : block.start] + "\n" + block.fields
-        program = block.statements or None
+        program = print_last_expression(block.statements) if block.statements else None
         end = block.end
         if i + 1 < len(blocks) and not blocks[i + 1].defined:
-            program, end = blocks[i + 1].statements, blocks[i + 1].end
+            program, end = print_last_expression(blocks[i + 1].statements), blocks[i + 1].end
             i += 1
         i += 1
         name = _field(header, "TOOL")

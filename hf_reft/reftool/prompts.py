@@ -63,8 +63,8 @@ print(density_from_mass_volume(9.26, 1.04))
 #: five latency examples with Qwen2.5-Coder-1.5B, three replies spent the 256-token budget on prose and
 #: were cut before the code; and no example unit, since an example's "kJ/mol" was copied into answers.
 PROGRAM_REPLY = (
-    "Reply with only one ```python block, no explanation: code that computes the answer and prints it "
-    "as a number followed by the unit the problem asks for."
+    "Reply with only one ```python block, no explanation: code that computes the answer and ends with "
+    "print() of the number followed by the unit the problem asks for."
 )
 
 

@@ -52,7 +52,7 @@ CSS = """
 MODEL_NOTICE = """**What the default model can and cannot do.** The default chat model is
 Qwen2.5-Coder-1.5B-Instruct (a 4-bit GGUF of 1.1 GB) on llama.cpp, running on this machine's CPU, no
 token needed. Measured on five of this page's examples (`benchmarks/space_latency.py`, two CPU cores):
-the median click-to-answer was 16.3 s; it wrote a program for all five and answered one right (the
+the median click-to-answer was 15.8 s; it wrote a program for all five and answered one right (the
 book's exercise 2.23, 79.9 amu), while the four SciBench problems — college physical chemistry — got a
 wrong number or a failing program. The bundled toolbox was built by the previous default,
 SmolLM2-135M-Instruct, and holds no tool, so every solve falls back to a plain program (program of
