@@ -123,7 +123,10 @@ def test_private_space_installs_the_bundled_wheel_at_start_up(hub, space_dir: Pa
     assert result.wheel_url is None and hub.api.space_info(repo_id).private
     requirements = Path(hub.api.hf_hub_download(repo_id, "requirements.txt", repo_type="space")).read_text()
     lines = [line for line in requirements.splitlines() if line and not line.startswith("#")]
-    assert lines == ["torch==2.13.0", "xllamacpp>=2026.10"]  # no pinned URL: a private Space's build could not download it
+    assert lines == [
+        "torch==2.13.0",
+        "xllamacpp>=2026.10",
+    ]  # no pinned URL: a private Space's build could not download it
     app = Path(hub.api.hf_hub_download(repo_id, "app.py", repo_type="space")).read_text()
     assert 'glob("hf_reft-*.whl")' in app and "--no-deps" in app
     assert f"wheels/{wheel.name}" in hub.api.list_repo_files(repo_id, repo_type="space")
