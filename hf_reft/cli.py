@@ -1,8 +1,9 @@
 """The ``hf-reft`` command.
 
-Each wing of the package adds its own sub-command group through a ``register(subparsers)``
-function in its ``cli`` module (listed in :data:`~hf_reft.cli_arguments.COMMAND_GROUPS`); this
-module only builds the parser, dispatches, and turns user errors
+Each wing of the package describes its sub-command group in its ``cli`` module (listed in
+:data:`~hf_reft.cli_arguments.COMMAND_GROUPS`): ``DESCRIPTION`` and ``SUBCOMMANDS``, functions that
+each add one command. This module builds the groups from them (only the one a command line names),
+dispatches, and turns user errors
 (:class:`~hf_reft.cli_arguments.UsageError`) into one readable line.
 """
 
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .cli_arguments import COMMAND_GROUPS, UsageError
+from .cli_arguments import COMMAND_GROUPS, UsageError, add_command_group
 
 __all__ = ["COMMAND_GROUPS", "UsageError", "build_parser", "main"]
 
@@ -45,7 +46,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     named = next((arg for arg in argv if not arg.startswith("-")), None) if argv is not None else None
     for name, (module, help) in COMMAND_GROUPS.items():
         if argv is None or name == named:
-            importlib.import_module(module).register(sub)
+            group = importlib.import_module(module)
+            add_command_group(sub, name, description=group.DESCRIPTION, commands=group.SUBCOMMANDS)
         else:
             sub.add_parser(name, help=help, add_help=False)
     return parser

@@ -1,7 +1,7 @@
 """Arguments and checks shared by the ``hf-reft`` command modules.
 
-The command groups (each wing's ``cli`` module, registered by :func:`add_command_group` with its
-``SUBCOMMANDS``) build their parsers from the ``add_*`` helpers and
+The command groups (each wing's ``cli`` module, built by :func:`add_command_group` from its
+``DESCRIPTION`` and ``SUBCOMMANDS``) build their parsers from the ``add_*`` helpers and
 check the parsed values with the ``check_*`` helpers; a bad value raises
 :class:`UsageError` with one line that says what is wrong and how to fix it.
 """
@@ -35,8 +35,8 @@ __all__ = [
 ]
 
 
-#: The sub-command groups of ``hf-reft``, in help order: name → (the module whose
-#: ``register(subparsers)`` adds the group, its one-line help). The dispatcher (:mod:`hf_reft.cli`)
+#: The sub-command groups of ``hf-reft``, in help order: name → (the ``cli`` module holding the
+#: group's ``DESCRIPTION`` and ``SUBCOMMANDS``, its one-line help). The dispatcher (:mod:`hf_reft.cli`)
 #: imports only the group a command line names, so ``hf-reft --help`` and ``--version`` load no wing.
 COMMAND_GROUPS: dict[str, tuple[str, str]] = {
     "representation": (
@@ -63,10 +63,10 @@ def add_command_group(
     """Add the ``hf-reft NAME`` group (its one-line help from :data:`COMMAND_GROUPS`) with its
     ``commands``, and return its sub-parsers (``dest``: ``NAME_command``).
 
-    Every wing registers the same way: its ``cli`` module lists ``SUBCOMMANDS``, functions that each
-    add one command (``add_parser`` then ``set_defaults(func=handler)``), in help order, and its
-    ``register(subparsers)`` calls this. Without a command the group prints its help and exits with
-    status 2.
+    Every wing's group is built the same way, by the dispatcher: its ``cli`` module holds
+    ``DESCRIPTION`` and ``SUBCOMMANDS``, functions that each add one command (``add_parser`` then
+    ``set_defaults(func=handler)``), in help order. Without a command the group prints its help and
+    exits with status 2.
     """
     group = subparsers.add_parser(name, help=COMMAND_GROUPS[name][1], description=description)
     sub = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")

@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from ..cli_arguments import UsageError, add_command_group
+from ..cli_arguments import UsageError
 from .commands import (
     PIPELINE_SUBCOMMANDS,
     add_connection_options,
@@ -24,7 +24,7 @@ from .commands import (
     load_reference,
 )
 
-__all__ = ["SUBCOMMANDS", "register"]
+__all__ = ["DESCRIPTION", "SUBCOMMANDS"]
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -156,11 +156,6 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 ]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``reftool`` group and its sub-commands to the ``hf-reft`` parser."""
-    add_command_group(
-        subparsers,
-        "reftool",
-        description="RefTool: turn a reference book into validated Python tools and solve problems with them.",
-        commands=SUBCOMMANDS,
-    )
+#: What ``hf-reft reftool --help`` says first (the dispatcher builds the group from it and
+#: :data:`SUBCOMMANDS`, see :func:`hf_reft.cli_arguments.add_command_group`).
+DESCRIPTION = "RefTool: turn a reference book into validated Python tools and solve problems with them."

@@ -30,7 +30,6 @@ from typing import Any
 
 from ..cli_arguments import (
     UsageError,
-    add_command_group,
     add_data_arguments,
     add_format_argument,
     add_leak_check_arguments,
@@ -47,6 +46,7 @@ from .ppo_cli import add_train_command
 from .verifier_cli import add_verifier_command
 
 __all__ = [
+    "DESCRIPTION",
     "SUBCOMMANDS",
     "adapter_config_from_args",
     "add_adapter_arguments",
@@ -55,19 +55,15 @@ __all__ = [
     "add_format_argument",
     "add_model_argument",
     "add_sft_command",
-    "register",
 ]
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``reinforced`` group and every command of :data:`SUBCOMMANDS` to ``hf-reft``."""
-    add_command_group(
-        subparsers,
-        "reinforced",
-        description="Reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT in the natural-language "
-        "or program chain-of-thought format, evaluation with greedy decoding and vote@k, and PPO.",
-        commands=SUBCOMMANDS,
-    )
+#: What ``hf-reft reinforced --help`` says first (the dispatcher builds the group from it and
+#: :data:`SUBCOMMANDS`, see :func:`hf_reft.cli_arguments.add_command_group`).
+DESCRIPTION = (
+    "Reinforced fine-tuning for reasoning (Luong et al. 2024): warm-up SFT in the natural-language "
+    "or program chain-of-thought format, evaluation with greedy decoding and vote@k, and PPO."
+)
 
 
 # ------------------------------------------------------------------------------------------- sft

@@ -28,7 +28,6 @@ from typing import Any, NamedTuple
 
 from ..cli_arguments import (
     UsageError,
-    add_command_group,
     add_data_source_arguments,
     add_model_argument,
     add_push_to_hub_argument,
@@ -41,22 +40,19 @@ from .arguments import add_reft_arguments, reft_config_from_args
 from .saving import check_portable_base
 from .training import CHECKPOINTS_DIR
 
-__all__ = ["register"]
+__all__ = ["DESCRIPTION", "SUBCOMMANDS"]
 
 #: Named test set checked for overlap by default, per benchmark of a named training set.
 DEFAULT_TEST_SETS = {"svamp": "svamp-test", "gsm8k": "gsm8k-test"}
 EVALUATION_NAME = "evaluation.json"
 
 
-def register(subparsers: Any) -> None:
-    """Add ``hf-reft representation`` with ``train`` and ``evaluate``."""
-    add_command_group(
-        subparsers,
-        "representation",
-        description="Representation finetuning (LoReFT and its family): train an adapter over a frozen model, "
-        "evaluate adapters and base models by greedy generation.",
-        commands=SUBCOMMANDS,
-    )
+#: What ``hf-reft representation --help`` says first (the dispatcher builds the group from it and
+#: :data:`SUBCOMMANDS`, see :func:`hf_reft.cli_arguments.add_command_group`).
+DESCRIPTION = (
+    "Representation finetuning (LoReFT and its family): train an adapter over a frozen model, "
+    "evaluate adapters and base models by greedy generation."
+)
 
 
 # ----------------------------------------------------------------------------------------- arguments

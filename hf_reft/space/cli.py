@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..cli_arguments import UsageError, add_command_group
+from ..cli_arguments import UsageError
 
-__all__ = ["register"]
+__all__ = ["DESCRIPTION", "SUBCOMMANDS"]
 
 
 def _settings(args: argparse.Namespace):
@@ -166,11 +166,6 @@ def _add_examples(sub: argparse._SubParsersAction) -> None:
 SUBCOMMANDS = [_add_run, _add_deploy, _add_examples]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``space`` group (``run``, ``deploy``, ``examples``) to the ``hf-reft`` parser."""
-    add_command_group(
-        subparsers,
-        "space",
-        description="The RefTool chemistry demo (a Gradio Space): run it locally or deploy it to the Hub.",
-        commands=SUBCOMMANDS,
-    )
+#: What ``hf-reft space --help`` says first (the dispatcher builds the group from it and
+#: :data:`SUBCOMMANDS`, see :func:`hf_reft.cli_arguments.add_command_group`).
+DESCRIPTION = "The RefTool chemistry demo (a Gradio Space): run it locally or deploy it to the Hub."
