@@ -38,10 +38,9 @@ def _base() -> LlamaForCausalLM:
     return AutoModelForCausalLM.from_config(tiny_config("llama", initializer_range=0.2))
 
 
-def _reft(base: LlamaForCausalLM | None = None) -> ReftModelForCausalLM:
+def _reft() -> ReftModelForCausalLM:
     torch.manual_seed(1)
-    config = ReftConfig(layers=[1, 2], rank=4, positions="f1+l1")
-    return get_reft_model(base if base is not None else _base(), config)
+    return get_reft_model(_base(), ReftConfig(layers=[1, 2], rank=4, positions="f1+l1"))
 
 
 def _args(tmp_path, **overrides) -> trl.SFTConfig:
@@ -66,7 +65,7 @@ def _losses(trainer: trl.SFTTrainer) -> list[float]:
     return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
 
-def test_base_model_keeps_transformers_meaning_and_get_base_model_peft_s():
+def test_base_model_is_the_body_and_get_base_model_the_wrapped_model():
     model = _reft()
     assert isinstance(model.base_model, LlamaModel)  # the body, as for any transformers model
     assert isinstance(model.get_base_model(), LlamaForCausalLM)  # the wrapped model, as in peft
