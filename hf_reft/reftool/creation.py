@@ -447,13 +447,11 @@ class ToolCreator:
         Signs are ignored, and so are small whole numbers (≤ 10): they are counts and exponents far
         more often than answers.
         """
-        given = [abs(a.value) for a in find_numbers(exercise.problem) if a.is_numeric]
+        given = _given_numbers(exercise)
         expected = [abs(v) for v in exercise.expected_values]
         for literal in _number_literals(f"{draft.code}\n{draft.program or ''}"):
             small = literal.is_integer() and literal <= 10
-            is_answer = self._matches(literal, expected)
-            is_given = any(compare_numbers(literal, g, abs_tol=0.0, rel_tol=1e-9) for g in given)
-            if is_answer and not small and not is_given:
+            if self._matches(literal, expected) and not small and not _among(literal, given):
                 return f"{literal:g}"
         return None
 
@@ -465,11 +463,11 @@ class ToolCreator:
         specific heat of iron inside passed it and failed every other problem). Small whole numbers
         (≤ 10), powers of ten, 60 and 3600 (unit factors) and common physical constants are allowed.
         """
-        given = [abs(a.value) for a in find_numbers(exercise.problem) if a.is_numeric]
+        given = _given_numbers(exercise)
         for literal in _number_literals(draft.code):
             if (literal.is_integer() and (literal <= 10 or literal in (60, 3600))) or _is_constant(literal):
                 continue
-            if any(compare_numbers(literal, g, abs_tol=0.0, rel_tol=1e-9) for g in given):
+            if _among(literal, given):
                 return f"{literal:g}"
         return None
 
@@ -541,6 +539,16 @@ def _closeness(outcome: _Outcome) -> int:
 _CONSTANTS = (8.314, 0.08206, 0.0821, 62.36, 6.022e23, 96485.0, 96500.0, 6.626e-34, 2.998e8, 3.0e8,
               1.381e-23, 1.602e-19, 9.109e-31, 1.097e7, 2.178e-18, 273.15, 273.0, 101.325, 760.0, 22.4,
               4.184, 1.0e-14)  # fmt: skip
+
+
+def _given_numbers(exercise: Exercise) -> list[float]:
+    """The absolute values of the numbers the exercise's text gives."""
+    return [abs(a.value) for a in find_numbers(exercise.problem) if a.is_numeric]
+
+
+def _among(value: float, numbers: Sequence[float]) -> bool:
+    """Whether ``value`` is one of ``numbers`` (as written: relative difference below 1e-9)."""
+    return any(compare_numbers(value, n, abs_tol=0.0, rel_tol=1e-9) for n in numbers)
 
 
 def _is_constant(value: float) -> bool:

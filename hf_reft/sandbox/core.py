@@ -297,21 +297,7 @@ class _Worker:
                 os.close(fd)
         self.request_fd = self.response_fd = -1
         if self.process is not None:
-            # An idle worker ends on its own once its pipes close; a busy one is told to end: on
-            # SIGTERM the launcher kills and reaps every process below it (escapees included).
-            for ask in (None, self.process.terminate):
-                if ask is not None:
-                    with contextlib.suppress(ProcessLookupError):
-                        ask()
-                try:
-                    self.process.wait(timeout=0.5 if ask is None else 5)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            _end_launcher(self.process)
             self.process = None
         if self.scratch:
             with contextlib.suppress(OSError):
@@ -321,6 +307,25 @@ class _Worker:
             self.uid_lease.release()
             self.uid_lease = None
         self.layers = None
+
+
+def _end_launcher(process: subprocess.Popen) -> None:
+    """Wait for a worker's launcher whose pipes were closed, then make it end.
+
+    An idle worker ends on its own once its pipes close; a busy one is told to (SIGTERM: the launcher
+    kills and reaps every process below it, escapees included); SIGKILL is the last resort.
+    """
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=0.5)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 # --------------------------------------------------------------------------- the public API
