@@ -235,7 +235,7 @@ class ReinforcedTrainer(Trainer):
         ``completions=`` (for conversational prompts, each a list holding one assistant message),
         ``completion_ids=`` and every dataset column."""
         texts = [c.text for c in completions]
-        conversational = bool(prompts) and not isinstance(prompts[0], str)
+        conversational = bool(prompts) and is_conversational(prompts[0])
         given = [[{"role": "assistant", "content": t}] for t in texts] if conversational else texts
         ids = {"completion_ids": [list(c.token_ids) for c in completions]}
         return compute_rewards(self.reward_funcs, prompts, given, {**columns, **ids}, self.reward_weights)
