@@ -1,33 +1,48 @@
-"""The real run of reinforced fine-tuning (issue 8): base → warm-up SFT → PPO (full model and LoReFT)
-→ verifier → evaluation table, on SmolLM2-135M-Instruct and SVAMP, natural-language CoT.
+"""The real run of reinforced fine-tuning: base → warm-up SFT → hyper-parameter search on held-out
+training questions → PPO (full model and LoReFT) → a compute-matched SFT control → verifier →
+evaluation table, on SmolLM2-135M-Instruct and SVAMP, program chain of thought by default.
+(One file on purpose: the experiment's stages in the order they run, each a short function over the
+library's ``warmup_sft`` / ``prepare_ppo`` / ``evaluate_model``, then its report.)
 
 Stages (each cached under ``--output``; rerun the same command after an interruption and it
 continues where it stopped — finished folders are reused, SFT and PPO resume from their last
-checkpoint, evaluations from their JSONL caches):
+checkpoint, evaluations from their JSONL caches — and each stage says whether it resumed or
+started over):
 
-1. ``sft-full`` / ``sft-loreft`` — warm-up SFT on ``svamp-nl`` of the full model, and of a LoReFT
-   adapter over the frozen base (``warmup-full/``, ``warmup-loreft/``);
-2. ``ppo-full`` / ``ppo-loreft`` — PPO from each warm-up model on the SVAMP training questions
-   (reference = the warm-up policy: a frozen copy for the full model, the frozen warm-up
-   interventions on the shared base for LoReFT), at most ``--ppo-minutes`` (30) CPU minutes (this
-   process's CPU time, so other jobs on a shared machine do not eat the budget) or
-   ``--ppo-steps`` each; the reward curve goes to ``ppo-*/reward_curve.json``;
-3. ``verifier`` — ``--verifier-k`` solutions sampled by the full warm-up model on
+1. ``split`` — ``--validation-size`` (300) distinct questions of the training set, drawn with
+   ``--split-seed``, are held out (``data/validation.jsonl``, one row per question); every other
+   row is ``data/train.jsonl``, the only data SFT, PPO and the verifier see. ``--validation-size 0``
+   trains on the whole named set and skips the search.
+2. ``sft-full`` / ``sft-loreft`` — warm-up SFT of the full model, and of a LoReFT adapter over the
+   frozen base (``warmup-full/``, ``warmup-loreft/``).
+3. ``search-full`` / ``search-loreft`` — short PPO runs (``--search-minutes`` CPU minutes each)
+   from the warm-up policy, scored by greedy accuracy on the validation questions; a coordinate
+   search over the learning rate, then the KL coefficient, then the PPO epochs (ties keep the
+   value already chosen). The table and the choice go to ``search-*/search.json``.
+4. ``ppo-full`` / ``ppo-loreft`` — PPO from each warm-up policy with the chosen values (the flags'
+   values when no search ran), at most ``--ppo-minutes`` CPU minutes (this process's CPU time) or
+   ``--ppo-steps``; the per-step diagnostics go to ``ppo-*/reward_curve.json``.
+5. ``control-full`` / ``control-loreft`` — the compute-matched control: the warm-up SFT continued
+   on the same training data, at the warm-up's learning rate held constant, for exactly the CPU
+   time its PPO run spent (read from ``ppo-*/ppo_budget.json``).
+6. ``verifier`` — ``--verifier-k`` solutions sampled by the full warm-up model on
    ``--verifier-questions`` training questions, labelled by correctness, a classifier initialised
-   from the warm-up model (``verifier/``);
-4. ``greedy-*`` — greedy accuracy on the first ``--n-greedy`` (300) SVAMP test questions (a fixed
-   subset; the training data does not overlap it — checked by SFT and PPO), and ``vote-*`` —
-   vote@8 and rerank@8 (same samples) on the first ``--n-vote`` (100) of them, for base, both
-   warm-up models and both PPO models, with 95 % Wilson intervals.
+   from the warm-up model (``verifier/``).
+7. ``greedy-*`` — greedy accuracy on the first ``--n-greedy`` (all 1,000) SVAMP test questions,
+   and ``vote-*`` — vote@k and rerank@k (same samples) on the first ``--n-vote`` (200) of them,
+   with 95 % Wilson intervals. The test set is read only here.
 
-Nothing is tuned on the test subset: the settings below are fixed before any evaluation.
-Results: ``OUTPUT/results.md`` (the table, paired differences, reward curves, minutes) and
-``OUTPUT/results.json``.
+Results: ``OUTPUT/results.md`` (the tables, the paired differences PPO − warm-up and PPO − control,
+the search, the training diagnostics), ``OUTPUT/results.json`` and ``OUTPUT/ppo_curves.png``
+(reward and KL per step; needs ``matplotlib``).
 
-    nohup nice -n 10 python examples/reinforced_full_run.py --output runs/reinforced-full > runs/reinforced-full.log 2>&1 &
+Both cores: run two stage lists side by side, one torch thread each, e.g.
 
-``--tiny`` runs every stage on a tiny random model with a handful of questions (a smoke test of
-the pipeline in about a minute; its numbers mean nothing).
+    nohup python examples/reinforced_full_run.py --threads 1 --stages split sft-full search-full ppo-full control-full > runs/full.log 2>&1 &
+    nohup python examples/reinforced_full_run.py --threads 1 --stages split sft-loreft search-loreft ppo-loreft control-loreft > runs/loreft.log 2>&1 &
+
+then the evaluation stages the same way, split in two lists. ``--tiny`` runs every stage on a tiny
+random model with a handful of questions (a smoke test of the pipeline; its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -35,11 +50,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from hf_reft.data import hold_out_questions, load_data, normalize_question
 from hf_reft.hub import atomic_write_text
+from hf_reft.reinforced.configuration import DEFAULT_KL_COEF
 from hf_reft.reinforced.evaluation import (
     EvaluationReport,
     compare_greedy,
@@ -48,16 +67,26 @@ from hf_reft.reinforced.evaluation import (
     load_questions,
 )
 from hf_reft.reinforced.ppo_stage import PPO_INFO_NAME, prepare_ppo, run_ppo
-from hf_reft.reinforced.sft import WARMUP_INFO_NAME, default_test_sets, load_policy, warmup_sft
+from hf_reft.reinforced.sft import WARMUP_INFO_NAME, load_policy, read_warmup_info, warmup_sft
 from hf_reft.reinforced.verifier import Verifier, sample_policy_verifier_data, train_verifier
 from hf_reft.representation.trainer import TrainingTimeBudget
 
-POLICIES = ("base", "warmup-full", "warmup-loreft", "ppo-full", "ppo-loreft")
-STAGES = (
-    "sft-full",
-    "sft-loreft",
+KINDS = ("full", "loreft")
+POLICIES = (
+    "base",
+    "warmup-full",
+    "warmup-loreft",
+    "control-full",
+    "control-loreft",
     "ppo-full",
     "ppo-loreft",
+)
+STAGES = (
+    "split",
+    *(f"sft-{k}" for k in KINDS),
+    *(f"search-{k}" for k in KINDS),
+    *(f"ppo-{k}" for k in KINDS),
+    *(f"control-{k}" for k in KINDS),
     "verifier",
     *(f"greedy-{p}" for p in POLICIES),
     *(f"vote-{p}" for p in POLICIES),
@@ -66,19 +95,46 @@ NAMES = {
     "base": "SmolLM2-135M-Instruct",
     "warmup-full": "warm-up SFT (full)",
     "warmup-loreft": "warm-up SFT (LoReFT)",
+    "control-full": "SFT control (full)",
+    "control-loreft": "SFT control (LoReFT)",
     "ppo-full": "PPO (full)",
     "ppo-loreft": "PPO (LoReFT)",
 }
+TRAIN_SETS = {"nl": "svamp-nl", "program": "svamp-program"}
+TEST_SET = "svamp-test"
+#: Per-step training diagnostics kept in ``reward_curve.json`` (those the trainer logged).
+DIAGNOSTICS = (
+    "reward",
+    "accuracy",
+    "kl",
+    "entropy",
+    "clip_fraction",
+    "approx_kl",
+    "value_loss",
+    "policy_loss",
+    "response_length",
+    "truncated_fraction",
+    "generation_share",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--output", default="runs/reinforced-full", help="folder for every stage's results")
+    parser.add_argument(
+        "--output", default="runs/reinforced-program", help="folder for every stage's results"
+    )
     parser.add_argument("--model", default=None, help="base model (default: offline SmolLM2-135M-Instruct)")
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument(
+        "--format", default="program", choices=sorted(TRAIN_SETS), help="chain-of-thought format"
+    )
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    parser.add_argument(
+        "--validation-size", type=int, default=300, help="held-out training questions; 0: none"
+    )
+    parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--sft-steps", type=int, default=40)
     parser.add_argument("--sft-batch-size", type=int, default=8)
     parser.add_argument("--sft-learning-rate", type=float, default=5e-5, help="full model")
@@ -87,20 +143,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--loreft-rank", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=224, help="SFT tokens per example")
     parser.add_argument("--train-limit", type=int, default=None, help="first N training rows (SFT and PPO)")
-    parser.add_argument("--ppo-steps", type=int, default=200, help="PPO rollouts at most")
-    parser.add_argument("--ppo-minutes", type=float, default=30.0, help="PPO CPU-time budget per policy")
+    parser.add_argument("--ppo-steps", type=int, default=1000, help="PPO rollouts at most")
+    parser.add_argument("--ppo-minutes", type=float, default=120.0, help="PPO CPU-time budget per policy")
     parser.add_argument("--ppo-batch-size", type=int, default=2, help="questions per rollout")
     parser.add_argument("--ppo-samples", type=int, default=4, help="samples per question")
     parser.add_argument("--ppo-new-tokens", type=int, default=160)
-    parser.add_argument("--ppo-full-lr", type=float, default=1e-6)
-    parser.add_argument("--ppo-loreft-lr", type=float, default=1e-4)
-    parser.add_argument("--kl-coef", type=float, default=0.05)
-    parser.add_argument("--save-steps", type=int, default=10, help="PPO checkpoint interval (resume)")
+    parser.add_argument("--ppo-full-lr", type=float, default=1e-6, help="without a search")
+    parser.add_argument("--ppo-loreft-lr", type=float, default=1e-4, help="without a search")
+    parser.add_argument(
+        "--kl-coef", type=float, default=None, help="without a search (default: the format's)"
+    )
+    parser.add_argument("--ppo-epochs", type=int, default=2, help="without a search")
+    parser.add_argument("--search-minutes", type=float, default=10.0, help="CPU minutes per search run")
+    parser.add_argument("--search-full-lr", type=float, nargs="+", default=[3e-7, 1e-6, 3e-6])
+    parser.add_argument("--search-loreft-lr", type=float, nargs="+", default=[3e-5, 1e-4, 3e-4])
+    parser.add_argument("--search-kl", type=float, nargs="+", default=[0.01, 0.05, 0.1])
+    parser.add_argument("--search-epochs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--save-steps", type=int, default=10, help="PPO and control checkpoint interval")
     parser.add_argument("--verifier-questions", type=int, default=100)
     parser.add_argument("--verifier-k", type=int, default=4)
     parser.add_argument("--verifier-epochs", type=float, default=2.0)
-    parser.add_argument("--n-greedy", type=int, default=300, help="first N svamp-test questions, greedy")
-    parser.add_argument("--n-vote", type=int, default=100, help="first N of them for vote@k and rerank@k")
+    parser.add_argument("--n-greedy", type=int, default=1000, help="first N svamp-test questions, greedy")
+    parser.add_argument("--n-vote", type=int, default=200, help="first N of them for vote@k and rerank@k")
     parser.add_argument("--vote-k", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--eval-batch-size", type=int, default=16)
@@ -109,11 +173,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.tiny:
         args.sft_steps, args.sft_batch_size, args.max_length, args.train_limit = 2, 2, 160, 16
+        args.validation_size = 4
         args.ppo_steps, args.ppo_batch_size, args.ppo_samples, args.ppo_new_tokens = 2, 1, 2, 6
         args.save_steps, args.ppo_minutes = 1, 5.0
+        args.search_minutes, args.search_full_lr, args.search_loreft_lr = 5.0, [1e-6, 3e-6], [1e-4]
+        args.search_kl, args.search_epochs = [0.05], [1, 2]
         args.verifier_questions, args.verifier_k, args.verifier_epochs = 3, 2, 1.0
         args.n_greedy, args.n_vote, args.vote_k, args.max_new_tokens = 3, 2, 2, 6
         args.loreft_positions = "l1"
+    if args.kl_coef is None:
+        args.kl_coef = DEFAULT_KL_COEF[args.format]
     return args
 
 
@@ -143,9 +212,60 @@ def tiny_base(out: Path) -> str:
     return str(folder)
 
 
-def _last_checkpoint(folder: Path) -> str | None:
+# ----------------------------------------------------------------------------- data
+
+
+def train_data(args: argparse.Namespace, out: Path) -> str:
+    """What SFT, PPO and the verifier train on: the named set, or its rows minus the validation questions."""
+    return TRAIN_SETS[args.format] if args.validation_size == 0 else str(out / "data" / "train.jsonl")
+
+
+def validation_file(out: Path) -> Path:
+    return out / "data" / "validation.jsonl"
+
+
+def run_split(args: argparse.Namespace, out: Path) -> None:
+    """Hold out the validation questions (one row each); the rest of the rows are the training data."""
+    if args.validation_size == 0:
+        print("[split] --validation-size 0: training on the whole named set, no search", flush=True)
+        return
+    train_file, held_file = Path(train_data(args, out)), validation_file(out)
+    if train_file.is_file() and held_file.is_file():
+        print(f"[split] cached: {held_file.parent}", flush=True)
+        return
+    dataset, spec = load_data(TRAIN_SETS[args.format], args.data_dir, limit=args.train_limit)
+    question, answer = spec.question, spec.answer
+    train, held = hold_out_questions(dataset, question, args.validation_size, seed=args.split_seed)
+    first_rows = {normalize_question(row[question]): row for row in reversed(list(held))}
+    validation = [
+        {"question": row[question], "answer_value": row[answer]} for row in reversed(first_rows.values())
+    ]
+    atomic_write_text(train_file, "".join(json.dumps(row) + "\n" for row in train))
+    atomic_write_text(held_file, "".join(json.dumps(row) + "\n" for row in validation))
+    print(
+        f"[split] {len(validation)} validation questions held out ({len(held)} rows); {len(train)} training rows",
+        flush=True,
+    )
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _last_checkpoint(folder: Path, stage: str) -> str | None:
+    """The newest ``checkpoint-N`` under ``folder``, announced; ``None`` (and said so) when there is none."""
     checkpoints = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    return str(checkpoints[-1]) if checkpoints else None
+    if checkpoints:
+        print(f"[{stage}] resuming from {checkpoints[-1]}", flush=True)
+        return str(checkpoints[-1])
+    print(f"[{stage}] no checkpoint under {folder}: starting from the beginning", flush=True)
+    return None
+
+
+def _missing(stage: str, folder: Path, needs: str) -> bool:
+    if (folder / WARMUP_INFO_NAME).is_file():
+        return False
+    print(f"[{stage}] skipped: run {needs} first", flush=True)
+    return True
 
 
 def run_sft(args: argparse.Namespace, kind: str, out: Path) -> None:
@@ -160,13 +280,13 @@ def run_sft(args: argparse.Namespace, kind: str, out: Path) -> None:
         adapter = hf_reft.ReftConfig(layers="all", positions=args.loreft_positions, rank=args.loreft_rank)
     result = warmup_sft(
         args.model,
-        "svamp-nl",
+        train_data(args, out),
         folder,
-        format="nl",
+        format=args.format,
         adapter_config=adapter,
         data_dir=args.data_dir,
-        limit=args.train_limit,
-        test_sets=default_test_sets("svamp-nl"),
+        limit=args.train_limit if args.validation_size == 0 else None,  # the split applied it
+        test_sets=[TEST_SET],
         max_length=args.max_length,
         max_steps=args.sft_steps,
         per_device_train_batch_size=args.sft_batch_size,
@@ -176,34 +296,38 @@ def run_sft(args: argparse.Namespace, kind: str, out: Path) -> None:
         save_strategy="steps",
         save_steps=max(1, args.sft_steps // 2),
         save_total_limit=1,
-        resume_from_checkpoint=_last_checkpoint(folder / "checkpoints"),
+        resume_from_checkpoint=_last_checkpoint(folder / "checkpoints", f"sft-{kind}"),
     )
     print(
         f"[sft-{kind}] done in {result.info.train_seconds / 60:.1f} min, final loss {result.info.final_loss}"
     )
 
 
-def run_ppo_stage(args: argparse.Namespace, kind: str, out: Path) -> None:
-    folder, warmup = out / f"ppo-{kind}", out / f"warmup-{kind}"
+def train_ppo(
+    args: argparse.Namespace, out: Path, warmup: Path, folder: Path, settings: dict[str, Any], minutes: float
+) -> dict[str, Any]:
+    """PPO from ``warmup`` into ``folder`` with ``settings`` (learning rate, KL, epochs) for at most
+    ``minutes`` CPU minutes; writes ``reward_curve.json`` and ``ppo_budget.json``; returns its info."""
+    stage = f"{folder.parent.name}/{folder.name}" if folder.parent != out else folder.name
     if (folder / PPO_INFO_NAME).is_file():
-        print(f"[ppo-{kind}] cached: {folder}", flush=True)
-        return
-    if not (warmup / WARMUP_INFO_NAME).is_file():
-        print(f"[ppo-{kind}] skipped: run sft-{kind} first", flush=True)
-        return
+        print(f"[{stage}] cached: {folder}", flush=True)
+        return json.loads((folder / PPO_INFO_NAME).read_text())
     folder.mkdir(parents=True, exist_ok=True)
-    budget = TrainingTimeBudget(args.ppo_minutes * 60, clock="cpu")
+    budget = TrainingTimeBudget(minutes * 60, clock="cpu")
     setup = prepare_ppo(
         str(warmup),
         folder,
+        train_data=train_data(args, out),
         data_dir=args.data_dir,
-        limit=args.train_limit,
+        limit=args.train_limit if args.validation_size == 0 else None,
+        test_sets=[TEST_SET],
         max_steps=args.ppo_steps,
         per_device_train_batch_size=args.ppo_batch_size,
         samples_per_question=args.ppo_samples,
         max_new_tokens=args.ppo_new_tokens,
-        learning_rate=args.ppo_full_lr if kind == "full" else args.ppo_loreft_lr,
-        kl_coef=args.kl_coef,
+        learning_rate=settings["learning_rate"],
+        kl_coef=settings["kl_coef"],
+        ppo_epochs=settings["ppo_epochs"],
         logging_steps=1,
         save_strategy="steps",
         save_steps=args.save_steps,
@@ -214,20 +338,205 @@ def run_ppo_stage(args: argparse.Namespace, kind: str, out: Path) -> None:
         restore_callback_states_from_checkpoint=True,  # a resumed run continues the same budget
         callbacks=[budget],
     )
-    result = run_ppo(setup, folder, resume_from_checkpoint=_last_checkpoint(folder / "checkpoints"))
+    result = run_ppo(setup, folder, resume_from_checkpoint=_last_checkpoint(folder / "checkpoints", stage))
     curve = [
-        {k: h[k] for k in ("step", "reward", "accuracy", "kl", "response_length") if k in h}
+        {"step": h["step"], **{k: h[k] for k in DIAGNOSTICS if k in h}}
         for h in result.log_history
         if "reward" in h
     ]
     atomic_write_text(folder / "reward_curve.json", json.dumps(curve, indent=1) + "\n")
-    spent = {
+    spent = _spent(budget)
+    atomic_write_text(folder / "ppo_budget.json", json.dumps(spent) + "\n")
+    print(
+        f"[{stage}] {result.info['steps']} steps in {spent['cpu_minutes']} CPU min, "
+        f"reward {result.info['first_reward']} → {result.info['last_reward']}",
+        flush=True,
+    )
+    return result.info
+
+
+def _spent(budget: TrainingTimeBudget) -> dict[str, float]:
+    """What a budget file records: CPU and wall time of the training steps."""
+    return {
+        "cpu_seconds": round(budget.cpu_elapsed, 2),
+        "wall_seconds": round(budget.wall_elapsed, 2),
         "cpu_minutes": round(budget.cpu_elapsed / 60, 2),
         "wall_minutes": round(budget.wall_elapsed / 60, 2),
     }
-    atomic_write_text(folder / "ppo_budget.json", json.dumps(spent) + "\n")
+
+
+def default_settings(args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """The PPO settings without a search: the flags'."""
+    lr = args.ppo_full_lr if kind == "full" else args.ppo_loreft_lr
+    return {"learning_rate": lr, "kl_coef": args.kl_coef, "ppo_epochs": args.ppo_epochs}
+
+
+def ppo_settings(args: argparse.Namespace, kind: str, out: Path) -> dict[str, Any]:
+    """The search's choice when it ran, else the flags' values (said which)."""
+    search = out / f"search-{kind}" / "search.json"
+    if search.is_file():
+        chosen = json.loads(search.read_text())["chosen"]
+        print(f"[ppo-{kind}] the search chose {chosen}", flush=True)
+        return chosen
+    settings = default_settings(args, kind)
+    print(f"[ppo-{kind}] no search result ({search}): the flags' values {settings}", flush=True)
+    return settings
+
+
+def run_ppo_stage(args: argparse.Namespace, kind: str, out: Path) -> None:
+    warmup = out / f"warmup-{kind}"
+    if _missing(f"ppo-{kind}", warmup, f"sft-{kind}"):
+        return
+    train_ppo(args, out, warmup, out / f"ppo-{kind}", ppo_settings(args, kind, out), args.ppo_minutes)
+
+
+def _trial_name(settings: dict[str, Any]) -> str:
+    return f"lr{settings['learning_rate']:g}-kl{settings['kl_coef']:g}-ep{settings['ppo_epochs']}"
+
+
+def _validation_accuracy(args: argparse.Namespace, out: Path, model: Path, cache: Path) -> float:
+    """Greedy accuracy of ``model`` on the held-out training questions (cached beside ``cache``)."""
+    path = cache.with_suffix(".json")
+    if path.is_file():
+        report = EvaluationReport.load(path)
+    else:
+        report = evaluate_model(
+            str(model),
+            str(validation_file(out)),
+            data_dir=args.data_dir,
+            benchmark="svamp",
+            greedy=True,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.eval_batch_size,
+            cache_path=cache,
+            progress=False,
+        )
+        report.save(path)
+    return report.greedy_accuracy.estimate
+
+
+def search_axes(args: argparse.Namespace, kind: str) -> list[tuple[str, list[Any]]]:
+    lrs = args.search_full_lr if kind == "full" else args.search_loreft_lr
+    return [("learning_rate", lrs), ("kl_coef", args.search_kl), ("ppo_epochs", args.search_epochs)]
+
+
+def coordinate_search(
+    start: dict[str, Any], axes: list[tuple[str, list[Any]]], score: Any
+) -> Iterator[tuple[dict[str, Any], float]]:
+    """Vary one setting at a time over its values, the others at the best so far; yields every
+    trial ``(settings, score)`` once (a repeated setting is not re-scored). After an axis, the best
+    value is kept; a tie keeps the value already there. The last yielded element is the choice."""
+    current, seen = dict(start), {}
+    for name, values in axes:
+        best, best_score = current[name], None
+        for value in [current[name], *(v for v in values if v != current[name])]:
+            trial = {**current, name: value}
+            key = tuple(sorted(trial.items()))
+            if key not in seen:
+                seen[key] = score(trial)
+                yield trial, seen[key]
+            if best_score is None or seen[key] > best_score:
+                best, best_score = value, seen[key]
+        current[name] = best
+    yield current, seen[tuple(sorted(current.items()))]
+
+
+def run_search(args: argparse.Namespace, kind: str, out: Path) -> None:
+    folder, warmup = out / f"search-{kind}", out / f"warmup-{kind}"
+    result = folder / "search.json"
+    if result.is_file():
+        print(f"[search-{kind}] cached: {result}", flush=True)
+        return
+    if args.validation_size == 0:
+        print(f"[search-{kind}] skipped: no validation questions (--validation-size 0)", flush=True)
+        return
+    if _missing(f"search-{kind}", warmup, f"sft-{kind}"):
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    warmup_accuracy = _validation_accuracy(args, out, warmup, folder / "validation-warmup.jsonl")
+    print(f"[search-{kind}] warm-up: validation accuracy {warmup_accuracy:.3f}", flush=True)
+
+    def score(settings: dict[str, Any]) -> float:
+        trial = folder / _trial_name(settings)
+        train_ppo(args, out, warmup, trial, settings, args.search_minutes)
+        return _validation_accuracy(args, out, trial, folder / f"validation-{trial.name}.jsonl")
+
+    trials = list(coordinate_search(default_settings(args, kind), search_axes(args, kind), score))
+    (chosen, chosen_score), rows = trials[-1], []
+    for settings, accuracy in trials[:-1]:
+        trial = folder / _trial_name(settings)
+        spent = json.loads((trial / "ppo_budget.json").read_text())
+        info = json.loads((trial / PPO_INFO_NAME).read_text())
+        rewards = [step["reward"] for step in json.loads((trial / "reward_curve.json").read_text())]
+        rows.append(
+            {
+                **settings,
+                "steps": info["steps"],
+                "cpu_minutes": spent["cpu_minutes"],
+                "validation_accuracy": accuracy,
+                "mean_reward": _mean(rewards) if rewards else None,
+            }
+        )
+    record = {
+        "kind": kind,
+        "validation_questions": args.validation_size,
+        "search_minutes": args.search_minutes,
+        "warmup_validation_accuracy": warmup_accuracy,
+        "trials": rows,
+        "chosen": chosen,
+        "chosen_validation_accuracy": chosen_score,
+    }
+    atomic_write_text(result, json.dumps(record, indent=1) + "\n")
+    print(f"[search-{kind}] chose {chosen} (validation accuracy {chosen_score:.3f})", flush=True)
+
+
+def run_control(args: argparse.Namespace, kind: str, out: Path) -> None:
+    """Continue the warm-up SFT for the CPU time PPO got: the control PPO must beat."""
+    folder, warmup, spent_file = (
+        out / f"control-{kind}",
+        out / f"warmup-{kind}",
+        out / f"ppo-{kind}" / "ppo_budget.json",
+    )
+    if (folder / WARMUP_INFO_NAME).is_file():
+        print(f"[control-{kind}] cached: {folder}", flush=True)
+        return
+    if _missing(f"control-{kind}", warmup, f"sft-{kind}"):
+        return
+    if not spent_file.is_file():
+        print(
+            f"[control-{kind}] skipped: run ppo-{kind} first (the control gets the CPU time PPO got)",
+            flush=True,
+        )
+        return
+    ppo_spent = json.loads(spent_file.read_text())
+    budget = TrainingTimeBudget(ppo_spent["cpu_seconds"], clock="cpu")
+    result = warmup_sft(
+        str(warmup),
+        train_data(args, out),
+        folder,
+        format=args.format,
+        data_dir=args.data_dir,
+        limit=args.train_limit if args.validation_size == 0 else None,
+        test_sets=[TEST_SET],
+        max_length=args.max_length,
+        max_steps=1_000_000,  # the budget ends it
+        per_device_train_batch_size=args.sft_batch_size,
+        learning_rate=read_warmup_info(warmup).learning_rate,
+        lr_scheduler_type="constant",
+        logging_steps=5,
+        save_strategy="steps",
+        save_steps=args.save_steps,
+        save_total_limit=1,
+        restore_callback_states_from_checkpoint=True,
+        callbacks=[budget],
+        resume_from_checkpoint=_last_checkpoint(folder / "checkpoints", f"control-{kind}"),
+    )
+    spent = _spent(budget)
+    atomic_write_text(folder / "control_budget.json", json.dumps(spent) + "\n")
     print(
-        f"[ppo-{kind}] {result.info['steps']} steps, reward {result.info['first_reward']} → {result.info['last_reward']}"
+        f"[control-{kind}] {result.info.steps} more SFT steps in {spent['cpu_minutes']} CPU min "
+        f"(PPO: {ppo_spent['cpu_minutes']}), final loss {result.info.final_loss}",
+        flush=True,
     )
 
 
@@ -236,8 +545,7 @@ def run_verifier_stage(args: argparse.Namespace, out: Path) -> None:
     if (folder / "config.json").is_file() or (out / "verifier-skipped.txt").is_file():
         print("[verifier] cached", flush=True)
         return
-    if not (warmup / WARMUP_INFO_NAME).is_file():
-        print("[verifier] skipped: run sft-full first", flush=True)
+    if _missing("verifier", warmup, "sft-full"):
         return
     data_file = out / "verifier-data.jsonl"
     if data_file.is_file():
@@ -245,14 +553,14 @@ def run_verifier_stage(args: argparse.Namespace, out: Path) -> None:
 
         data = Dataset.from_list([json.loads(line) for line in data_file.read_text().splitlines()])
     else:
-        questions, benchmark = load_questions(
-            "svamp-nl", data_dir=args.data_dir, limit=args.verifier_questions
+        questions, _ = load_questions(
+            train_data(args, out), data_dir=args.data_dir, limit=args.verifier_questions
         )
         data = sample_policy_verifier_data(  # prompted as the warm-up folder records
             str(warmup),
             questions,
             batch_size=args.eval_batch_size,
-            benchmark=benchmark,
+            benchmark="svamp",
             k=args.verifier_k,
             max_new_tokens=args.max_new_tokens,
         )
@@ -277,6 +585,9 @@ def run_verifier_stage(args: argparse.Namespace, out: Path) -> None:
         seed=0,
         disable_tqdm=True,
     )
+
+
+# ----------------------------------------------------------------------------- evaluation
 
 
 def policy_path(args: argparse.Namespace, who: str, out: Path) -> str | None:
@@ -305,8 +616,8 @@ def run_eval(
         loaded.update(key=key, policy=load_policy(model))
     report = evaluate_model(
         model,
-        "svamp-test",
-        format="nl",
+        TEST_SET,
+        format=args.format,
         data_dir=args.data_dir,
         limit=args.n_vote if vote else args.n_greedy,
         greedy=not vote,
@@ -323,15 +634,96 @@ def run_eval(
     return report
 
 
-def _ppo_minutes(folder: Path, info: dict) -> str:
-    """PPO time as "12.3 CPU min (15.0 wall min …)" from ``ppo_budget.json``, else the stage's wall minutes."""
-    spent = folder / "ppo_budget.json"
-    if spent.is_file():
-        record = json.loads(spent.read_text())
-        return (
-            f"{record['cpu_minutes']:.1f} CPU min ({record['wall_minutes']:.1f} wall min of training steps)"
-        )
+# ----------------------------------------------------------------------------- summary
+
+
+def _budget_minutes(folder: Path, info: dict) -> str:
+    """Training time as "12.3 CPU min (15.0 wall min …)" from the stage's budget file, else its wall minutes."""
+    for name in ("ppo_budget.json", "control_budget.json"):
+        if (folder / name).is_file():
+            record = json.loads((folder / name).read_text())
+            return f"{record['cpu_minutes']:.1f} CPU min ({record['wall_minutes']:.1f} wall min of training steps)"
     return f"{info['train_seconds'] / 60:.1f} min"
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def diagnostics_table(curves: dict[str, list[dict[str, float]]]) -> list[str]:
+    """Per PPO policy, each logged diagnostic's mean over the first fifth of the steps → the last fifth."""
+    keys = [k for k in DIAGNOSTICS if any(k in step for curve in curves.values() for step in curve)]
+    lines = ["| policy | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for kind, curve in curves.items():
+        window, cells = max(1, len(curve) // 5), []
+        for key in keys:
+            values = [step[key] for step in curve if key in step]
+            cells.append(f"{_mean(values[:window]):.3g} → {_mean(values[-window:]):.3g}" if values else "—")
+        lines.append(f"| {NAMES[f'ppo-{kind}']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def search_table(out: Path) -> list[str]:
+    lines = []
+    for kind in KINDS:
+        path = out / f"search-{kind}" / "search.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        lines += [
+            f"Search, {NAMES[f'ppo-{kind}']}: {record['validation_questions']} held-out training questions, "
+            f"{record['search_minutes']:g} CPU min per run; warm-up validation accuracy "
+            f"{record['warmup_validation_accuracy'] * 100:.1f} %.",
+            "",
+            "| learning rate | KL coef. | PPO epochs | steps | CPU min | mean training reward | validation acc. % |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in record["trials"]:
+            lines.append(
+                f"| {row['learning_rate']:g} | {row['kl_coef']:g} | {row['ppo_epochs']} | {row['steps']} | "
+                f"{row['cpu_minutes']:.1f} | {row['mean_reward']:.3f} | {row['validation_accuracy'] * 100:.1f} |"
+            )
+        lines += ["", f"Chosen: {record['chosen']}.", ""]
+    return lines
+
+
+def plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> str:
+    """Reward and KL per PPO step, one line per policy; returns a note for the results."""
+    try:
+        import matplotlib
+    except ImportError:
+        return "- no plot: `pip install matplotlib` for ppo_curves.png"
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(1, 2, figsize=(10, 3.5))
+    for kind, curve in curves.items():
+        steps = [step["step"] for step in curve]
+        for axis, key in zip(axes, ("reward", "kl"), strict=True):
+            axis.plot(steps, [step.get(key, float("nan")) for step in curve], label=NAMES[f"ppo-{kind}"])
+    for axis, title in zip(
+        axes, ("training reward (mean per step)", "KL to the warm-up policy"), strict=True
+    ):
+        axis.set_title(title)
+        axis.set_xlabel("PPO step")
+        axis.legend()
+    figure.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    figure.savefig(tmp, dpi=100)
+    pyplot.close(figure)
+    tmp.replace(path)
+    return f"- reward and KL per step: {path.name}"
+
+
+PAIRS = (
+    ("ppo-full", "warmup-full"),
+    ("ppo-full", "control-full"),
+    ("ppo-loreft", "warmup-loreft"),
+    ("ppo-loreft", "control-loreft"),
+    ("control-full", "warmup-full"),
+    ("control-loreft", "warmup-loreft"),
+    ("warmup-full", "base"),
+)
 
 
 def summarize(args: argparse.Namespace, out: Path) -> None:
@@ -350,28 +742,27 @@ def summarize(args: argparse.Namespace, out: Path) -> None:
             )
         rows.append(merged)
         names.append(NAMES[who])
-    for ppo, warm in (("ppo-full", "warmup-full"), ("ppo-loreft", "warmup-loreft"), ("warmup-full", "base")):
-        a, b = out / f"greedy-{warm}.json", out / f"greedy-{ppo}.json"
+    for new, old in PAIRS:
+        a, b = out / f"greedy-{old}.json", out / f"greedy-{new}.json"
         if a.is_file() and b.is_file():
             diff = compare_greedy(EvaluationReport.load(a), EvaluationReport.load(b))
             notes.append(
-                f"- {NAMES[ppo]} − {NAMES[warm]} greedy accuracy: {diff.estimate * 100:+.1f} points, "
+                f"- {NAMES[new]} − {NAMES[old]} greedy accuracy: {diff.estimate * 100:+.1f} points, "
                 f"95 % paired-bootstrap interval [{diff.low * 100:+.1f}, {diff.high * 100:+.1f}]"
             )
     curves = {}
-    for kind in ("full", "loreft"):
-        info_file, curve_file = out / f"ppo-{kind}" / PPO_INFO_NAME, out / f"ppo-{kind}" / "reward_curve.json"
-        if info_file.is_file() and curve_file.is_file():
-            info, curve = json.loads(info_file.read_text()), json.loads(curve_file.read_text())
-            rewards = [c["reward"] for c in curve]
-            window = max(1, len(rewards) // 5)
-            first, last = sum(rewards[:window]) / window, sum(rewards[-window:]) / window
-            curves[kind] = rewards
-            notes.append(
-                f"- {NAMES[f'ppo-{kind}']}: {info['steps']} steps in {_ppo_minutes(out / f'ppo-{kind}', info)}, lr {info['learning_rate']}, "
-                f"β {info['kl_coef']}; mean training reward first {window} steps {first:.3f} → last {window} "
-                f"{last:.3f}; curve: {' '.join(f'{r:.2f}' for r in rewards)}"
-            )
+    for kind in KINDS:
+        for stage in ("control", "ppo"):
+            folder = out / f"{stage}-{kind}"
+            info_file = folder / (PPO_INFO_NAME if stage == "ppo" else WARMUP_INFO_NAME)
+            if not (folder / f"{stage}_budget.json").is_file() or not info_file.is_file():
+                continue
+            info = json.loads(info_file.read_text())
+            what = f"{info['steps']} steps in {_budget_minutes(folder, info)}, lr {info['learning_rate']}"
+            if stage == "ppo":
+                curves[kind] = json.loads((folder / "reward_curve.json").read_text())
+                what += f", β {info['kl_coef']}, PPO epochs {info['ppo_epochs']}"
+            notes.append(f"- {NAMES[f'{stage}-{kind}']}: {what}")
     data_file, skipped = out / "verifier-data.jsonl", out / "verifier-skipped.txt"
     if data_file.is_file() and (out / "verifier" / "config.json").is_file():
         labels = [json.loads(line)["label"] for line in data_file.read_text().splitlines()]
@@ -381,12 +772,22 @@ def summarize(args: argparse.Namespace, out: Path) -> None:
         )
     if skipped.is_file():
         notes.append(f"- verifier: {skipped.read_text().strip()}")
-    lines = ["# Reinforced fine-tuning, part 3: PPO (full and LoReFT) and verifier reranking", ""]
+    if curves:
+        notes.append(plot_curves(curves, out / "ppo_curves.png"))
+    lines = [
+        f"# Reinforced fine-tuning on SVAMP ({args.format} CoT): PPO, its SFT control, verifier reranking",
+        "",
+    ]
     if rows:
         lines += [format_table(rows, names=names), ""]
     lines += notes
-    atomic_write_text(out / "results.md", "\n".join(lines) + "\n")
-    summary = {"reports": {n: r.summary() for n, r in zip(names, rows, strict=True)}, "reward_curves": curves}
+    if curves:
+        lines += ["", "Training diagnostics per step, first fifth → last fifth of the steps:", ""]
+        lines += diagnostics_table(curves)
+    if search := search_table(out):
+        lines += ["", *search]
+    atomic_write_text(out / "results.md", "\n".join(lines).rstrip() + "\n")
+    summary = {"reports": {n: r.summary() for n, r in zip(names, rows, strict=True)}, "ppo_curves": curves}
     atomic_write_text(out / "results.json", json.dumps(summary, indent=1) + "\n")
     print("\n".join(lines), flush=True)
 
@@ -399,14 +800,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.tiny:
         args.model = tiny_base(out)
     loaded: dict = {}
+    runners = {"sft": run_sft, "search": run_search, "ppo": run_ppo_stage, "control": run_control}
     for stage in args.stages:
         started = time.perf_counter()
         kind, _, rest = stage.partition("-")
-        if kind == "sft":
-            run_sft(args, rest, out)
-        elif kind == "ppo":
+        if kind == "split":
+            run_split(args, out)
+        elif kind in runners:
             loaded.clear()
-            run_ppo_stage(args, rest, out)
+            runners[kind](args, rest, out)
         elif kind == "verifier":
             loaded.pop("key", None), loaded.pop("policy", None)
             run_verifier_stage(args, out)

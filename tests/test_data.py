@@ -13,6 +13,7 @@ from hf_reft.data import (
     DataLeakError,
     SupervisedCollator,
     check_no_overlap,
+    hold_out_questions,
     load_data,
     normalize_question,
     prepare_supervised_dataset,
@@ -132,6 +133,34 @@ def test_clean_pair_passes():
     train = json.loads((SHARED / "mwp-reft" / "svamp_nl.json").read_text())
     test = json.loads((SHARED / "mwp-reft" / "svamp_test_set.json").read_text())
     check_no_overlap([r["question"] for r in train], [r["question"] for r in test])
+
+
+def test_held_out_questions_take_every_row_of_a_question_and_only_those():
+    rows = [
+        {"question": "Tom has 3 apples.", "answer_cot": "a"},
+        {"question": "tom has 3 apples", "answer_cot": "b"},  # the same question, another solution
+        *({"question": f"Question {i}?", "answer_cot": "c"} for i in range(20)),
+    ]
+    data = Dataset.from_list(rows)
+    train, held = hold_out_questions(data, "question", 5, seed=3)
+    assert len({normalize_question(q) for q in held["question"]}) == 5
+    assert len(train) + len(held) == len(data)
+    check_no_overlap(train["question"], held["question"])  # the leak rule agrees
+    again, held_again = hold_out_questions(data, "question", 5, seed=3)
+    assert held_again["question"] == held["question"] and again["question"] == train["question"]
+    other = hold_out_questions(data, "question", 5, seed=4)[1]
+    assert other["question"] != held["question"]
+    with pytest.raises(ValueError, match="21 distinct questions; choose a size between 1 and 20"):
+        hold_out_questions(data, "question", 21)
+    with pytest.raises(ValueError, match="No column 'instruction'"):
+        hold_out_questions(data, "instruction", 2)
+
+
+def test_svamp_program_validation_questions_are_held_out_whole():
+    data = Dataset.from_list(json.loads((SHARED / "mwp-reft" / "svamp_python_sdp.json").read_text()))
+    train, validation = hold_out_questions(data, "question", 300, seed=0)
+    assert len({normalize_question(q) for q in validation["question"]}) == 300
+    check_no_overlap(train["question"], validation["question"])
 
 
 def test_named_sets(monkeypatch):

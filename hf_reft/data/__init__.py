@@ -1,5 +1,6 @@
 """Data shared by the training wings: tokenization with prompt masking, the collator,
-named data sets under ``../shared/data``, and the train/test leak check."""
+named data sets under ``../shared/data``, the train/test leak check, and held-out validation
+questions."""
 
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
         load_named_dataset,
         source_name,
     )
+    from .splits import hold_out_questions
     from .tokenization import IGNORE_INDEX, format_prompt, prepare_supervised_dataset, tokenize_example
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "check_no_overlap",
     "default_data_dir",
     "format_prompt",
+    "hold_out_questions",
     "load_data",
     "load_named_dataset",
     "normalize_question",

@@ -255,6 +255,7 @@ def run_ppo(
         "questions_per_step": args.per_device_train_batch_size * args.world_size,
         "samples_per_question": args.samples_per_question,
         "kl_coef": args.kl_coef,
+        "ppo_epochs": args.ppo_epochs,
         "learning_rate": float(args.learning_rate),
         "first_reward": rewards[0] if rewards else None,
         "last_reward": rewards[-1] if rewards else None,
