@@ -28,17 +28,17 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import hf_reft
 from hf_reft import hub
-from hf_reft.data import SupervisedCollator, check_no_overlap, load_data, prepare_supervised_dataset
+from hf_reft.data import check_no_overlap, load_data
 from hf_reft.models import load_chat_model
 from hf_reft.representation.evaluation import (
     GenerationEvaluation,
@@ -46,7 +46,7 @@ from hf_reft.representation.evaluation import (
     evaluate_generation,
     paired_comparison,
 )
-from hf_reft.representation.trainer import ReftTrainer, TrainingTimeBudget, steps_for_budget
+from hf_reft.representation.training import CHECKPOINTS_DIR, train_adapter
 
 PROMPT = "Question:\n{question}\nAnswer reasoning:\n"  # the reinforced-fine-tuning paper's NL format
 
@@ -107,87 +107,58 @@ def eval_subset(args: argparse.Namespace, out: Path):
 
 
 def train(args: argparse.Namespace, out: Path, test) -> None:
+    """Train the adapter with :func:`hf_reft.representation.train_adapter`, its schedule sized to the budget."""
     adapter_dir = out / "adapter"
-    if (adapter_dir / "model.safetensors").is_file():
+    if (out / "train_summary.json").is_file():
         log(f"adapter already trained: {adapter_dir}")
         return
-    base, tokenizer = load_chat_model(args.model)
     train_rows, spec = load_data("svamp-nl", args.data_dir)
     check_no_overlap(train_rows["question"], test["question"], train_name="svamp-nl", test_name="svamp-test")
-    train_data = prepare_supervised_dataset(
-        train_rows,
-        tokenizer,
-        prompt_template=PROMPT,
-        response_column=spec.target,
-        max_length=args.max_length,
-    ).shuffle(seed=args.seed)
-    torch.manual_seed(args.seed)
     config = hf_reft.ReftConfig(
         layers=[int(x) for x in args.layers.split(",")] if args.layers != "all" else "all",
         positions=args.positions,
         rank=args.rank,
         intervention="loreft",
     )
-    model = hf_reft.get_reft_model(base, config)
-    model.print_trainable_parameters()
-    run_dir = out / "train"
-    plan_path = out / "train_plan.json"
-    budget_s = args.budget_minutes * 60
-    if plan_path.is_file():
-        plan = json.loads(plan_path.read_text())
-    else:
-        collator = SupervisedCollator.for_tokenizer(tokenizer, return_prompt_lengths=True)
-        size = args.batch_size
-        batches = [collator([train_data[i] for i in range(k * size, (k + 1) * size)]) for k in range(2)]
-        steps, per_step = steps_for_budget(model, batches, budget_s, clock=args.budget_clock)
-        plan = {"max_steps": steps, "probe_seconds_per_step": per_step, "clock": args.budget_clock}
-        hub.atomic_write_text(plan_path, json.dumps(plan))
-    log(f"training plan: {plan}")
-    training_args = TrainingArguments(
-        str(run_dir),
-        per_device_train_batch_size=args.batch_size,
+    resume = (adapter_dir / CHECKPOINTS_DIR).is_dir() and any(
+        (adapter_dir / CHECKPOINTS_DIR).glob("checkpoint-*")
+    )
+    log("resuming from the last checkpoint" if resume else "no checkpoint: training from the start")
+    trained = train_adapter(
+        args.model,
+        train_rows,
+        config,
+        adapter_dir,
+        response_column=spec.target,
+        prompt_template=PROMPT,
+        max_length=args.max_length,
         learning_rate=args.lr,
-        lr_scheduler_type="linear",
-        warmup_steps=max(1, plan["max_steps"] // 20),
-        weight_decay=0.0,
-        max_steps=plan["max_steps"],
-        logging_steps=5,
-        save_strategy="steps",
+        batch_size=args.batch_size,
+        warmup=0.05,
         save_steps=args.save_steps,
-        save_total_limit=2,
-        report_to="none",
-        use_cpu=True,
+        logging_steps=5,
         seed=args.seed,
-        disable_tqdm=True,
-        restore_callback_states_from_checkpoint=True,
+        max_train_seconds=args.budget_minutes * 60,
+        budget_clock=args.budget_clock,
+        fit_schedule_to_budget=True,
+        resume=resume,
+        keep_checkpoints=True,  # until the summary below is written: an interruption resumes, never retrains
     )
-    budget = TrainingTimeBudget(budget_s, clock=args.budget_clock)
-    trainer = ReftTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_data,
-        processing_class=tokenizer,
-        callbacks=[budget],
-    )
-    last = get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
-    if last:
-        log(f"resuming from {last}")
-    result = trainer.train(resume_from_checkpoint=last)
-    budget = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TrainingTimeBudget))
-    losses = [(e["step"], e["loss"]) for e in trainer.state.log_history if "loss" in e]
-    trainable, total = model.get_nb_trainable_parameters()
+    trainable, total = trained.model.get_nb_trainable_parameters()
+    losses = trained.summary["losses"]
     summary = {
-        "steps": trainer.state.global_step,
-        "examples_seen": trainer.state.global_step * args.batch_size,
-        "train_wall_minutes": budget.wall_elapsed / 60,
-        "train_cpu_minutes": budget.cpu_elapsed / 60,
+        "steps": trained.summary["steps"],
+        "examples_seen": trained.summary["steps"] * args.batch_size,
+        "train_wall_minutes": trained.summary["train_wall_s"] / 60,
+        "train_cpu_minutes": trained.summary["train_cpu_s"] / 60,
         "budget_minutes": args.budget_minutes,
         "budget_clock": args.budget_clock,
+        "budget_plan": trained.summary["budget_plan"],
         "threads": torch.get_num_threads(),
         "losses": losses,
         "first_loss": losses[0][1] if losses else None,
         "last_loss": losses[-1][1] if losses else None,
-        "train_loss": result.training_loss,
+        "train_loss": trained.summary["train_loss"],
         "trainable_params": trainable,
         "all_params": total,
         "config": {
@@ -200,8 +171,8 @@ def train(args: argparse.Namespace, out: Path, test) -> None:
             "prompt_template": PROMPT,
         },
     }
-    trainer.save_model(str(adapter_dir))
     hub.atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=2))
+    shutil.rmtree(adapter_dir / CHECKPOINTS_DIR, ignore_errors=True)
     log(
         f"trained {summary['steps']} steps in {summary['train_wall_minutes']:.1f} wall / "
         f"{summary['train_cpu_minutes']:.1f} CPU minutes; loss {summary['first_loss']} -> {summary['last_loss']}"

@@ -23,6 +23,8 @@ __all__ = ["CHECKPOINTS_DIR", "SUMMARY_NAME", "AdapterTraining", "train_adapter"
 #: Where the resumable checkpoints go, inside the output folder (removed when training finished).
 CHECKPOINTS_DIR = "checkpoints"
 SUMMARY_NAME = "train_summary.json"
+#: The time-budget plan of ``fit_schedule_to_budget``, kept with the checkpoints.
+BUDGET_PLAN_NAME = "budget_plan.json"
 
 
 @dataclass
@@ -62,6 +64,7 @@ def train_adapter(
     seed: int = 42,
     max_train_seconds: float | None = None,
     budget_clock: str = "wall",
+    fit_schedule_to_budget: bool = False,
     resume: bool = False,
     keep_checkpoints: bool = False,
 ) -> AdapterTraining:
@@ -81,6 +84,10 @@ def train_adapter(
             (``warmup`` below 1 is a share of the steps, as its ``warmup_steps``).
         max_train_seconds, budget_clock: stop after this much training time
             (:class:`~hf_reft.representation.trainer.TrainingTimeBudget`, ``"wall"`` or ``"cpu"``).
+        fit_schedule_to_budget: with ``max_train_seconds`` and no ``max_steps``, size ``max_steps`` (and
+            so the learning-rate schedule and ``warmup``) to the budget by timing two batches
+            (:func:`~hf_reft.representation.trainer.steps_for_budget`) rather than to ``epochs``. The
+            plan is saved with the checkpoints (``budget_plan.json``), so a resumed run keeps it.
         resume: continue from the last checkpoint under ``output_dir/checkpoints``.
         keep_checkpoints: keep that folder when training finished (removed by default: the output
             folder is then the adapter).
@@ -129,6 +136,19 @@ def train_adapter(
     except ValueError as err:
         raise ValueError(f"Bad LoReFT setting for this model: {err}") from None
     model.print_trainable_parameters()
+    plan = None
+    if fit_schedule_to_budget and max_train_seconds and not max_steps:
+        plan = _budget_plan(
+            model,
+            tokenizer,
+            dataset,
+            batch_size,
+            max_train_seconds,
+            budget_clock,
+            checkpoints,
+            resuming=last is not None,
+        )
+        max_steps = plan["max_steps"]
     arguments = TrainingArguments(
         str(checkpoints),
         per_device_train_batch_size=batch_size,
@@ -167,7 +187,42 @@ def train_adapter(
     }
     if budget is not None:
         summary.update(train_wall_s=budget.wall_elapsed, train_cpu_s=budget.cpu_elapsed)
+    if plan is not None:
+        summary["budget_plan"] = plan
     hub.atomic_write_text(output / SUMMARY_NAME, json.dumps(summary, indent=2))
     if not keep_checkpoints:
         shutil.rmtree(checkpoints, ignore_errors=True)
     return AdapterTraining(model, tokenizer, output, summary)
+
+
+def _budget_plan(
+    model: Any,
+    tokenizer: Any,
+    dataset: Any,
+    batch_size: int,
+    seconds: float,
+    clock: str,
+    checkpoints: Path,
+    *,
+    resuming: bool,
+) -> dict[str, Any]:
+    """``{"max_steps", "seconds_per_step", "clock"}`` for a time budget: a resumed run reads the plan its
+    first sitting saved in ``checkpoints``; a new one times the first two batches and saves the plan."""
+    from .. import hub
+    from ..data import SupervisedCollator
+    from .trainer import steps_for_budget
+
+    path = checkpoints / BUDGET_PLAN_NAME
+    if resuming and path.is_file():
+        return json.loads(path.read_text())
+    if len(dataset) < batch_size:
+        raise ValueError(f"Planning a time budget needs {batch_size} training examples, got {len(dataset)}.")
+    collator = SupervisedCollator.for_tokenizer(tokenizer, return_prompt_lengths=True)
+    batches = [
+        collator([dataset[i] for i in range(k * batch_size, (k + 1) * batch_size)])
+        for k in range(min(2, len(dataset) // batch_size))
+    ]
+    steps, per_step = steps_for_budget(model, batches, seconds, clock=clock)
+    plan = {"max_steps": steps, "seconds_per_step": per_step, "clock": clock}
+    hub.atomic_write_text(path, json.dumps(plan))
+    return plan

@@ -1,0 +1,71 @@
+"""``examples/representation_svamp.py`` end to end on a tiny random model: it trains through the library's
+``train_adapter`` (the schedule sized to the time budget), evaluates adapter and base, reports, and a
+rerun finds every stage cached."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "representation_svamp.py"
+
+
+def load_example():
+    spec = importlib.util.spec_from_file_location("representation_svamp", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def tiny_base(tmp_path):
+    """A 2-layer random Llama with SmolLM2's tokenizer (which has the chat template the example uses)."""
+    from hf_reft.models import default_chat_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(default_chat_model_path()))
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    folder = tmp_path / "tiny-base"
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_the_svamp_example_trains_through_train_adapter_and_resumes_from_its_caches(
+    tiny_base, tmp_path, capsys
+):
+    example = load_example()
+    out = tmp_path / "run"
+    argv = ["--model", tiny_base, "--output", str(out), "--threads", "1", "--layers", "0,1", "--rank", "2"]
+    argv += ["--positions", "f1+l1", "--budget-minutes", "0.05", "--n-eval", "3", "--max-new-tokens", "4"]
+    assert example.main(argv) == 0
+    first = capsys.readouterr().out
+    summary = json.loads((out / "train_summary.json").read_text())
+    plan = summary["budget_plan"]
+    assert plan["clock"] == "cpu" and plan["max_steps"] >= 10  # steps_for_budget sized the schedule
+    assert 1 <= summary["steps"] <= plan["max_steps"]  # the budget stopped it, as planned or sooner
+    assert (out / "adapter" / "model.safetensors").is_file() and not (
+        out / "adapter" / "checkpoints"
+    ).exists()
+    assert "no checkpoint: training from the start" in first
+    results = (out / "results.md").read_text()
+    assert "| LoReFT adapter | 3 |" in results and "LoReFT − base (same prompt)" in results
+
+    assert example.main(argv) == 0
+    second = capsys.readouterr().out
+    assert "adapter already trained" in second and second.count(": cached,") == 3
