@@ -58,6 +58,7 @@ import torch
 
 from hf_reft.data import hold_out_questions, load_data, normalize_question
 from hf_reft.hub import atomic_write_text
+from hf_reft.models import tiny_random_chat_model
 from hf_reft.reinforced.configuration import DEFAULT_KL_COEF
 from hf_reft.reinforced.evaluation import (
     EvaluationReport,
@@ -184,32 +185,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.kl_coef is None:
         args.kl_coef = DEFAULT_KL_COEF[args.format]
     return args
-
-
-def tiny_base(out: Path) -> str:
-    """A 2-layer random Llama with SmolLM2's tokenizer (for ``--tiny``)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
-
-    from hf_reft.models import default_chat_model_path
-
-    folder = (out / "tiny-base").resolve()
-    if not (folder / "config.json").is_file():
-        tokenizer = AutoTokenizer.from_pretrained(str(default_chat_model_path()))
-        torch.manual_seed(0)
-        config = LlamaConfig(
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            intermediate_size=128,
-            vocab_size=len(tokenizer),
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 # ----------------------------------------------------------------------------- data
@@ -345,8 +320,7 @@ def train_ppo(
         if "reward" in h
     ]
     atomic_write_text(folder / "reward_curve.json", json.dumps(curve, indent=1) + "\n")
-    spent = _spent(budget)
-    atomic_write_text(folder / "ppo_budget.json", json.dumps(spent) + "\n")
+    spent = _record_spent(budget, folder / "ppo_budget.json")
     print(
         f"[{stage}] {result.info['steps']} steps in {spent['cpu_minutes']} CPU min, "
         f"reward {result.info['first_reward']} → {result.info['last_reward']}",
@@ -355,14 +329,16 @@ def train_ppo(
     return result.info
 
 
-def _spent(budget: TrainingTimeBudget) -> dict[str, float]:
-    """What a budget file records: CPU and wall time of the training steps."""
-    return {
+def _record_spent(budget: TrainingTimeBudget, path: Path) -> dict[str, float]:
+    """Write (and return) the CPU and wall time a stage's training steps spent."""
+    spent = {
         "cpu_seconds": round(budget.cpu_elapsed, 2),
         "wall_seconds": round(budget.wall_elapsed, 2),
         "cpu_minutes": round(budget.cpu_elapsed / 60, 2),
         "wall_minutes": round(budget.wall_elapsed / 60, 2),
     }
+    atomic_write_text(path, json.dumps(spent) + "\n")
+    return spent
 
 
 def default_settings(args: argparse.Namespace, kind: str) -> dict[str, Any]:
@@ -531,8 +507,7 @@ def run_control(args: argparse.Namespace, kind: str, out: Path) -> None:
         callbacks=[budget],
         resume_from_checkpoint=_last_checkpoint(folder / "checkpoints", f"control-{kind}"),
     )
-    spent = _spent(budget)
-    atomic_write_text(folder / "control_budget.json", json.dumps(spent) + "\n")
+    spent = _record_spent(budget, folder / "control_budget.json")
     print(
         f"[control-{kind}] {result.info.steps} more SFT steps in {spent['cpu_minutes']} CPU min "
         f"(PPO: {ppo_spent['cpu_minutes']}), final loss {result.info.final_loss}",
@@ -798,7 +773,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     if args.tiny:
-        args.model = tiny_base(out)
+        args.model = tiny_random_chat_model(out / "tiny-base")
     loaded: dict = {}
     runners = {"sft": run_sft, "search": run_search, "ppo": run_ppo_stage, "control": run_control}
     for stage in args.stages:

@@ -42,6 +42,7 @@ __all__ = [
     "load_chat_model",
     "offline_copy_of",
     "offline_copy_path",
+    "tiny_random_chat_model",
 ]
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,34 @@ def _convert_gguf(folder: Path, target: Path) -> None:
     with atomic_save(target) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+
+
+def tiny_random_chat_model(folder: str | os.PathLike[str], *, hidden_size: int = 64, seed: int = 0) -> str:
+    """Save a 2-layer random Llama with the offline default's tokenizer into ``folder`` (once) and return
+    its path: a model every pipeline accepts in seconds, for smoke runs (the examples' ``--tiny``, tests).
+    Its outputs are noise."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    folder = Path(folder).resolve()
+    if not (folder / "config.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(str(default_chat_model_path()))
+        torch.manual_seed(seed)
+        config = LlamaConfig(
+            hidden_size=hidden_size,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=2 * hidden_size,
+            vocab_size=len(tokenizer),
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        with atomic_save(folder) as tmp:
+            AutoModelForCausalLM.from_config(config).save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    return str(folder)
 
 
 def load_chat_model(name_or_path: str | os.PathLike[str] | None = None, **kwargs: Any) -> tuple[Any, Any]:

@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "representation_svamp.py"
 
@@ -24,26 +22,9 @@ def load_example():
 
 @pytest.fixture
 def tiny_base(tmp_path):
-    """A 2-layer random Llama with SmolLM2's tokenizer (which has the chat template the example uses)."""
-    from hf_reft.models import default_chat_model_path
+    from hf_reft.models import tiny_random_chat_model
 
-    tokenizer = AutoTokenizer.from_pretrained(str(default_chat_model_path()))
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        intermediate_size=64,
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    folder = tmp_path / "tiny-base"
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    return tiny_random_chat_model(tmp_path / "tiny-base", hidden_size=32)
 
 
 def test_the_svamp_example_trains_through_train_adapter_and_resumes_from_its_caches(
