@@ -714,6 +714,37 @@ def test_escapees_end_with_the_sandbox_mid_program(mode, ending):
     assert _wait_until(lambda: not _escapees(marker), timeout=10), "an escapee outlived the sandbox"
 
 
+HOPPER_SCRIPT = 'sleep 0.05; sh -c "$0" "$0" "$1" & exit'  # each generation starts the next and exits
+HOPPER = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    os.execv("/bin/sh", ["sh", "-c", sys.argv[2], sys.argv[2], sys.argv[1]])
+time.sleep(float(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("main_sleeps", [1.0, 30.0], ids=["main_exits", "main_times_out"])
+def test_a_pid_hopping_daemon_ends_with_its_run(box, main_sleeps):
+    """A daemon that moves to a new pid every 50 ms (each generation forks the next, then exits) is
+    gone when ``run`` returns, in every mode: the sweep repeats until no process of the run is left."""
+    marker = f"{random.randint(1000, 9999)}.{random.randint(10**8, 10**9)}"
+    seen: list[int] = []
+    watcher = threading.Thread(
+        target=lambda: _wait_until(
+            lambda: bool(seen.extend(_processes_with(marker)) or len(set(seen)) > 3), 3.0
+        )
+    )
+    watcher.start()
+    result = box.run(HOPPER, args=(marker, HOPPER_SCRIPT, str(main_sleeps)))
+    watcher.join()
+    assert len(set(seen)) > 3, f"the daemon did not hop ({len(set(seen))} pids seen): the test proves nothing"
+    assert result.status.value in ("ok", "timeout"), result
+    assert _wait_until(lambda: not _processes_with(marker), timeout=5), "the hopping daemon outlived its run"
+    time.sleep(0.5)  # and it does not come back from a generation the sweep missed
+    assert not _processes_with(marker)
+
+
 CAPABILITIES = """
 import ctypes, errno, socket
 libc = ctypes.CDLL(None, use_errno=True)
