@@ -16,6 +16,7 @@ Network tests only ever aim at 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import select
@@ -786,13 +787,17 @@ print("held 320 MiB")
 """
 
 
-def test_memory_in_a_memfd_counts_or_is_refused(mode):
+def test_memory_in_a_memfd_counts_or_is_refused(mode, caplog, monkeypatch):
+    monkeypatch.setattr("hf_reft.sandbox.core._NOTED", set())  # said once per process: forget earlier tests
+    caplog.set_level(logging.WARNING, logger="hf_reft.sandbox.core")
     with Sandbox(_policy(mode, memory_bytes=64 << 20, wall_time=20.0, cpu_time=20.0), workers=1) as sandbox:
         result = sandbox.run(MEMFD_HOG)
         assert "held" not in result.stdout, f"320 MiB held against a 64 MiB policy in {mode}"
         if not sandbox.layers.get("memory_cgroup"):
             assert result.exception_type == "PermissionError", result  # memfd_create refused
             assert any("memfd_create is refused" in note for note in sandbox._notes)
+            # the limits that do not hold here are said loudly, not only listed
+            assert "disk_bytes is not enforced" in caplog.text and "memfd_create is refused" in caplog.text
         else:  # the memory cgroup counts it (or max_file_bytes stops the file first)
             assert not result.ok, result
         assert sandbox.run("import sys\nprint(sys.stdin.read())", stdin="in").stdout == "in\n"

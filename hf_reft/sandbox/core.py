@@ -7,6 +7,7 @@ import base64
 import contextlib
 import ctypes
 import fcntl
+import logging
 import os
 import queue
 import signal
@@ -27,6 +28,10 @@ from hf_reft.sandbox.policy import BASE_LAYERS, LAYER_NAMES, SandboxPolicy
 from hf_reft.sandbox.result import SandboxError, SandboxResult, SandboxStatus
 
 __all__ = ["Program", "Sandbox", "run_program", "shared_sandbox"]
+
+logger = logging.getLogger(__name__)
+#: Worker notes already logged by this process (a limit that does not hold is said once, loudly).
+_NOTED: set[str] = set()
 
 WORKER_DIR = Path(__file__).resolve().parent / "_worker"
 READY_TIMEOUT = 180.0
@@ -268,6 +273,10 @@ class _Worker:
         self.layers["import_allowlist"] = self.policy.allowed_imports is not None
         self.layers["host_not_dumpable"] = _protect_host() if not self.layers["unprivileged_uid"] else False
         self.notes = list(message.get("notes", []))
+        for note in self.notes:
+            if note not in _NOTED:
+                _NOTED.add(note)
+                logger.warning("hf-reft sandbox: %s (Sandbox.describe() lists the isolation layers).", note)
 
     def _read(self, deadline: float) -> dict[str, Any] | None:
         try:
