@@ -194,7 +194,8 @@ def train(args: argparse.Namespace, out: Path, method: str) -> dict:
     from transformers.trainer_utils import get_last_checkpoint
 
     from hf_reft import hub
-    from hf_reft.representation.trainer import ReftTrainer, TrainingTimeBudget, steps_for_budget
+    from hf_reft.representation.trainer import ReftTrainer
+    from hf_reft.training_budget import TrainingTimeBudget, steps_for_budget
 
     folder = out / method
     summary_path = folder / "train_summary.json"

@@ -70,7 +70,7 @@ from hf_reft.reinforced.evaluation import (
 from hf_reft.reinforced.ppo_stage import PPO_INFO_NAME, prepare_ppo, run_ppo
 from hf_reft.reinforced.sft import WARMUP_INFO_NAME, load_policy, read_warmup_info, warmup_sft
 from hf_reft.reinforced.verifier import Verifier, sample_policy_verifier_data, train_verifier
-from hf_reft.representation.trainer import TrainingTimeBudget
+from hf_reft.training_budget import TrainingTimeBudget
 
 KINDS = ("full", "loreft")
 POLICIES = (

@@ -21,6 +21,7 @@ FLOOR = {
     "results",
     "sandbox",
     "stats",
+    "training_budget",
 }
 WINGS = {"representation", "reinforced", "reftool", "space"}
 #: The wing-to-wing edges a method needs: adapter policies (reinforced → representation) and the

@@ -19,7 +19,8 @@ from transformers.trainer_pt_utils import LabelSmoother
 
 import hf_reft
 from hf_reft.data import prepare_supervised_dataset
-from hf_reft.representation.trainer import TRAINING_ARGS_NAME, ReftTrainer, TrainingTimeBudget
+from hf_reft.representation.trainer import TRAINING_ARGS_NAME, ReftTrainer
+from hf_reft.training_budget import TrainingTimeBudget
 
 from tiny_models import make_tokenizer, tiny_config
 
@@ -314,7 +315,7 @@ def test_trainer_refuses_a_plain_model(base_dir, tokenizer, train_dataset, tmp_p
 
 
 def test_steps_for_budget_sizes_the_schedule(base_dir, tokenizer, train_dataset, tmp_path):
-    from hf_reft.representation.trainer import steps_for_budget
+    from hf_reft.training_budget import steps_for_budget
 
     model = _reft_model(base_dir)
     collate = ReftTrainer(

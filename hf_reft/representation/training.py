@@ -83,10 +83,10 @@ def train_adapter(
             weight_decay, save_steps, logging_steps, seed: as in ``TrainingArguments``
             (``warmup`` below 1 is a share of the steps, as its ``warmup_steps``).
         max_train_seconds, budget_clock: stop after this much training time
-            (:class:`~hf_reft.representation.trainer.TrainingTimeBudget`, ``"wall"`` or ``"cpu"``).
+            (:class:`~hf_reft.training_budget.TrainingTimeBudget`, ``"wall"`` or ``"cpu"``).
         fit_schedule_to_budget: with ``max_train_seconds`` and no ``max_steps``, size ``max_steps`` (and
             so the learning-rate schedule and ``warmup``) to the budget by timing two batches
-            (:func:`~hf_reft.representation.trainer.steps_for_budget`) rather than to ``epochs``. The
+            (:func:`~hf_reft.training_budget.steps_for_budget`) rather than to ``epochs``. The
             plan is saved with the checkpoints (``budget_plan.json``), so a resumed run keeps it.
         resume: continue from the last checkpoint under ``output_dir/checkpoints``.
         keep_checkpoints: keep that folder when training finished (removed by default: the output
@@ -104,8 +104,9 @@ def train_adapter(
     from .. import hub
     from ..data import prepare_supervised_dataset
     from ..models import load_chat_model
+    from ..training_budget import TrainingTimeBudget
     from .modeling import get_reft_model
-    from .trainer import ReftTrainer, TrainingTimeBudget
+    from .trainer import ReftTrainer
 
     output = Path(output_dir)
     checkpoints = output / CHECKPOINTS_DIR
@@ -210,7 +211,7 @@ def _budget_plan(
     first sitting saved in ``checkpoints``; a new one times the first two batches and saves the plan."""
     from .. import hub
     from ..data import SupervisedCollator
-    from .trainer import steps_for_budget
+    from ..training_budget import steps_for_budget
 
     path = checkpoints / BUDGET_PLAN_NAME
     if resuming and path.is_file():
