@@ -664,3 +664,23 @@ def test_a_program_ending_in_a_bare_value_prints_it():
     assert print_last_expression("m = 36.0\nM = 18.02\nm / M") == "m = 36.0\nM = 18.02\nprint(m / M)"
     for unchanged in ("print(2)", "main()", "x = 1", "'a note'", "if True:\n    x", "def f(:"):
         assert print_last_expression(unchanged) == unchanged
+
+
+def test_a_program_using_math_or_numpy_without_importing_it_gets_the_import():
+    from hf_reft.reftool.parsing import add_missing_imports
+
+    assert add_missing_imports("print(math.sqrt(4))") == "import math\nprint(math.sqrt(4))"
+    assert (
+        add_missing_imports("x = np.log(2) + math.pi")
+        == "import math\nimport numpy as np\nx = np.log(2) + math.pi"
+    )
+    for unchanged in (
+        "import math\nprint(math.pi)",
+        "from numpy import log as np\nprint(np.e)",  # bound, however oddly
+        "def f(math):\n    return math.pi",  # an argument named like the module
+        "math = object()\nprint(math.x)",
+        "print(mass.value)",  # not a module it knows
+        "from __future__ import annotations\nprint(math.pi)",  # nothing may precede a future import
+        "print(math.sqrt(4)",  # not Python: left to fail as it is
+    ):
+        assert add_missing_imports(unchanged) == unchanged

@@ -254,3 +254,10 @@ def test_recording_replays(tmp_path):
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="not a recording"):
         ScriptedChatBackend.from_file(tmp_path / "bad.json")
+
+
+def test_a_program_that_forgot_import_math_runs(sandbox):
+    """Solve time and tool validation share the runner that adds the imports a notebook user expects."""
+    reply = "```python\nprint(round(math.sqrt(16.0) * np.log(np.e), 3))\n```"
+    trace = ProgramOfThoughtSolver(ScriptedChatBackend([reply]), sandbox=sandbox).solve(PROBLEM)
+    assert trace.error is None and trace.answer.value == 4.0

@@ -52,10 +52,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..answers import Answer, compare_numbers, extract_program_result, find_numbers
-from ..sandbox import Sandbox, SandboxPolicy, SandboxResult, run_program
+from ..sandbox import Sandbox, SandboxPolicy, SandboxResult
 from . import prompts
 from .books import Section
 from .chat import ChatBackend, default_concurrency
+from .execution import run_model_code
 from .parsing import ToolDraft, first_program, parse_tool_drafts
 from .section_problems import Exercise, section_exercises, section_problems, section_prompt_text
 from .toolbox import (
@@ -472,9 +473,7 @@ class ToolCreator:
         return None
 
     def _run(self, source: str) -> SandboxResult:
-        if self.sandbox is not None:
-            return self.sandbox.run(source)
-        return run_program(source, self.policy)
+        return run_model_code(source, self.sandbox, self.policy)
 
 
 @dataclass

@@ -50,9 +50,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..answers import Answer, extract_program_result
-from ..sandbox import Sandbox, SandboxPolicy, SandboxResult, run_program
+from ..sandbox import Sandbox, SandboxPolicy, SandboxResult
 from . import prompts
 from .chat import ChatBackend, ChatBackendError
+from .execution import run_model_code
 from .parsing import first_program, parse_chapter_choice, parse_tool_choice
 from .toolbox import Tool, Toolbox
 
@@ -243,9 +244,7 @@ class BaseSolver:
         return self.backend.chat(messages, max_new_tokens=max_new_tokens, temperature=self.temperature)
 
     def _run(self, source: str) -> SandboxResult:
-        if self.sandbox is not None:
-            return self.sandbox.run(source)
-        return run_program(source, self.policy)
+        return run_model_code(source, self.sandbox, self.policy)
 
     def _program_steps(
         self, trace: SolveTrace, messages: list[dict[str, str]], tools: list[Tool], prelude: str = ""
