@@ -100,6 +100,51 @@ def test_concurrent_solves_score_each_pair_once_with_the_sequential_counts(tmp_p
         evaluate_scibench(solvers(), problems, progress=False, workers=0)
 
 
+def test_reftool_minus_pot_is_paired_and_tool_use_among_right_answers_is_counted(tmp_path):
+    """RefTool gets the work function right with a tool and a de Broglie problem right without calling
+    one; PoT gets only the first: RefTool − PoT is +50 points on the shared pair, one of two right
+    answers used a tool."""
+    from hf_reft.reftool.solver import RefToolSolver
+
+    problems = [
+        p
+        for p in load_scibench(["chemmc"], data_dir=DATA_DIR)
+        if "potassium" in p.text or "de Broglie" in p.text
+    ][:2]
+    box = Toolbox({"title": "Test chemistry"}, model="scripted")
+    photon = Tool(
+        "photon_energy_J",
+        "Energy (J) of a photon of wavelength (nm).",
+        "def photon_energy_J(wavelength_nm):\n    return 6.626e-34 * 2.998e8 / (wavelength_nm * 1e-9)\n",
+        record=ValidationRecord(status="passed", attempts=1),
+    )
+    box.add_section(ToolboxSection("m6", "6.1", "Light"), [photon], chapter=(6, "Electronic Structure"))
+
+    def program(messages):
+        prompt = messages[-1]["content"]
+        if "potassium" in prompt:
+            return "```python\nprint(photon_energy_J(564), 'J')\n```"
+        return "```python\nprint(0.123, 'nm')\n```"  # right without the tool
+
+    backend = ScriptedChatBackend(
+        rules=[("Choose the chapters", "6"), ("Choose the tools", "photon_energy_J")], default=program
+    )
+    solvers = {
+        "reftool": RefToolSolver(box, backend),
+        "pot": ProgramOfThoughtSolver(ScriptedChatBackend(default=_answer_right)),
+    }
+    result = evaluate_scibench(solvers, problems, output=tmp_path, progress=False)
+    reftool = result.methods["reftool"]
+    assert (reftool.correct, reftool.tools_used, reftool.right_with_tools) == (2, 1, 1)
+    comparison = result.comparisons()["reftool-pot"]
+    assert (comparison.n, comparison.wins, comparison.losses) == (2, 1, 0)
+    assert comparison.difference.estimate == pytest.approx(0.5)
+    table = format_table(result)
+    assert "RefTool − PoT: +50.0 points, paired bootstrap 95 % [" in table
+    assert "used a chosen tool on 1 of its 2 right answers" in table
+    assert json.loads((tmp_path / "results.json").read_text())["paired"]["reftool-pot"]["wins"] == 1
+
+
 def _recording(path: Path, replies: list[str]) -> Path:
     records = [{"messages": [{"role": "user", "content": "recorded"}], "reply": r} for r in replies]
     path.write_text(json.dumps({"model": "recorded-model", "records": records}))

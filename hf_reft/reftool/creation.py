@@ -57,7 +57,7 @@ from . import prompts
 from .books import Section
 from .chat import ChatBackend, default_concurrency
 from .execution import run_model_code
-from .parsing import ToolDraft, first_program, parse_tool_drafts
+from .parsing import ToolDraft, calls, first_program, parse_tool_drafts
 from .section_problems import Exercise, section_exercises, section_problems, section_prompt_text
 from .toolbox import (
     BuildStats,
@@ -398,7 +398,7 @@ class ToolCreator:
                 "there is no program (second ```python block) that solves the exercise with the tool"
             )
             return outcome
-        if not _calls(draft.program, draft.name):
+        if not calls(draft.program, draft.name):
             outcome.error = (
                 f"the program does not call {draft.name}(...); it must compute the answer with the tool"
             )
@@ -579,17 +579,6 @@ def _number_literals(code: str) -> list[float]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and type(node.value) in (int, float)
     ]
-
-
-def _calls(program: str, name: str) -> bool:
-    try:
-        tree = ast.parse(program)
-    except SyntaxError:
-        return bool(re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", program))
-    return any(
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
-        for node in ast.walk(tree)
-    )
 
 
 def _docstring(code: str, name: str) -> str:

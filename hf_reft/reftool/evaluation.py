@@ -28,7 +28,8 @@ from typing import Any
 from ..answers import is_correct, parse_scibench_gold, split_unit_scale
 from ..hub import atomic_write_text
 from ..results import ResultsLog
-from ..stats import Interval, wilson_interval
+from ..stats import Interval, PairedComparison, paired_comparison, wilson_interval
+from .parsing import calls
 from .solver import BaseSolver
 
 __all__ = [
@@ -123,7 +124,8 @@ class MethodResult:
         method: ``"reftool"``, ``"pot"`` or ``"cot"``.
         n: problems solved; correct: right within 5 %; answered: gave any number;
         fallback: RefTool solves that fell back to plain program of thought;
-        errors: solves that ended without an answer; seconds: total solve time.
+        tools_used: RefTool solves whose final program calls a chosen tool; right_with_tools: those
+        among the right answers; seconds: total solve time; outcomes: problem id → right or not.
     """
 
     method: str
@@ -132,8 +134,10 @@ class MethodResult:
     answered: int = 0
     fallback: int = 0
     tools_used: int = 0
+    right_with_tools: int = 0
     seconds: float = 0.0
     model: str = ""
+    outcomes: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @property
     def accuracy(self) -> Interval:
@@ -148,6 +152,7 @@ class MethodResult:
             "answered": self.answered,
             "fallback": self.fallback,
             "tools_used": self.tools_used,
+            "right_with_tools": self.right_with_tools,
             "seconds": round(self.seconds, 2),
             "accuracy": self.accuracy.to_dict() if self.n else None,
         }
@@ -162,13 +167,38 @@ class EvaluationResult:
     interrupted: bool = False
     workers: int = 1
 
+    def paired(self, method: str, baseline: str, *, seed: int = 0) -> PairedComparison | None:
+        """``method`` − ``baseline`` accuracy on the problems both solved, with a paired bootstrap
+        95 % interval (``None`` when they share no problem)."""
+        a, b = self.methods[baseline].outcomes, self.methods[method].outcomes
+        shared = sorted(set(a) & set(b))
+        if not shared:
+            return None
+        return paired_comparison([a[i] for i in shared], [b[i] for i in shared], seed=seed)
+
+    def comparisons(self) -> dict[str, PairedComparison]:
+        """RefTool − PoT and RefTool − CoT (those whose methods ran), keyed ``"reftool-pot"``…"""
+        if "reftool" not in self.methods:
+            return {}
+        pairs = {f"reftool-{b}": self.paired("reftool", b) for b in ("pot", "cot") if b in self.methods}
+        return {key: comparison for key, comparison in pairs.items() if comparison is not None}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "problems": self.problems,
             "interrupted": self.interrupted,
             "workers": self.workers,
             "methods": {m: r.to_dict() for m, r in self.methods.items()},
+            "paired": {k: c.to_dict() for k, c in self.comparisons().items()},
         }
+
+
+def _tools_called(row: dict[str, Any]) -> list[str]:
+    """The chosen tools a solve's final program calls (none when it fell back to program of thought)."""
+    program = (row.get("trace") or {}).get("program")
+    if row.get("fallback") or not program:
+        return []
+    return [name for name in row.get("tools") or [] if calls(program, name)]
 
 
 def _record(problem: SciBenchProblem, method: str, trace: Any) -> dict[str, Any]:
@@ -233,7 +263,10 @@ def evaluate_scibench(
         stats.correct += bool(row["correct"])
         stats.answered += row["answer"] is not None
         stats.fallback += bool(row["fallback"])
-        stats.tools_used += bool(row["tools"])
+        used = bool(_tools_called(row))
+        stats.tools_used += used
+        stats.right_with_tools += used and bool(row["correct"])
+        stats.outcomes[row["id"]] = bool(row["correct"])
         stats.seconds += float(row["seconds"] or 0.0)
         stats.model = row.get("model") or stats.model
         if bar is not None:
@@ -295,6 +328,18 @@ def format_table(result: EvaluationResult, *, benchmark: str = "SciBench chemist
         per = f"{r.seconds / r.n:.1f}" if r.n else "–"
         lines.append(
             f"| {names.get(method, method)} | {r.n} | {r.correct} | {accuracy} | {r.answered} | {fallback} | {tools} | {per} |"
+        )
+    for key, comparison in result.comparisons().items():
+        d = comparison.difference
+        other = names[key.split("-")[1]]
+        lines.append(
+            f"\nRefTool − {other}: {d.estimate * 100:+.1f} points, paired bootstrap 95 % [{d.low * 100:+.1f}, "
+            f"{d.high * 100:+.1f}] on {comparison.n} problems (RefTool alone right on {comparison.wins}, "
+            f"{other} alone on {comparison.losses})."
+        )
+    if (reftool := result.methods.get("reftool")) is not None and reftool.correct:
+        lines.append(
+            f"RefTool's program used a chosen tool on {reftool.right_with_tools} of its {reftool.correct} right answers."
         )
     model = next((r.model for r in result.methods.values() if r.model), "")
     if model:

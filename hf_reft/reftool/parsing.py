@@ -15,6 +15,7 @@ from dataclasses import dataclass
 __all__ = [
     "ToolDraft",
     "add_missing_imports",
+    "calls",
     "code_blocks",
     "first_program",
     "parse_chapter_choice",
@@ -108,6 +109,19 @@ def add_missing_imports(source: str) -> str:
             bound.add(node.arg)
     missing = [line for name, line in IMPLIED_IMPORTS.items() if name in used - bound]
     return "\n".join([*missing, source]) if missing else source
+
+
+def calls(program: str, name: str) -> bool:
+    """Whether ``program`` calls the function ``name`` (a plain ``name(...)`` call; text search when
+    the program is not valid Python)."""
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return bool(re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", program))
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+        for node in ast.walk(tree)
+    )
 
 
 def parse_chapter_choice(text: str, chapters: Sequence[tuple[int, str]], limit: int) -> list[int]:
