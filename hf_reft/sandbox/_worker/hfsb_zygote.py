@@ -217,7 +217,7 @@ def _seccomp_setup(config: dict[str, Any], layers: Layers, pid_namespace: bool) 
     if deny_memfd:
         layers.notes.append(
             "no memory cgroup: memory_bytes is each process's RLIMIT_AS (memfd_create is refused, since its "
-            "pages escape that limit); disk_bytes is not enforced beyond max_file_bytes per file"
+            "pages escape that limit)"
         )
     return seccomp
 
@@ -240,6 +240,10 @@ def set_up_zygote(config: dict[str, Any], cgroups: cg.WorkerCgroups, pid_namespa
         _no_namespaces(layers, "not root" if not root else "disabled by the policy")
     in_private_tmp = layers.active.get("private_tmp", False)
     workdir_root = NAMESPACE_WORKDIR_ROOT if in_private_tmp else config["fallback_workdir_root"]
+    if not in_private_tmp:
+        layers.notes.append(
+            "no private scratch filesystem: disk_bytes is not enforced beyond max_file_bytes per file"
+        )
     os.makedirs(workdir_root, mode=0o755, exist_ok=True)
     os.chmod(workdir_root, 0o711)  # the program's uid may pass through to its own directory
     drop = root and config["drop_privileges"]
