@@ -100,6 +100,15 @@ def test_concurrent_solves_score_each_pair_once_with_the_sequential_counts(tmp_p
         evaluate_scibench(solvers(), problems, progress=False, workers=0)
 
 
+def _one_tool_toolbox(
+    model: str, name: str, description: str, code: str, section: ToolboxSection, chapter: tuple[int, str]
+) -> Toolbox:
+    box = Toolbox({"title": "Test chemistry"}, model=model)
+    tool = Tool(name, description, code, record=ValidationRecord(status="passed", attempts=1))
+    box.add_section(section, [tool], chapter=chapter)
+    return box
+
+
 def test_reftool_minus_pot_is_paired_and_tool_use_among_right_answers_is_counted(tmp_path):
     """RefTool gets the work function right with a tool and a de Broglie problem right without calling
     one; PoT gets only the first: RefTool − PoT is +50 points on the shared pair, one of two right
@@ -111,14 +120,14 @@ def test_reftool_minus_pot_is_paired_and_tool_use_among_right_answers_is_counted
         for p in load_scibench(["chemmc"], data_dir=DATA_DIR)
         if "potassium" in p.text or "de Broglie" in p.text
     ][:2]
-    box = Toolbox({"title": "Test chemistry"}, model="scripted")
-    photon = Tool(
+    box = _one_tool_toolbox(
+        "scripted",
         "photon_energy_J",
         "Energy (J) of a photon of wavelength (nm).",
         "def photon_energy_J(wavelength_nm):\n    return 6.626e-34 * 2.998e8 / (wavelength_nm * 1e-9)\n",
-        record=ValidationRecord(status="passed", attempts=1),
+        ToolboxSection("m6", "6.1", "Light"),
+        (6, "Electronic Structure"),
     )
-    box.add_section(ToolboxSection("m6", "6.1", "Light"), [photon], chapter=(6, "Electronic Structure"))
 
     def program(messages):
         prompt = messages[-1]["content"]
@@ -153,14 +162,14 @@ def _recording(path: Path, replies: list[str]) -> Path:
 
 @pytest.fixture
 def toolbox_dir(tmp_path) -> Path:
-    box = Toolbox({"title": "Test chemistry"}, model="recorded-model")
-    tool = Tool(
+    box = _one_tool_toolbox(
+        "recorded-model",
         "ideal_gas_pressure",
         "Pressure (atm) of n mol of an ideal gas at T (K) in V (L).",
         "def ideal_gas_pressure(n_mol, T_K, V_L):\n    return n_mol * 0.082057 * T_K / V_L\n",
-        record=ValidationRecord(status="passed", attempts=1),
+        ToolboxSection("m2", "9.2", "Gas laws"),
+        (9, "Gases"),
     )
-    box.add_section(ToolboxSection("m2", "9.2", "Gas laws"), [tool], chapter=(9, "Gases"))
     return box.save_pretrained(tmp_path / "toolbox")
 
 
