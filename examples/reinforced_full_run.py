@@ -211,10 +211,11 @@ def run_split(args: argparse.Namespace, out: Path) -> None:
     dataset, spec = load_data(TRAIN_SETS[args.format], args.data_dir, limit=args.train_limit)
     question, answer = spec.question, spec.answer
     train, held = hold_out_questions(dataset, question, args.validation_size, seed=args.split_seed)
-    first_rows = {normalize_question(row[question]): row for row in reversed(list(held))}
-    validation = [
-        {"question": row[question], "answer_value": row[answer]} for row in reversed(first_rows.values())
-    ]
+    validation, seen = [], set()
+    for row in held:  # one row per question: the first that asks it
+        if (key := normalize_question(row[question])) not in seen:
+            seen.add(key)
+            validation.append({"question": row[question], "answer_value": row[answer]})
     atomic_write_text(train_file, "".join(json.dumps(row) + "\n" for row in train))
     atomic_write_text(held_file, "".join(json.dumps(row) + "\n" for row in validation))
     print(
