@@ -305,3 +305,34 @@ def test_train_adapter_is_the_library_function_the_command_runs(tiny_model_dir, 
     )
     with pytest.raises(ValueError, match="Nothing to resume"):
         train_adapter(str(tiny_model_dir), rows, config, tmp_path / "other", resume=True)
+
+
+def test_a_time_budget_sizes_the_schedule_and_a_resumed_run_keeps_the_plan(
+    tiny_model_dir, data_files, tmp_path, monkeypatch
+):
+    import hf_reft
+    from hf_reft import training_budget
+    from hf_reft.representation import train_adapter
+
+    rows = json.loads(data_files[0].read_text())
+    config = hf_reft.ReftConfig(layers=[1, 3], positions="f2+l2", rank=2)
+    common = dict(prompt_template=TEMPLATE, batch_size=4, max_length=64, save_steps=1, logging_steps=1)
+    monkeypatch.setattr(training_budget, "steps_for_budget", lambda *a, **k: (12, 0.5))  # a fixed probe
+    first = train_adapter(
+        str(tiny_model_dir), rows, config, tmp_path / "adapter", max_train_seconds=6.0, budget_clock="cpu",
+        fit_schedule_to_budget=True, keep_checkpoints=True, **common,
+    )  # fmt: skip
+    assert first.summary["budget_plan"] == {"max_steps": 12, "seconds_per_step": 0.5, "clock": "cpu"}
+    assert (
+        json.loads((tmp_path / "adapter" / "checkpoints" / "budget_plan.json").read_text())["max_steps"] == 12
+    )
+
+    def probe_again(*args, **kwargs):
+        raise AssertionError("a resumed run must reuse its plan, not time the model again")
+
+    monkeypatch.setattr(training_budget, "steps_for_budget", probe_again)
+    again = train_adapter(
+        str(tiny_model_dir), rows, config, tmp_path / "adapter", max_train_seconds=6.0, budget_clock="cpu",
+        fit_schedule_to_budget=True, resume=True, **common,
+    )  # fmt: skip
+    assert again.summary["budget_plan"]["max_steps"] == 12 and again.summary["steps"] <= 12
