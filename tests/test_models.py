@@ -24,6 +24,18 @@ def test_override_folder(monkeypatch, tmp_path):
     assert models.default_chat_model_path() == tmp_path
 
 
+def test_only_the_cache_conversion_is_an_offline_copy_of_the_hub_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_REFT_CACHE", str(tmp_path))
+    converted = tmp_path / "models" / "SmolLM2-135M-Instruct"
+    assert models.offline_copy_of(converted) == models.DEFAULT_CHAT_MODEL_HUB_ID
+    assert models.offline_copy_of(tmp_path / "my-own-model") is None
+    monkeypatch.setenv("HF_REFT_DEFAULT_MODEL", str(tmp_path / "my-own-model"))  # an override is the user's
+    assert models.offline_copy_of(models.default_chat_model_path()) is None
+    assert models.offline_copy_path("someone/else", models.OFFLINE_DEFAULT_COPY) is None
+    with pytest.raises(ValueError, match="Unknown offline copy 'mystery'"):
+        models.offline_copy_path(models.DEFAULT_CHAT_MODEL_HUB_ID, "mystery")
+
+
 def test_load_any_local_model(tmp_path):
     from transformers import AutoModelForCausalLM
 
