@@ -14,6 +14,7 @@ from hf_reft.reftool.creation import ToolCreator
 from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
 from hf_reft.reftool.scripted import ScriptedChatBackend
 from hf_reft.reftool.section_problems import (
+    not_a_numeric_answer,
     section_exercises,
     section_problems,
     section_prompt_text,
@@ -619,6 +620,27 @@ def test_numbers_the_exercise_gives_are_not_answers():
     )  # fmt: skip
     (exercise,) = section_exercises(Section("s", "2.1", "T", 2, "C", (ratio,)))
     assert exercise.expected_values == [4.77]
+
+
+def test_answers_that_are_not_numbers_do_not_validate_tools():
+    """Measured: a tool counting letters printed 1 and passed glucose's "ratio 1:2:1, so CH2O" (2.4's
+    only problem). A ratio, equation, inequality or orbital answer is no numeric problem — the same rule
+    that screens the end-of-chapter exercises."""
+    glucose = WorkedExample(
+        "ex-glucose", "2.6", "Empirical formulas",
+        "Molecules of glucose contain 6 carbon atoms, 12 hydrogen atoms, and 6 oxygen atoms. What are "
+        "the molecular and empirical formulas of glucose?",
+        "s",
+        answer="The simplest whole-number ratio of C to H to O atoms in glucose is 1:2:1, so the empirical "
+        "formula is CH2O.",
+        check_problem="Acetic acid molecules contain 2 C, 4 H and 2 O atoms. What is its empirical formula?",
+        check_answer="CH2O, a ratio of 1:2:1",
+        section_id="s",
+    )  # fmt: skip
+    section = Section("s", "2.4", "Chemical Formulas", 2, "C", (glucose,))
+    assert section_problems(section) == [] and section_exercises(section) == []
+    assert not_a_numeric_answer("must be 1:1") == "ratio" and not_a_numeric_answer("4.77 g C/g H") is None
+    assert not_a_numeric_answer("2 H2 + O2 → 2 H2O") == "equation"
 
 
 def test_a_tool_holding_the_exercises_data_is_refused(sandbox):

@@ -47,6 +47,7 @@ from ..answers import Answer, find_numbers, normalize_text, parse_scibench_gold,
 from .books import NAMED_REFERENCES
 from .books.openstax import EndOfChapterExercise, read_openstax_exercises
 from .evaluation import SciBenchProblem
+from .section_problems import not_a_numeric_answer
 
 __all__ = [
     "BOOK_EXERCISES_SOURCE",
@@ -71,13 +72,6 @@ _BOOK = "chemistry-2e"
 
 _LETTERED = re.compile(r"(?<![\w)])\((?:a|b)\)")
 _EXERCISE_REFERENCE = re.compile(r"\bExercises? \d")
-#: Solutions whose numbers are not a numeric answer: (reason, pattern).
-_NOT_A_NUMBER = (
-    ("equation", re.compile(r"[⟶→⇌⟷←↔⇋⇄]")),
-    ("inequality", re.compile(r"[<>≤≥≪≫]")),
-    ("orbitals", re.compile(r"(?<![\d.])\d[spdf](?![a-z])")),  # 1s^22s^2, "a complete 5d sublevel"
-    ("ratio", re.compile(r"(?<![\w.])\d+:\d+(?!\d)")),  # "must be 1:1"
-)
 _DRAWING = re.compile(r"^\[(?:Image|Figure):")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Za-zΔ\[(])")
 _CLAUSE = re.compile(r",\s+|\s+and\s+|\s+but\s+")
@@ -223,9 +217,8 @@ def screen_exercise(exercise: EndOfChapterExercise) -> ScreenedExercise:
         return ScreenedExercise(exercise, "lettered parts")
     if _EXERCISE_REFERENCE.search(problem):
         return ScreenedExercise(exercise, "refers to another exercise")
-    for reason, pattern in _NOT_A_NUMBER:
-        if pattern.search(solution):
-            return ScreenedExercise(exercise, reason)
+    if reason := not_a_numeric_answer(solution):
+        return ScreenedExercise(exercise, reason)
     answer = solution_answer(solution, problem)
     if isinstance(answer, str):
         return ScreenedExercise(exercise, answer)

@@ -16,7 +16,35 @@ from dataclasses import dataclass
 from ..answers import compare_numbers, find_numbers
 from .books import Section, WorkedExample
 
-__all__ = ["Exercise", "section_exercises", "section_problems", "section_prompt_text", "worked_problem"]
+__all__ = [
+    "NOT_A_NUMBER",
+    "Exercise",
+    "not_a_numeric_answer",
+    "section_exercises",
+    "section_problems",
+    "section_prompt_text",
+    "worked_problem",
+]
+
+#: Answers whose numbers are not a numeric answer, however many numbers they hold: (reason, pattern).
+#: One rule for the book's answers, whether they validate tools (worked examples and their "Check
+#: Your Learning" exercises) or score solvers (the end-of-chapter exercises).
+NOT_A_NUMBER = (
+    ("equation", re.compile(r"[⟶→⇌⟷←↔⇋⇄]")),
+    ("inequality", re.compile(r"[<>≤≥≪≫]")),
+    ("orbitals", re.compile(r"(?<![\d.])\d[spdf](?![a-z])")),  # 1s^22s^2, "a complete 5d sublevel"
+    ("ratio", re.compile(r"(?<![\w.])\d+:\d+(?!\d)")),  # "must be 1:1", "1:2:1, so CH2O"
+)
+
+
+def not_a_numeric_answer(text: str) -> str | None:
+    """Why the book's answer ``text`` is not a numeric answer (``"ratio"``, ``"equation"`` …), else ``None``."""
+    return next((reason for reason, pattern in NOT_A_NUMBER if pattern.search(text)), None)
+
+
+def _numeric_answer(text: str | None) -> bool:
+    """Whether ``text`` states a numeric answer: it holds a number and is none of :data:`NOT_A_NUMBER`."""
+    return bool(text and find_numbers(text)) and not_a_numeric_answer(text) is None
 
 
 @dataclass(frozen=True)
@@ -61,11 +89,12 @@ def section_exercises(section: Section) -> list[Exercise]:
 
 
 def section_problems(section: Section) -> list[Exercise]:
-    """Every problem of the section with a numeric book-stated answer, in book order: each worked
+    """Every problem of the section with a numeric book-stated answer (a number, and not a ratio, an
+    equation, an inequality or orbitals: :data:`NOT_A_NUMBER`), in book order: each worked
     example's "Check Your Learning" exercise, then its own problem (:func:`worked_problem`)."""
     problems = []
     for example in section.examples:
-        if example.check_problem and example.check_answer and find_numbers(example.check_answer):
+        if example.check_problem and _numeric_answer(example.check_answer):
             problems.append(_exercise(example, section, check=True))
         if worked := worked_problem(example, section):
             problems.append(worked)
@@ -73,12 +102,12 @@ def section_problems(section: Section) -> list[Exercise]:
 
 
 def worked_problem(example: WorkedExample, section: Section) -> Exercise | None:
-    """The worked example's own problem with the answer its solution states, if that holds a number.
+    """The worked example's own problem with the answer its solution states, if that is numeric.
 
     Its solution is in the creation prompt, so a tool that passes it must also pass another problem
     (the example's "Check Your Learning" exercise first: the same computation on other data).
     """
-    if example.problem and example.answer and find_numbers(example.answer):
+    if example.problem and _numeric_answer(example.answer):
         return _exercise(example, section, check=False)
     return None
 
