@@ -533,6 +533,29 @@ def test_a_section_with_one_problem_has_no_cross_check(sandbox):
     assert [e["event"] for e in build.log] == ["create", "validate"]
 
 
+def test_a_lone_problem_with_a_guessable_answer_gets_no_tool_and_no_model_call(sandbox):
+    """A small whole number (a bond order, a count) is printed as easily by a wrong tool; with no second
+    problem to confirm one, the section is skipped like a section without problems."""
+    bond = WorkedExample(
+        "ex-bond", "8.6", "Bond order", "What is the bond order of N2?", "(8 - 2)/2 = 3", answer="3",
+        section_id="s86",
+    )  # fmt: skip
+    section = Section("s86", "8.4", "Molecular Orbital Theory", 8, "Bonding", ("Bond order.", bond))
+    (problem,) = section_problems(section)
+    assert problem.guessable and not section_exercises(SECTION)[0].guessable  # 3, against 8.91
+    for measured in ("1.00 atm", "2 × 10^-24 J"):  # a measured value, not a count
+        assert not dataclasses.replace(problem, expected=measured).guessable
+    backend = scripted([])
+    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(section)
+    assert build.tools == [] and backend.calls == [] and "small whole number" in build.skipped
+    # with a second problem to confirm it, the same answer is an ordinary problem
+    two = Section("s86", "8.4", "Molecular Orbital Theory", 8, "Bonding", ("Bond order.", bond, DENSITY))
+    assert (
+        ToolCreator(scripted(default="No tools."), sandbox=sandbox, candidates=1).build_section(two).skipped
+        is None
+    )
+
+
 def test_a_program_that_prints_the_books_answer_is_refused(sandbox):
     by_hand = MASS_TOOL.replace(
         "print(mass_from_density(10.5, 3.00))", "mass_from_density(10.5, 3.00)\nprint(31.5)"

@@ -7,7 +7,9 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
    itself with the answer its solution states (``answer``). Its **problems** are those exercises and
    the worked examples' own problems with a numeric stated answer (:func:`~hf_reft.reftool.section_problems.section_problems`). The
    expected answer always comes from the book, never from a model. A section without an exercise
-   gets no tools (nothing could validate them) and costs no model call.
+   gets no tools (nothing could validate them) and costs no model call; so does a section whose one
+   problem has a guessable answer (:attr:`~hf_reft.reftool.section_problems.Exercise.guessable`: small
+   whole numbers, which a wrong tool prints as easily, with no second problem to confirm a tool).
 2. sends the section's text with the worked examples' own solution steps (the exercises' answers
    withheld; at most ``budget`` characters) and a format example, asking for up to ``max_tools``
    tools (default 2) that code the computation a worked solution carries out, each with a name, a
@@ -191,8 +193,15 @@ class ToolCreator:
             build.skipped = "no worked example with a numeric answer stated in the book to validate tools on"
             build.log.append({"event": "skipped", "reason": build.skipped})
             return build
-        offered = exercises[: self.max_examples]
         problems = section_problems(section)
+        if self.cross_checks and len(problems) == 1 and problems[0].guessable:
+            build.skipped = (
+                "its one problem's answer is a small whole number, which a wrong tool hits as easily, and "
+                "no second problem could confirm a tool"
+            )
+            build.log.append({"event": "skipped", "reason": build.skipped})
+            return build
+        offered = exercises[: self.max_examples]
         offered_ids = {e.example_id for e in offered}
         offered_problems = [p for p in problems if p.example_id in offered_ids]
         messages = self.creation_messages(section, offered)
@@ -317,7 +326,7 @@ class ToolCreator:
         exercise = outcome.exercise
         assert exercise is not None
         others = [p for p in problems if p != exercise]
-        if not others or self.cross_checks == 0:
+        if not others or self.cross_checks == 0:  # one problem: guessable ones skip the section before
             return outcome
         draft = outcome.draft
         siblings = [p for p in others if p.example_id == exercise.example_id]

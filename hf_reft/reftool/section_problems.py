@@ -17,6 +17,7 @@ from ..answers import compare_numbers, find_numbers
 from .books import Section, WorkedExample
 
 __all__ = [
+    "GUESSABLE_LIMIT",
     "NOT_A_NUMBER",
     "Exercise",
     "not_a_numeric_answer",
@@ -25,6 +26,10 @@ __all__ = [
     "section_prompt_text",
     "worked_problem",
 ]
+
+#: Answers whose numbers are all written whole and at most this in size are :attr:`Exercise.guessable`.
+GUESSABLE_LIMIT = 10
+_WHOLE = re.compile(r"[-+]?\d+(?![\d.,/])")
 
 #: Answers whose numbers are not a numeric answer, however many numbers they hold: (reason, pattern).
 #: One rule for the book's answers, whether they validate tools (worked examples and their "Check
@@ -66,6 +71,18 @@ class Exercise:
     source: str
     example_id: str
     hidden: bool
+
+    @property
+    def guessable(self) -> bool:
+        """Whether every number of the book's answer is written as a whole number of at most 10 in size
+        (a bond order, a charge, a count; not a measured ``1.00 atm``): a wrong computation or a constant
+        hits those by chance, so only a second problem can confirm a tool that printed one."""
+        values = self.expected_values
+        stated = [a for a in find_numbers(self.expected) if a.is_numeric and a.value in values]
+        return bool(stated) and all(
+            _WHOLE.match(a.raw.strip()) and float(a.value).is_integer() and abs(a.value) <= GUESSABLE_LIMIT
+            for a in stated
+        )
 
     @property
     def expected_values(self) -> list[float]:
