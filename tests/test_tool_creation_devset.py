@@ -1,0 +1,33 @@
+"""The tool-creation development set stays the one drawn before any tool was built from it
+(``benchmarks/tool_creation_devset.py``), whatever later validation rules leave out."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from hf_reft.reftool.books import Reference
+from hf_reft.reftool.section_problems import section_problems
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT.parent / "shared" / "data"
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location(
+        "tool_creation_devset", ROOT / "benchmarks" / "tool_creation_devset.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not (DATA_DIR / "openstax-chemistry-2e").is_dir(), reason="needs ../shared/data")
+def test_the_development_set_is_the_recorded_draw_and_every_section_still_has_problems():
+    benchmark = _benchmark()
+    book = Reference.load("chemistry-2e", data_dir=DATA_DIR)
+    assert benchmark.draw_dev_sections(book) == benchmark.DEV_SECTIONS
+    sections = {s.number: s for s in book.sections}
+    assert all(section_problems(sections[n]) for n in benchmark.DEV_SECTIONS)
