@@ -746,6 +746,37 @@ def test_a_pid_hopping_daemon_ends_with_its_run(box, main_sleeps):
     assert not _processes_with(marker)
 
 
+ORPHANS = """
+import os, time
+reaped = 0
+for _ in range(24):  # three times max_processes
+    read_end, write_end = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # starts an orphan that exits at once, then exits itself
+        orphan = os.fork()
+        if orphan == 0:
+            os._exit(0)
+        os.write(write_end, str(orphan).encode())
+        os._exit(0)
+    os.waitpid(middle, 0)
+    orphan = int(os.read(read_end, 32))
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{orphan}") and time.monotonic() < deadline:
+        time.sleep(0.005)
+    reaped += not os.path.exists(f"/proc/{orphan}")
+print("reaped", reaped)
+"""
+
+
+def test_exited_orphans_are_reaped_while_the_program_runs(roomy_box):
+    """A process the program orphans is re-parented to the sandbox (PID 1 of its namespace, or a
+    subreaper); once it exits it is reaped at once, so its zombie does not count against
+    ``max_processes`` (8 here): a program may start three times that many short-lived daemons."""
+    result = roomy_box.run(ORPHANS)
+    assert result.status.value == "ok", result
+    assert result.stdout.split() == ["reaped", "24"], result
+
+
 CAPABILITIES = """
 import ctypes, errno, socket
 libc = ctypes.CDLL(None, use_errno=True)

@@ -8,6 +8,7 @@ import os
 import selectors
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -180,6 +181,41 @@ def _read_available(fd: int, stream: str, capture: Capture) -> bool:
             return True
 
 
+def _reap_orphans(child_pid: int) -> None:
+    """Reap the program's processes that exited after being re-parented to us, leaving ``child_pid``.
+
+    We are the init of the PID namespace (or a child subreaper): a daemon's exited generations
+    stay zombies until we reap them, and a zombie still counts against ``max_processes``. The
+    program's own process is left for :func:`tear_down`, which needs its status and usage.
+    """
+    while True:
+        try:
+            exited = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if exited is None or exited.si_pid == child_pid:
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(exited.si_pid, 0)
+
+
+@contextlib.contextmanager
+def _wake_on_child_exit(selector: selectors.BaseSelector) -> Iterator[None]:
+    """While inside, every ``SIGCHLD`` makes ``selector`` return a key whose data is ``orphan``."""
+    read_fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    previous_handler = signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    selector.register(read_fd, selectors.EVENT_READ, "orphan")
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGCHLD, previous_handler)
+        selector.unregister(read_fd)
+        os.close(read_fd)
+        os.close(write_fd)
+
+
 def _supervise(child: Child, capture: Capture, wall_time: float) -> tuple[str, float]:
     """Follow one program from the moment its child takes it until it reports or must be stopped.
 
@@ -195,24 +231,30 @@ def _supervise(child: Child, capture: Capture, wall_time: float) -> tuple[str, f
         selector.register(fd, selectors.EVENT_READ, stream)
     started = deadline = None
     try:
-        while True:
-            timeout = None if deadline is None else deadline - time.monotonic()
-            if timeout is not None and timeout <= 0:
-                return "timeout", started
-            for key, _ in selector.select(timeout):
-                if key.data == "exit":  # a report counts once its writer is gone: nothing can follow it
-                    report_fd = next(fd for fd, stream in child.pipes.items() if stream == "report")
-                    _read_available(report_fd, "report", capture)
-                    if capture.started and capture.report_complete():
-                        return "reported", started or time.monotonic()
-                    return ("exited" if capture.started else "gone"), started or time.monotonic()
-                if not _read_available(key.fd, key.data, capture):
-                    selector.unregister(key.fd)
-                if started is None and capture.started:
-                    started = time.monotonic()
-                    deadline = started + wall_time
-                if capture.over_limit:
-                    return "output", started
+        with _wake_on_child_exit(selector):
+            while True:
+                timeout = None if deadline is None else deadline - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    return "timeout", started
+                for key, _ in selector.select(timeout):
+                    if key.data == "orphan":
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(key.fd, READ_CHUNK)
+                        _reap_orphans(child.pid)
+                        continue
+                    if key.data == "exit":  # a report counts once its writer is gone: nothing can follow it
+                        report_fd = next(fd for fd, stream in child.pipes.items() if stream == "report")
+                        _read_available(report_fd, "report", capture)
+                        if capture.started and capture.report_complete():
+                            return "reported", started or time.monotonic()
+                        return ("exited" if capture.started else "gone"), started or time.monotonic()
+                    if not _read_available(key.fd, key.data, capture):
+                        selector.unregister(key.fd)
+                    if started is None and capture.started:
+                        started = time.monotonic()
+                        deadline = started + wall_time
+                    if capture.over_limit:
+                        return "output", started
     finally:
         selector.close()
         os.close(pidfd)
