@@ -14,7 +14,8 @@ started over):
    row is ``data/train.jsonl``, the only data SFT, PPO and the verifier see. ``--validation-size 0``
    trains on the whole named set and skips the search.
 2. ``sft-full`` / ``sft-loreft`` — warm-up SFT of the full model, and of a LoReFT adapter over the
-   frozen base (``warmup-full/``, ``warmup-loreft/``).
+   frozen base (``warmup-full/``, ``warmup-loreft/``), for ``--sft-epochs`` (1) passes over the
+   training rows as the paper warms up (``--sft-steps`` sets the steps instead).
 3. ``search-full`` / ``search-loreft`` — short PPO runs (``--search-minutes`` CPU minutes each)
    from the warm-up policy, scored by greedy accuracy on the validation questions; a coordinate
    search over the learning rate, then the KL coefficient, then the PPO epochs (ties keep the
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,7 +138,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--validation-size", type=int, default=300, help="held-out training questions; 0: none"
     )
     parser.add_argument("--split-seed", type=int, default=0)
-    parser.add_argument("--sft-steps", type=int, default=40)
+    parser.add_argument(
+        "--sft-epochs", type=float, default=1.0, help="warm-up length in passes over the training rows"
+    )
+    parser.add_argument(
+        "--sft-steps", type=int, default=None, help="warm-up length in steps (overrides epochs)"
+    )
     parser.add_argument("--sft-batch-size", type=int, default=8)
     parser.add_argument("--sft-learning-rate", type=float, default=5e-5, help="full model")
     parser.add_argument("--loreft-learning-rate", type=float, default=2e-3, help="LoReFT warm-up")
@@ -173,7 +180,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tiny", action="store_true", help="smoke test: tiny random model, a few questions")
     args = parser.parse_args(argv)
     if args.tiny:
-        args.sft_steps, args.sft_batch_size, args.max_length, args.train_limit = 2, 2, 160, 16
+        args.sft_epochs, args.sft_batch_size, args.max_length, args.train_limit = 0.25, 2, 160, 16
         args.validation_size = 4
         args.ppo_steps, args.ppo_batch_size, args.ppo_samples, args.ppo_new_tokens = 2, 1, 2, 6
         args.save_steps, args.ppo_minutes = 1, 5.0
@@ -244,6 +251,21 @@ def _missing(stage: str, folder: Path, needs: str) -> bool:
     return True
 
 
+def sft_steps(args: argparse.Namespace, out: Path) -> int:
+    """The warm-up's optimizer steps: ``--sft-steps``, else ``--sft-epochs`` passes over the training rows.
+
+    The paper warms up for one or two epochs; a much shorter warm-up would leave the compute-matched
+    SFT control an easy win that says nothing about PPO.
+    """
+    if args.sft_steps is not None:
+        return args.sft_steps
+    if args.validation_size == 0:
+        rows = len(load_data(TRAIN_SETS[args.format], args.data_dir, limit=args.train_limit)[0])
+    else:
+        rows = len(Path(train_data(args, out)).read_text().splitlines())
+    return max(1, math.ceil(rows * args.sft_epochs / args.sft_batch_size))
+
+
 def run_sft(args: argparse.Namespace, kind: str, out: Path) -> None:
     import hf_reft
 
@@ -251,6 +273,10 @@ def run_sft(args: argparse.Namespace, kind: str, out: Path) -> None:
     if (folder / WARMUP_INFO_NAME).is_file():
         print(f"[sft-{kind}] cached: {folder}", flush=True)
         return
+    if args.validation_size and not Path(train_data(args, out)).is_file():
+        print(f"[sft-{kind}] skipped: run split first", flush=True)
+        return
+    steps = sft_steps(args, out)
     adapter = None
     if kind == "loreft":
         adapter = hf_reft.ReftConfig(layers="all", positions=args.loreft_positions, rank=args.loreft_rank)
@@ -264,18 +290,20 @@ def run_sft(args: argparse.Namespace, kind: str, out: Path) -> None:
         limit=args.train_limit if args.validation_size == 0 else None,  # the split applied it
         test_sets=[TEST_SET],
         max_length=args.max_length,
-        max_steps=args.sft_steps,
+        max_steps=steps,
         per_device_train_batch_size=args.sft_batch_size,
         learning_rate=args.loreft_learning_rate if adapter else args.sft_learning_rate,
-        warmup_steps=max(1, args.sft_steps // 10),
+        warmup_steps=max(1, steps // 10),
         logging_steps=5,
         save_strategy="steps",
-        save_steps=max(1, args.sft_steps // 2),
+        save_steps=max(1, min(args.save_steps * 5, steps // 2)),
         save_total_limit=1,
         resume_from_checkpoint=_last_checkpoint(folder / "checkpoints", f"sft-{kind}"),
     )
     print(
-        f"[sft-{kind}] done in {result.info.train_seconds / 60:.1f} min, final loss {result.info.final_loss}"
+        f"[sft-{kind}] {steps} steps done in {result.info.train_seconds / 60:.1f} min, "
+        f"final loss {result.info.final_loss}",
+        flush=True,
     )
 
 

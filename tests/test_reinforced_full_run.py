@@ -98,7 +98,8 @@ def test_the_full_run_goes_end_to_end_on_a_tiny_model_and_resumes_from_its_cache
     summary = json.loads((out / "results.json").read_text())["reports"]
     assert summary["PPO (LoReFT)"]["greedy_n"] == 3 and summary["PPO (LoReFT)"]["vote_n"] == 2
     assert "PPO (full): 2 steps" in results and "PPO (LoReFT): 2 steps" in results
-    assert "[sft-full] done" in first and "[sft-full] no checkpoint under" in first
+    # a quarter epoch of the 12 training rows at batch 2: 2 steps
+    assert "[sft-full] 2 steps done" in first and "[sft-full] no checkpoint under" in first
 
     example.main(["--tiny", "--output", str(out), "--threads", "1"])
     second = capsys.readouterr().out
