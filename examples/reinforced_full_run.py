@@ -42,7 +42,9 @@ Both cores: run two stage lists side by side, one torch thread each, e.g.
     nohup python examples/reinforced_full_run.py --threads 1 --stages split sft-full search-full ppo-full control-full > runs/full.log 2>&1 &
     nohup python examples/reinforced_full_run.py --threads 1 --stages split sft-loreft search-loreft ppo-loreft control-loreft > runs/loreft.log 2>&1 &
 
-then the evaluation stages the same way, split in two lists. ``--tiny`` runs every stage on a tiny
+then the evaluation stages the same way, split in two lists. Every evaluation loads its policy in
+``--eval-dtype``; on a CPU with bf16 units ``bfloat16`` about halves their time (measured here, one
+batch of 16 greedy SVAMP questions on one thread: 8.1 CPU-s against 15.5 in float32). ``--tiny`` runs every stage on a tiny
 random model with a handful of questions (a smoke test of the pipeline; its numbers mean nothing).
 """
 
@@ -176,6 +178,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vote-k", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--eval-batch-size", type=int, default=16)
+    parser.add_argument(
+        "--eval-dtype",
+        default="float32",
+        choices=("float32", "bfloat16"),
+        help="dtype every evaluated policy is loaded in (the same for all); bfloat16 is about twice as "
+        "fast on CPUs with bf16 units (AVX512-BF16/AMX), slower elsewhere",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tiny", action="store_true", help="smoke test: tiny random model, a few questions")
     args = parser.parse_args(argv)
@@ -413,6 +422,7 @@ def _validation_accuracy(args: argparse.Namespace, out: Path, model: Path, cache
             greedy=True,
             max_new_tokens=args.max_new_tokens,
             batch_size=args.eval_batch_size,
+            dtype=args.eval_dtype,
             cache_path=cache,
             progress=False,
         )
@@ -617,7 +627,7 @@ def run_eval(
         verifier = loaded["verifier"]
     key = model or "base"
     if loaded.get("key") != key:  # one policy in memory at a time
-        loaded.update(key=key, policy=load_policy(model))
+        loaded.update(key=key, policy=load_policy(model, dtype=getattr(torch, args.eval_dtype)))
     report = evaluate_model(
         model,
         TEST_SET,
@@ -628,6 +638,7 @@ def run_eval(
         vote_k=args.vote_k if vote else 0,
         max_new_tokens=args.max_new_tokens,
         batch_size=args.eval_batch_size,
+        dtype=args.eval_dtype,
         cache_path=out / "cache" / f"{kind}-{who}.jsonl",
         policy=loaded["policy"],
         verifier=verifier,
@@ -746,6 +757,16 @@ def summarize(args: argparse.Namespace, out: Path) -> None:
             )
         rows.append(merged)
         names.append(NAMES[who])
+    if dtypes := sorted({r.settings.dtype for r in rows}):
+        mixed = len(dtypes) > 1
+        notes.append(
+            f"- policies loaded in {' and '.join(dtypes)} for evaluation"
+            + (
+                ": MIXED — delete one dtype's greedy-*/vote-* results and caches and rerun them"
+                if mixed
+                else ""
+            )
+        )
     for new, old in PAIRS:
         a, b = out / f"greedy-{old}.json", out / f"greedy-{new}.json"
         if a.is_file() and b.is_file():

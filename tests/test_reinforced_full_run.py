@@ -89,6 +89,7 @@ def test_the_full_run_goes_end_to_end_on_a_tiny_model_and_resumes_from_its_cache
     assert (out / "verifier" / "config.json").is_file() or (out / "verifier-skipped.txt").is_file()
     results = (out / "results.md").read_text()
     assert "- verifier: " in results  # what it was trained on, or why there is none
+    assert "- policies loaded in float32 for evaluation" in results  # the default, one dtype for all
     for name in example.NAMES.values():
         assert f"| {name} |" in results, name
     assert "PPO (full) − SFT control (full) greedy accuracy" in results
