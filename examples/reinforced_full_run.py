@@ -44,8 +44,10 @@ Both cores: run two stage lists side by side, one torch thread each, e.g.
 
 then the evaluation stages the same way, split in two lists. Every evaluation loads its policy in
 ``--eval-dtype``; on a CPU with bf16 units ``bfloat16`` about halves their time (measured here, one
-batch of 16 greedy SVAMP questions on one thread: 8.1 CPU-s against 15.5 in float32). ``--tiny`` runs every stage on a tiny
-random model with a handful of questions (a smoke test of the pipeline; its numbers mean nothing).
+batch of 16 greedy SVAMP questions on one thread: 8.1 CPU-s against 15.5 in float32).
+
+``--tiny`` runs every stage on a tiny random model with a handful of questions (a smoke test of the
+pipeline; its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -757,15 +759,13 @@ def summarize(args: argparse.Namespace, out: Path) -> None:
             )
         rows.append(merged)
         names.append(NAMES[who])
-    if dtypes := sorted({r.settings.dtype for r in rows}):
-        mixed = len(dtypes) > 1
+    dtypes = sorted({r.settings.dtype for r in rows})
+    if len(dtypes) == 1:
+        notes.append(f"- policies loaded in {dtypes[0]} for evaluation")
+    elif dtypes:
         notes.append(
-            f"- policies loaded in {' and '.join(dtypes)} for evaluation"
-            + (
-                ": MIXED — delete one dtype's greedy-*/vote-* results and caches and rerun them"
-                if mixed
-                else ""
-            )
+            f"- policies loaded in {' and '.join(dtypes)} for evaluation: MIXED — delete one dtype's "
+            "greedy-*/vote-* results and caches and rerun them"
         )
     for new, old in PAIRS:
         a, b = out / f"greedy-{old}.json", out / f"greedy-{new}.json"

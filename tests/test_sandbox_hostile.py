@@ -759,7 +759,9 @@ for _ in range(24):  # three times max_processes
         os.write(write_end, str(orphan).encode())
         os._exit(0)
     os.waitpid(middle, 0)
+    os.close(write_end)
     orphan = int(os.read(read_end, 32))
+    os.close(read_end)
     deadline = time.monotonic() + 5
     while os.path.exists(f"/proc/{orphan}") and time.monotonic() < deadline:
         time.sleep(0.005)
