@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_reft.models import DEFAULT_CHAT_MODEL_HUB_ID
+from hf_reft.models import DEFAULT_REFTOOL_MODEL
 from hf_reft.reftool.books import Reference
 from hf_reft.reftool.creation import ToolCreator
 from hf_reft.reftool.scripted import ScriptedChatBackend
@@ -39,19 +39,9 @@ def test_bundled_toolbox_is_the_whole_book_built_from_its_current_text(toolbox: 
     assert len(toolbox.sections) == len(book.sections)
 
 
-#: The shipped build predates RefTool's new offline default (Qwen2.5-Coder-1.5B-Instruct on llama.cpp)
-#: and the creation settings that came with it (issue 22): it was built by SmolLM2-135M-Instruct (and
-#: holds no tool), while the Space now solves with the new default; the page's notice says so. These
-#: are the settings of the shipped build that differ from today's defaults; the rebuild empties this dict.
-SHIPPED_BUILD_PREDATES = {"budget_chars": 6000, "max_new_tokens": 512}
-
-
 def test_bundled_toolbox_records_the_default_model_settings_and_attribution(toolbox: Toolbox) -> None:
-    assert toolbox.model == DEFAULT_CHAT_MODEL_HUB_ID  # the model that built it (see above)
-    defaults = ToolCreator(ScriptedChatBackend([])).settings
-    if SHIPPED_BUILD_PREDATES:
-        defaults = {k: SHIPPED_BUILD_PREDATES.get(k, v) for k, v in defaults.items() if k in toolbox.settings}
-    assert toolbox.settings == defaults  # the build's defaults
+    assert toolbox.model == DEFAULT_REFTOOL_MODEL.name  # built by RefTool's offline default
+    assert toolbox.settings == ToolCreator(ScriptedChatBackend([])).settings  # with the build's defaults
     card = (BUNDLED / "README.md").read_text(encoding="utf-8")
     assert "CC BY 4.0" in card and "OpenStax Chemistry 2e" in card
     stats = toolbox.stats
