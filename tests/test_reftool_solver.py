@@ -87,6 +87,8 @@ def test_hierarchical_selection_and_solving(toolbox, sandbox):
         program.data["tools"] == ["ideal_gas_pressure"]
         and "ideal_gas_pressure(10.0" in program.data["program"]
     )
+    assert program.title == "Program written (calls ideal_gas_pressure)"
+    assert program.data["called"] == ["ideal_gas_pressure"]
     assert [c["number"] for c in chapters.data["offered"]] == [3, 9]
     assert chapters.data["chosen"] == [{"number": 9, "title": "Gases"}]
     assert {t["name"] for t in tools.data["offered"]} == {"ideal_gas_pressure", "ideal_gas_volume"}
@@ -111,6 +113,18 @@ def test_hierarchical_selection_and_solving(toolbox, sandbox):
     json.dumps(trace)
     assert trace["method"] == "reftool" and trace["fallback"] is False
     assert [s["kind"] for s in trace["steps"]] == ["chapters", "tools", "program", "output", "answer"]
+
+
+def test_program_that_ignores_the_chosen_tools_is_not_said_to_call_them(toolbox, sandbox):
+    backend = ScriptedChatBackend(
+        ["Chapter 9", "ideal_gas_pressure", "```python\nprint(10.0 * 0.08206)\n```"]
+    )
+    steps = list(
+        RefToolSolver(toolbox, backend, sandbox=sandbox, max_chapters=1, max_tools=1).stream(PROBLEM)
+    )
+    program = next(s for s in steps if s.kind == "program")
+    assert program.title == "Program written (calls none of the chosen tools)"
+    assert program.data["tools"] == ["ideal_gas_pressure"] and program.data["called"] == []
 
 
 def test_solve_returns_trace(toolbox, sandbox):

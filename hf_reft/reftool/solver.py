@@ -30,7 +30,7 @@ Step kinds and their ``data``:
 ``chapters``  ``offered``: [{number, title}], ``chosen``: [{number, title}], ``reply``
 ``tools``     ``offered``: [{name, signature, description, chapter, section}], ``chosen``:
               the same plus ``code``, ``reply``
-``program``   ``program``: the model's program, ``tools``: names prepended, ``reply``
+``program``   ``program``: the model's program, ``tools``: names prepended, ``called``: those it calls, ``reply``
 ``output``    ``status``, ``stdout``, ``stderr``, ``error`` (exception type: message), ``wall_time``
 ``answer``    ``value`` (float), ``unit`` (str | None), ``text`` (e.g. "50.7 atm"), ``trace``
 ``fallback``  ``reason``: why tools are not used
@@ -54,7 +54,7 @@ from ..sandbox import Sandbox, SandboxPolicy, SandboxResult
 from . import prompts
 from .chat import ChatBackend, ChatBackendError
 from .execution import run_model_code
-from .parsing import first_program, parse_chapter_choice, parse_tool_choice
+from .parsing import calls, first_program, parse_chapter_choice, parse_tool_choice
 from .toolbox import Tool, Toolbox
 
 __all__ = ["DEFAULT_SOLVER_POLICY", "BaseSolver", "RefToolSolver", "SolveTrace", "SolverStep"]
@@ -253,11 +253,15 @@ class BaseSolver:
         reply = self._chat(messages, self.program_tokens)
         program = first_program(reply)
         names = [t.name for t in tools]
+        called = [name for name in names if program is not None and calls(program, name)]
         trace.program = program
+        label = "Program written"
+        if called:
+            label += f" (calls {', '.join(called)})"
+        elif names and program is not None:
+            label += " (calls none of the chosen tools)"
         yield SolverStep(
-            "program",
-            "Program written" + (f" (calls {', '.join(names)})" if names else ""),
-            {"program": program, "tools": names, "reply": _short(reply)},
+            "program", label, {"program": program, "tools": names, "called": called, "reply": _short(reply)}
         )
         if program is None:
             trace.error = "The model wrote no program."
