@@ -4,7 +4,9 @@ For each of N example problems (default 5, one per SciBench subset first), Playw
 Chromium: open the page, put the example in the problem box, click Solve, and stop the clock when the last step is
 shown (an answer, or a failure message). The same problems are then solved directly with
 ``RefToolSolver`` (same model, toolbox and limits, no page) as the baseline, so the table shows
-what the page itself adds. Greedy decoding: both runs write the same programs.
+what the page itself adds. Decoding is greedy, yet the two runs need not write the same
+programs: llama.cpp's numerics depend on how a prompt is batched and which prefix it has cached
+(measured: 3 of 5 programs differed in one run), so compare times where the answers match.
 
     python benchmarks/space_latency.py                      # 5 problems, prints the table
     python benchmarks/space_latency.py --screenshot docs/space.png
