@@ -141,7 +141,9 @@ def test_exercises_come_from_the_book_and_answers_are_withheld():
     assert "copper" in text and "Density is mass" in text
     assert "8.91 g/cm^3" not in text  # the check answer is not shown to the model
     # a worked example without a check answer is validated on its own stated answer
-    no_check = WorkedExample("e", "2.1", "t", "p?", "s = 5 mol", answer="5 mol", section_id="x")
+    no_check = WorkedExample(
+        "e", "2.1", "t", "How many moles are in 90 g of water?", "s = 5 mol", answer="5 mol", section_id="x"
+    )
     section = Section("x", "2.1", "T", 2, "C", ("Text.", no_check))
     assert [(e.expected, e.hidden) for e in section_exercises(section)] == [("5 mol", False)]
     # the worked example's own problem (cross-checks a tool); none without a numeric stated answer
@@ -664,6 +666,27 @@ def test_answers_that_are_not_numbers_do_not_validate_tools():
     assert section_problems(section) == [] and section_exercises(section) == []
     assert not_a_numeric_answer("must be 1:1") == "ratio" and not_a_numeric_answer("4.77 g C/g H") is None
     assert not_a_numeric_answer("2 H2 + O2 → 2 H2O") == "equation"
+
+
+def test_a_problem_that_states_no_data_does_not_validate_tools():
+    """Measured in the whole-book build: 1.4's simulator exercise states no number, and the model's
+    program passed it with invented inputs, ``density_from_displacement(1.95, 3.0)`` for the book's
+    0.65 g/mL. A problem without data (a simulation, a figure) is not a validation problem."""
+    simulator = WorkedExample(
+        "ex-sim", "1.2", "Density by displacement",
+        "This exercise uses a simulation to measure the object's volume via displacement of water. "
+        "Use the simulator to determine the density of wood.",
+        "s",
+        answer="0.65 g/mL",
+        check_problem="Following the water displacement approach, use the simulator to measure the density "
+        "of the foam sample.",
+        check_answer="0.230 g/mL",
+        section_id="s14",
+    )  # fmt: skip
+    section = Section("s14", "1.4", "Measurements", 1, "Essential Ideas", (DENSITY, simulator))
+    assert [p.example_id for p in section_problems(section)] == ["ex-density", "ex-density"]
+    assert worked_problem(simulator, section) is None
+    assert [p.example_id for p in section_exercises(section)] == ["ex-density"]
 
 
 def test_a_tool_holding_the_exercises_data_is_refused(sandbox):

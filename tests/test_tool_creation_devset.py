@@ -25,9 +25,11 @@ def _benchmark():
 
 
 @pytest.mark.skipif(not (DATA_DIR / "openstax-chemistry-2e").is_dir(), reason="needs ../shared/data")
-def test_the_development_set_is_the_recorded_draw_and_every_section_still_has_problems():
+def test_the_development_set_is_the_recorded_draw_and_its_sections_keep_their_problems():
     benchmark = _benchmark()
     book = Reference.load("chemistry-2e", data_dir=DATA_DIR)
     assert benchmark.draw_dev_sections(book) == benchmark.DEV_SECTIONS
     sections = {s.number: s for s in book.sections}
-    assert all(section_problems(sections[n]) for n in benchmark.DEV_SECTIONS)
+    # 6.4's only problem ("the four quantum numbers of phosphorus's last electron", answer +1/2) states
+    # no data, so it no longer validates tools; every other section keeps its problems
+    assert [n for n in benchmark.DEV_SECTIONS if not section_problems(sections[n])] == ["6.4"]

@@ -105,13 +105,22 @@ def section_exercises(section: Section) -> list[Exercise]:
     return list(first.values())
 
 
+def _gives_data(problem: str | None) -> bool:
+    """Whether a problem's text states any number. One that states none ("use the simulator to measure
+    the density", "the process depicted below") leaves its data to a simulation or a figure the model
+    never sees, so a program can only reach the book's answer there by inventing the inputs (measured:
+    ``density(1.95, 3.0)`` for the book's 0.65 g/mL); such a problem cannot validate a tool."""
+    return bool(problem and re.search(r"\d", problem))
+
+
 def section_problems(section: Section) -> list[Exercise]:
-    """Every problem of the section with a numeric book-stated answer (a number, and not a ratio, an
-    equation, an inequality or orbitals: :data:`NOT_A_NUMBER`), in book order: each worked
-    example's "Check Your Learning" exercise, then its own problem (:func:`worked_problem`)."""
+    """Every problem of the section that states data (:func:`_gives_data`) and has a numeric
+    book-stated answer (a number, and not a ratio, an equation, an inequality or orbitals:
+    :data:`NOT_A_NUMBER`), in book order: each worked example's "Check Your Learning" exercise, then
+    its own problem (:func:`worked_problem`)."""
     problems = []
     for example in section.examples:
-        if example.check_problem and _numeric_answer(example.check_answer):
+        if _gives_data(example.check_problem) and _numeric_answer(example.check_answer):
             problems.append(_exercise(example, section, check=True))
         if worked := worked_problem(example, section):
             problems.append(worked)
@@ -119,12 +128,13 @@ def section_problems(section: Section) -> list[Exercise]:
 
 
 def worked_problem(example: WorkedExample, section: Section) -> Exercise | None:
-    """The worked example's own problem with the answer its solution states, if that is numeric.
+    """The worked example's own problem with the answer its solution states, if that is numeric (and
+    the problem states its data: :func:`_gives_data`).
 
     Its solution is in the creation prompt, so a tool that passes it must also pass another problem
     (the example's "Check Your Learning" exercise first: the same computation on other data).
     """
-    if example.problem and _numeric_answer(example.answer):
+    if _gives_data(example.problem) and _numeric_answer(example.answer):
         return _exercise(example, section, check=False)
     return None
 
