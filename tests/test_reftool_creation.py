@@ -14,6 +14,7 @@ from hf_reft.reftool.creation import ToolCreator
 from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
 from hf_reft.reftool.scripted import ScriptedChatBackend
 from hf_reft.reftool.section_problems import (
+    book_numbers,
     not_a_numeric_answer,
     section_exercises,
     section_problems,
@@ -666,6 +667,31 @@ def test_answers_that_are_not_numbers_do_not_validate_tools():
     assert section_problems(section) == [] and section_exercises(section) == []
     assert not_a_numeric_answer("must be 1:1") == "ratio" and not_a_numeric_answer("4.77 g C/g H") is None
     assert not_a_numeric_answer("2 H2 + O2 → 2 H2O") == "equation"
+
+
+def test_a_formula_is_no_numeric_answer():
+    """Measured in the whole-book build: baking powder's formula "Ca(H2PO4)2" (Example 2.11) was read as
+    the number 2, and a tool printing the formula passed it. A formula's digits are no number, in the
+    answer or in the problem's data; a number next to a formula still counts."""
+    baking_powder = WorkedExample(
+        "ex-formula", "2.11", "Formulas of ionic compounds",
+        "Baking powder holds the ions Ca^2+ and H2PO4^-. What is its formula?",
+        "s",
+        answer="The formula is Ca(H2PO4)2.",
+        check_problem="Write the formula of the hydrate of FeCl3 with 2 waters.",
+        check_answer="FeCl3·2H2O",
+        section_id="s26",
+    )  # fmt: skip
+    assert section_problems(Section("s26", "2.6", "Ionic Compounds", 2, "C", (baking_powder,))) == []
+    hydrate = WorkedExample(
+        "ex-hydrate", "2.12", "Water of a hydrate",
+        "A 5.00 g sample of CuSO4·5H2O is heated dry. What mass of calcium phosphate has the same number of moles?",
+        "s",
+        answer="6.21 g Ca3(PO4)2",
+        section_id="s26",
+    )  # fmt: skip
+    (problem,) = section_problems(Section("s26", "2.6", "Ionic Compounds", 2, "C", (hydrate,)))
+    assert problem.expected_values == [6.21] and book_numbers(problem.problem) == [5.0]
 
 
 def test_a_problem_that_states_no_data_does_not_validate_tools():

@@ -53,14 +53,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..answers import Answer, compare_numbers, extract_program_result, find_numbers
+from ..answers import Answer, compare_numbers, extract_program_result
 from ..sandbox import Sandbox, SandboxPolicy, SandboxResult
 from . import prompts
 from .books import Section
 from .chat import ChatBackend, default_concurrency
 from .execution import run_model_code
 from .parsing import ToolDraft, calls, first_program, parse_tool_drafts
-from .section_problems import Exercise, section_exercises, section_problems, section_prompt_text
+from .section_problems import Exercise, book_numbers, section_exercises, section_problems, section_prompt_text
 from .toolbox import (
     BuildStats,
     Tool,
@@ -550,8 +550,8 @@ _CONSTANTS = (8.314, 0.08206, 0.0821, 62.36, 6.022e23, 96485.0, 96500.0, 6.626e-
 
 
 def _given_numbers(exercise: Exercise) -> list[float]:
-    """The absolute values of the numbers the exercise's text gives."""
-    return [abs(a.value) for a in find_numbers(exercise.problem) if a.is_numeric]
+    """The absolute values of the numbers the exercise's text gives (a formula's digits are none)."""
+    return [abs(v) for v in book_numbers(exercise.problem)]
 
 
 def _among(value: float, numbers: Sequence[float]) -> bool:

@@ -47,7 +47,7 @@ from ..answers import Answer, find_numbers, normalize_text, parse_scibench_gold,
 from .books import NAMED_REFERENCES
 from .books.openstax import EndOfChapterExercise, read_openstax_exercises
 from .evaluation import SciBenchProblem
-from .section_problems import not_a_numeric_answer
+from .section_problems import book_answer_text, not_a_numeric_answer
 
 __all__ = [
     "BOOK_EXERCISES_SOURCE",
@@ -76,8 +76,6 @@ _DRAWING = re.compile(r"^\[(?:Image|Figure):")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Za-zΔ\[(])")
 _CLAUSE = re.compile(r",\s+|\s+and\s+|\s+but\s+")
 _EXPRESSION = re.compile(r"[Δ\[/=]")
-_COUNTED = re.compile(r"\b([A-Z][a-z]?)\s+(atoms|molecules|ions)\b")
-_FORMULA_DIGITS = re.compile(r"(?<=[)\]])\d+|·\s*\d+(?=[A-Z])")  # Pb(OH)2, CaSO4·2H2O
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 _GOLD = re.compile(
     r"^(?P<number>[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?)\s*(?:[x×*·]\s*10\s*\^\s*\(?(?P<power>[-+]?\d+)\)?)?"
@@ -146,16 +144,6 @@ def _statements(solution: str) -> list[str]:
     ]
 
 
-def _normalise(text: str) -> str:
-    """Units as :func:`find_numbers` reads them (it reads ``–802`` as ``-802`` itself): ``kJ/ºC`` → ``kJ/°C``,
-    ``mol ^-1`` → ``mol^-1``, ``C atoms`` → ``atoms of C``; formula digits (``Pb(OH)2``, ``·2H2O``)
-    dropped."""
-    text = text.replace("º", "°")
-    text = re.sub(r"(?<=[A-Za-z])\s+\^", "^", text)
-    text = _COUNTED.sub(r"\2 of \1", text)
-    return _FORMULA_DIGITS.sub("", text)
-
-
 def _is_given(answer: Answer, given: Sequence[Answer]) -> bool:
     return any(math.isclose(float(answer.value), float(g.value), rel_tol=1e-9) for g in given)
 
@@ -182,10 +170,10 @@ def solution_answer(solution: str, problem: str = "") -> Answer | str:
 
     ``problem``: the numbers it gives are data, not results.
     """
-    given = find_numbers(_normalise(problem))
+    given = find_numbers(book_answer_text(problem))
     results: list[Answer] = []
     for statement in _statements(solution):
-        statement = _normalise(statement)
+        statement = book_answer_text(statement)
         found: list[Answer] = []
         for clause in _CLAUSE.split(statement):
             result = _clause_result(clause, given)
@@ -227,7 +215,7 @@ def screen_exercise(exercise: EndOfChapterExercise) -> ScreenedExercise:
 
 def _gold_fields(answer: Answer) -> tuple[str, str]:
     """``(answer_number, unit)`` as SciBench writes them: the book's number, the power of ten in the unit."""
-    match = _GOLD.match(_normalise(answer.raw))
+    match = _GOLD.match(book_answer_text(answer.raw))
     unit = answer.unit or ""
     if match is None or not match.group("number"):  # not expected: find_numbers read a number here
         return repr(float(answer.value)), unit

@@ -20,6 +20,8 @@ __all__ = [
     "GUESSABLE_LIMIT",
     "NOT_A_NUMBER",
     "Exercise",
+    "book_answer_text",
+    "book_numbers",
     "not_a_numeric_answer",
     "section_exercises",
     "section_problems",
@@ -42,6 +44,26 @@ NOT_A_NUMBER = (
 )
 
 
+_COUNTED = re.compile(r"\b([A-Z][a-z]?)\s+(atoms|molecules|ions)\b")
+_FORMULA_DIGITS = re.compile(r"(?<=[)\]])\d+|·\s*\d+(?=[A-Z])")  # Pb(OH)2, CaSO4·2H2O
+
+
+def book_answer_text(text: str) -> str:
+    """The book's text as :func:`~hf_reft.answers.find_numbers` should read it: units as it reads them
+    (``kJ/ºC`` → ``kJ/°C``, ``mol ^-1`` → ``mol^-1``, ``C atoms`` → ``atoms of C``) and a formula's
+    digits dropped (``Ca(H2PO4)2``, ``CaSO4·2H2O``; those glued to an element, as in ``H2O``, it skips
+    itself), so that a formula is never read as a number."""
+    text = text.replace("º", "°")
+    text = re.sub(r"(?<=[A-Za-z])\s+\^", "^", text)
+    text = _COUNTED.sub(r"\2 of \1", text)
+    return _FORMULA_DIGITS.sub("", text)
+
+
+def book_numbers(text: str) -> list[float]:
+    """The numeric values the book's ``text`` states (:func:`book_answer_text`, then ``find_numbers``)."""
+    return [a.value for a in find_numbers(book_answer_text(text)) if a.is_numeric]
+
+
 def not_a_numeric_answer(text: str) -> str | None:
     """Why the book's answer ``text`` is not a numeric answer (``"ratio"``, ``"equation"`` …), else ``None``."""
     return next((reason for reason, pattern in NOT_A_NUMBER if pattern.search(text)), None)
@@ -49,7 +71,7 @@ def not_a_numeric_answer(text: str) -> str | None:
 
 def _numeric_answer(text: str | None) -> bool:
     """Whether ``text`` states a numeric answer: it holds a number and is none of :data:`NOT_A_NUMBER`."""
-    return bool(text and find_numbers(text)) and not_a_numeric_answer(text) is None
+    return bool(text and book_numbers(text)) and not_a_numeric_answer(text) is None
 
 
 @dataclass(frozen=True)
@@ -78,7 +100,9 @@ class Exercise:
         (a bond order, a charge, a count; not a measured ``1.00 atm``): a wrong computation or a constant
         hits those by chance, so only a second problem can confirm a tool that printed one."""
         values = self.expected_values
-        stated = [a for a in find_numbers(self.expected) if a.is_numeric and a.value in values]
+        stated = [
+            a for a in find_numbers(book_answer_text(self.expected)) if a.is_numeric and a.value in values
+        ]
         return bool(stated) and all(
             _WHOLE.match(a.raw.strip()) and float(a.value).is_integer() and abs(a.value) <= GUESSABLE_LIMIT
             for a in stated
@@ -89,10 +113,10 @@ class Exercise:
         """The numbers in the book's answer (a multi-part answer gives several). When the answer holds
         several, those the exercise itself gives are left out: an answer that restates its data ("the
         ratio (14.13 g C)/(2.96 g H) is 4.77") must not let a program pass by printing an input."""
-        stated = [a.value for a in find_numbers(self.expected) if a.is_numeric]
+        stated = book_numbers(self.expected)
         if len(stated) < 2:
             return stated
-        given = [a.value for a in find_numbers(self.problem) if a.is_numeric]
+        given = book_numbers(self.problem)
         return [v for v in stated if not any(compare_numbers(v, g, abs_tol=0.0, rel_tol=1e-9) for g in given)]
 
 
