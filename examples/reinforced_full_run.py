@@ -34,8 +34,9 @@ started over):
    with 95 % Wilson intervals. The test set is read only here.
 
 Results: ``OUTPUT/results.md`` (the tables, the paired differences PPO − warm-up and PPO − control,
-the search, the training diagnostics), ``OUTPUT/results.json`` and ``OUTPUT/ppo_curves.png``
-(reward and KL per step; needs ``matplotlib``).
+the search, the training diagnostics), ``OUTPUT/results.json``, ``OUTPUT/ppo_curves.png`` (reward
+and KL per PPO step) and ``OUTPUT/search_curves.png`` (the same for every search trial); the plots
+need ``matplotlib``.
 
 Both cores: run two stage lists side by side, one torch thread each, e.g.
 
@@ -704,32 +705,51 @@ def search_table(out: Path) -> list[str]:
     return lines
 
 
-def plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> str:
-    """Reward and KL per PPO step, one line per policy; returns a note for the results."""
+def plot_curves(panels: dict[str, dict[str, list[dict[str, float]]]], path: Path) -> str:
+    """Reward and KL per PPO step: one row of two plots per panel, one line per curve in it.
+
+    ``panels`` maps a row title to ``{label: curve}``, a curve being ``reward_curve.json``'s steps.
+    Returns a note for the results."""
     try:
         import matplotlib
     except ImportError:
-        return "- no plot: `pip install matplotlib` for ppo_curves.png"
+        return f"- no plot: `pip install matplotlib` for {path.name}"
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(1, 2, figsize=(10, 3.5))
-    for kind, curve in curves.items():
-        steps = [step["step"] for step in curve]
-        for axis, key in zip(axes, ("reward", "kl"), strict=True):
-            axis.plot(steps, [step.get(key, float("nan")) for step in curve], label=NAMES[f"ppo-{kind}"])
-    for axis, title in zip(
-        axes, ("training reward (mean per step)", "KL to the warm-up policy"), strict=True
-    ):
-        axis.set_title(title)
-        axis.set_xlabel("PPO step")
-        axis.legend()
+    figure, axes = pyplot.subplots(len(panels), 2, figsize=(10, 3.5 * len(panels)), squeeze=False)
+    for row, (title, curves) in zip(axes, panels.items(), strict=True):
+        for label, curve in curves.items():
+            steps = [step["step"] for step in curve]
+            for axis, key in zip(row, ("reward", "kl"), strict=True):
+                axis.plot(steps, [step.get(key, float("nan")) for step in curve], label=label)
+        for axis, what in zip(
+            row, ("training reward (mean per step)", "KL to the warm-up policy"), strict=True
+        ):
+            axis.set_title(f"{title}: {what}" if title else what)
+            axis.set_xlabel("PPO step")
+            axis.legend(fontsize="small")
     figure.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     figure.savefig(tmp, dpi=100)
     pyplot.close(figure)
     tmp.replace(path)
     return f"- reward and KL per step: {path.name}"
+
+
+def search_curves(out: Path) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """Per policy kind with a finished search, each trial's per-step curve, labelled by its settings."""
+    panels = {}
+    for kind in KINDS:
+        folder = out / f"search-{kind}"
+        if not (folder / "search.json").is_file():
+            continue
+        record = json.loads((folder / "search.json").read_text())
+        panels[f"search, {NAMES[f'ppo-{kind}']}"] = {
+            _trial_name(row): json.loads((folder / _trial_name(row) / "reward_curve.json").read_text())
+            for row in record["trials"]
+        }
+    return panels
 
 
 PAIRS = (
@@ -798,7 +818,10 @@ def summarize(args: argparse.Namespace, out: Path) -> None:
     if skipped.is_file():
         notes.append(f"- verifier: {skipped.read_text().strip()}")
     if curves:
-        notes.append(plot_curves(curves, out / "ppo_curves.png"))
+        named = {NAMES[f"ppo-{kind}"]: curve for kind, curve in curves.items()}
+        notes.append(plot_curves({"": named}, out / "ppo_curves.png"))
+    if searched := search_curves(out):
+        notes.append(plot_curves(searched, out / "search_curves.png"))
     lines = [
         f"# Reinforced fine-tuning on SVAMP ({args.format} CoT): PPO, its SFT control, verifier reranking",
         "",

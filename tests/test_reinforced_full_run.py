@@ -1,6 +1,6 @@
 """``examples/reinforced_full_run.py --tiny``: every stage of the real run (validation split, SFT full
 and LoReFT, the hyper-parameter search, PPO of both, the compute-matched SFT control, verifier,
-greedy/vote/rerank evaluation, tables, plot) on a tiny random model, then a rerun that finds every
+greedy/vote/rerank evaluation, tables, plots) on a tiny random model, then a rerun that finds every
 stage cached; and the coordinate search on its own."""
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ def test_the_full_run_goes_end_to_end_on_a_tiny_model_and_resumes_from_its_cache
     assert "| PPO (LoReFT) | " in results.split("Training diagnostics")[1]
     assert "Search, PPO (full): 4 held-out training questions" in results
     assert (out / "ppo_curves.png").stat().st_size > 0
+    assert (out / "search_curves.png").stat().st_size > 0  # every search trial's reward and KL
+    assert "- reward and KL per step: search_curves.png" in results
     summary = json.loads((out / "results.json").read_text())["reports"]
     assert summary["PPO (LoReFT)"]["greedy_n"] == 3 and summary["PPO (LoReFT)"]["vote_n"] == 2
     assert "PPO (full): 2 steps" in results and "PPO (LoReFT): 2 steps" in results
