@@ -14,7 +14,8 @@ the :class:`~hf_reft.reftool.creation.ToolCreator` settings given (the class's d
 one kept tool, tools kept, the build counts, and minutes. For builds that log candidates, it also
 splits the result by stage, from the same replies: sections where the first (greedy) creation reply
 alone gave a tool that passed its exercise; where any candidate did; where one of those also passed
-its cross-check; and, after repairs, the final count.
+its cross-check; with ``--transcribe``, where a tool made from a transcribed worked solution passed
+its worked problem and where one also passed its cross-check; and, after repairs, the final count.
 """
 
 from __future__ import annotations
@@ -96,7 +97,10 @@ def stages(log_path: Path) -> dict[str, float]:
     if any("candidate" in e for r in records for e in r["log"]):
         row["greedy_passed"] = sum(_passed(r["log"], lambda e: e.get("candidate") == 0) for r in records)
         row["any_passed"] = sum(_passed(r["log"], lambda e: "candidate" in e) for r in records)
-        row["cross_checked"] = sum(_kept_without_repair(r["log"]) for r in records)
+        row["cross_checked"] = sum(_kept_without_repair(r["log"], "candidate") for r in records)
+    if any(e["event"] == "transcribe" for r in records for e in r["log"]):
+        row["transcribed_passed"] = sum(_passed(r["log"], lambda e: "transcription" in e) for r in records)
+        row["transcribed_kept"] = sum(_kept_without_repair(r["log"], "transcription") for r in records)
     return row
 
 
@@ -104,10 +108,11 @@ def _passed(log: list[dict], which) -> bool:
     return any(e["event"] == "validate" and e["passed"] and which(e) for e in log)
 
 
-def _kept_without_repair(log: list[dict]) -> bool:
-    """Whether a candidate (not a repair) passed its exercise and its cross-check (or had none to try)."""
+def _kept_without_repair(log: list[dict], source: str) -> bool:
+    """Whether a draft from ``source`` (``"candidate"``: a creation reply; ``"transcription"``), not a
+    repair, passed its exercise and its cross-check (or had none to try)."""
     for i, event in enumerate(log):
-        if event["event"] != "validate" or not event["passed"] or "candidate" not in event:
+        if event["event"] != "validate" or not event["passed"] or source not in event:
             continue
         following = []
         for later in log[i + 1 :]:
@@ -147,7 +152,7 @@ def failure_classes(folders: list[str]) -> None:
 
 def report(folders: list[str]) -> None:
     columns = ["sections", "with_tool", "tools", "proposed", "first_pass", "repaired", "dropped", "minutes"]
-    extra = ["greedy_passed", "any_passed", "cross_checked"]
+    extra = ["greedy_passed", "any_passed", "cross_checked", "transcribed_passed", "transcribed_kept"]
     print("| build | " + " | ".join(columns + extra) + " |")
     print("|---" * (len(columns) + len(extra) + 1) + "|")
     for folder in folders:
@@ -165,6 +170,9 @@ def main() -> None:
         parser.add_argument("--" + name.replace("_", "-"), type=int)
     parser.add_argument("--sample-temperature", type=float)
     parser.add_argument("--no-repair", action="store_true")
+    parser.add_argument(
+        "--transcribe", action="store_true", help="also make tools from transcribed worked solutions"
+    )
     args = parser.parse_args()
     if args.report:
         report(args.report)
@@ -178,7 +186,7 @@ def main() -> None:
     settings = {
         n: getattr(args, n) for n in (*INT_SETTINGS, "sample_temperature") if getattr(args, n) is not None
     }
-    creator = ToolCreator(backend, repair=not args.no_repair, **settings)
+    creator = ToolCreator(backend, repair=not args.no_repair, transcribe=args.transcribe, **settings)
     sections = select_sections(reference, sections=DEV_SECTIONS)
     result = build_toolbox(reference, backend, args.output, creator=creator, sections=sections)
     print(json.dumps(result.summary(), indent=2))

@@ -25,6 +25,11 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
    (after the tool's code) runs in the sandbox; the number it prints last must match one of the
    numbers of the book's answer to one of those problems within ``rel_tol`` (default 2 %); and the
    tool's own code must not hold a number the problem gives (it would work on that data only);
+   With ``transcribe``, while fewer than ``max_tools`` tools are kept, the model also transcribes
+   each offered worked example's solution into a program (the data in variables, the steps, a
+   print), and :func:`~hf_reft.reftool.transcription.tool_from_program` turns that program into a
+   tool without the model, validated on the worked problem (which proves only the transcription: its
+   answer is in the solution) and kept only after the cross-check below;
 4. **cross-checks** a tool that passed on one problem when the section has another: the model writes
    a program for another problem with the tool already defined and its validated program shown as
    an example of use (at most ``cross_checks`` problems, ``cross_check_tries`` programs each), and
@@ -69,6 +74,7 @@ from .toolbox import (
     ValidationRecord,
     check_tool_code,
 )
+from .transcription import tool_from_program
 
 __all__ = ["DEFAULT_CREATION_POLICY", "SectionBuild", "ToolCreator", "rename_tool"]
 
@@ -117,6 +123,8 @@ class ToolCreator:
             Default 1: on the development set a second, sampled try rescued none of 13 failed
             cross-checks (docs/results.md).
         repair: whether failing candidates go back to the model once.
+        transcribe: whether tools are also made from transcribed worked solutions (step 3 of the
+            module docstring); with it, ``candidates`` may be 0 (tools from transcriptions only).
     """
 
     def __init__(
@@ -136,6 +144,7 @@ class ToolCreator:
         cross_checks: int = 2,
         cross_check_tries: int = 1,
         repair: bool = True,
+        transcribe: bool = False,
     ) -> None:
         if max_tools < 1:
             raise ValueError(f"max_tools must be ≥ 1, got {max_tools}.")
@@ -143,8 +152,11 @@ class ToolCreator:
             raise ValueError(f"budget must be at least 500 characters, got {budget}.")
         if not 0 < rel_tol < 1:
             raise ValueError(f"rel_tol must be in (0, 1), e.g. 0.02; got {rel_tol}.")
-        if candidates < 1:
-            raise ValueError(f"candidates must be ≥ 1, got {candidates}.")
+        if candidates < (0 if transcribe else 1):
+            raise ValueError(
+                f"candidates must be ≥ 1 (≥ 0 with transcribe=True, tools from transcriptions only), got "
+                f"{candidates}."
+            )
         if max_examples < 1:
             raise ValueError(f"max_examples must be ≥ 1, got {max_examples}.")
         if cross_checks < 0:
@@ -165,6 +177,7 @@ class ToolCreator:
         self.cross_checks = cross_checks
         self.cross_check_tries = cross_check_tries
         self.repair = repair
+        self.transcribe = transcribe
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -181,6 +194,7 @@ class ToolCreator:
             "cross_checks": self.cross_checks,
             "cross_check_tries": self.cross_check_tries,
             "repair": self.repair,
+            "transcribe": self.transcribe,
         }
 
     # ------------------------------------------------------------------ one section
@@ -222,11 +236,24 @@ class ToolCreator:
             if len(kept) >= self.max_tools or draft.name in kept:
                 continue
             named = _named_problems(draft, offered_problems)
-            outcome = self._check(draft, named or offered_problems, problems, build, candidate=k)
+            outcome = self._check(draft, named or offered_problems, problems, build, {"candidate": k})
             if outcome.passed:
                 kept[draft.name] = outcome.tool("passed", 1)
             else:
                 failures.append((draft, outcome, named[0] if named else offered[0]))
+        if self.transcribe:
+            for worked in (p for p in offered_problems if not p.hidden):
+                if len(kept) >= self.max_tools:
+                    break
+                draft = self._transcription(section, worked, build, taken=set(kept))
+                if draft is None:
+                    continue
+                build.stats.proposed += 1
+                outcome = self._check(draft, [worked], problems, build, {"transcription": worked.number})
+                if outcome.passed:
+                    kept[draft.name] = outcome.tool("passed", 1)
+                else:
+                    failures.append((draft, outcome, worked))
         if self.repair:  # the closest failure of each tool not kept, at most max_tools repairs in all
             failures.sort(key=lambda failure: _closeness(failure[1]))
             repaired: set[str] = set()
@@ -260,6 +287,31 @@ class ToolCreator:
             section.label, text, [(e.number, e.problem) for e in offered], self.max_tools
         )
 
+    def _transcription(
+        self, section: Section, worked: Exercise, build: SectionBuild, taken: set[str]
+    ) -> ToolDraft | None:
+        """The tool made from the model's transcription of ``worked``'s solution (logged), if any; its
+        name is none of ``taken``."""
+        example = next(e for e in section.examples if e.id == worked.example_id)
+        reply = self._chat(prompts.transcription_messages(example.problem, example.solution))
+        draft, why = tool_from_program(
+            first_program(reply) or "",
+            book_numbers(worked.problem),
+            title=example.title,
+            example=worked.number,
+            taken=taken,
+        )
+        build.log.append(
+            {
+                "event": "transcribe",
+                "example": worked.number,
+                "reply": reply,
+                "tool": draft.name if draft else None,
+                "error": why,
+            }
+        )
+        return draft
+
     def _chat(self, messages: list[dict[str, str]], temperature: float | None = None) -> str:
         return self.backend.chat(
             messages,
@@ -276,6 +328,8 @@ class ToolCreator:
         prompt took 35–45 s one after another and 95–130 s at once). A remote backend gets the samples
         at once.
         """
+        if self.candidates == 0:  # tools from transcriptions only
+            return []
         first = self._chat(messages)
         samples = range(self.candidates - 1)
         if getattr(self.backend, "kind", "") in ("llamacpp", "transformers", "scripted"):
@@ -291,15 +345,13 @@ class ToolCreator:
         choices: Sequence[Exercise],
         problems: Sequence[Exercise],
         build: SectionBuild,
-        *,
-        candidate: int | None = None,
+        where: dict[str, Any],
     ) -> _Outcome:
         """Validate ``draft`` on one of ``choices`` (see :meth:`validate`), then cross-check it on another
-        of the section's ``problems``; logs both. ``candidate``: the creation reply the draft came from
-        (``None`` for a repair).
+        of the section's ``problems``; logs both, with ``where`` the draft came from: ``{"candidate":
+        k}`` (the k-th creation reply), ``{"transcription": number}`` or ``{"repair": True}``.
         """
         outcome = self.validate(draft, choices)
-        where = {"candidate": candidate} if candidate is not None else {"repair": True}
         example = (
             outcome.exercise.number if outcome.exercise else ",".join(sorted({e.number for e in choices}))
         )
@@ -381,7 +433,9 @@ class ToolCreator:
             return None
         fixed = repaired[-1]  # a repair reply may restate the failing tool before the corrected one
         same = [p for p in problems if p.example_id == exercise.example_id]
-        second = self._check(fixed, _named_problems(fixed, problems) or same, problems, build)
+        second = self._check(
+            fixed, _named_problems(fixed, problems) or same, problems, build, {"repair": True}
+        )
         return second.tool("repaired", 2) if second.passed else None
 
     # ------------------------------------------------------------------ validation

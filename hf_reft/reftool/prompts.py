@@ -1,8 +1,9 @@
 """Every prompt RefTool sends to a chat model, in one place.
 
 Each function returns a chat (``[{"role": ..., "content": ...}]``). The first line of each user
-message names the task ("Write tools", "Repair the tool", "Choose the chapters", "Choose the
-tools", "Write a program", "Solve step by step"), so scripted backends can answer by rule.
+message names the task ("Write tools", "Transcribe the worked solution", "Repair the tool", "Choose
+the chapters", "Choose the tools", "Write a program", "Solve step by step"), so scripted backends can
+answer by rule.
 
 Formats the parsers (:mod:`~hf_reft.reftool.creation`, :mod:`~hf_reft.reftool.solver`) expect:
 
@@ -21,6 +22,8 @@ Formats the parsers (:mod:`~hf_reft.reftool.creation`, :mod:`~hf_reft.reftool.so
 
   (the first code block defines the tool, the second is the validation program that solves the
   named worked example's exercise with the tool and prints the answer);
+* transcription — one fenced ```python block: the problem's data in variables, the worked
+  solution's steps, ``print()`` of the result (:mod:`~hf_reft.reftool.transcription` makes it a tool);
 * chapter choice — chapter numbers, e.g. ``5, 9``; ``NONE`` when no chapter fits;
 * tool choice — tool names, one per line; ``NONE`` when no tool fits;
 * programs — one fenced ```python block that prints the final answer with its unit;
@@ -42,6 +45,7 @@ __all__ = [
     "repair_messages",
     "tool_choice_messages",
     "tool_program_messages",
+    "transcription_messages",
 ]
 
 SYSTEM = "You are an expert chemist and a careful Python programmer."
@@ -101,6 +105,22 @@ def creation_messages(
         "Use exactly this format for each tool (TOOL, DESCRIPTION, EXAMPLE number, the function in one "
         "```python block, the exercise's program in a second ```python block):\n\n"
         f"{CREATION_FORMAT_EXAMPLE}"
+    )
+
+
+def transcription_messages(problem: str, solution: str) -> list[dict[str, str]]:
+    """Ask for a program that carries out one worked example's ``solution`` to its ``problem``.
+
+    The data go into variables at the top, so that the code can turn the program into a tool
+    (:func:`~hf_reft.reftool.transcription.tool_from_program`).
+    """
+    return _chat(
+        "Transcribe the worked solution below into a Python program, step by step: the same formulas, "
+        f"constants and numbers as the book.\n\nProblem: {problem}\n\nSolution:\n{solution}\n\n"
+        "Reply with only one ```python block: first one variable per quantity the problem gives (with a "
+        "comment stating its unit), then the solution's steps as Python (compute every intermediate "
+        "result, never copy one), and last print() of the final result, in the unit of the solution's "
+        "final answer."
     )
 
 

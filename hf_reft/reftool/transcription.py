@@ -1,0 +1,201 @@
+"""A tool from a worked solution: the model transcribes the solution into a program, the code abstracts it.
+
+A small model writes a section's formula wrongly far more often than it copies a worked solution's
+arithmetic wrongly (docs/results.md: 259 of the build's failed validations printed a wrong number).
+So besides asking for tools outright, :class:`~hf_reft.reftool.creation.ToolCreator` can ask for a
+*transcription*: a program that carries out one worked example's solution step by step, with the
+problem's data in variables (:func:`~hf_reft.reftool.prompts.transcription_messages`).
+:func:`tool_from_program` then turns that program into a tool without the model:
+
+* the top-level assignments of a constant expression (``mass_g = 8.0 * 10**2``) are the inputs; those
+  whose value the problem states become the tool's arguments, the others (a constant the solution
+  brings in, such as 4.184 J/g °C) arguments with that default;
+* the statements between them and the last ``print`` are the tool's body; what that ``print`` shows
+  first (a name, an expression, the value in an f-string) is what the tool returns;
+* the validation program calls the tool with the problem's data as the transcription wrote them.
+
+The tool is then validated and cross-checked like any other candidate: the worked problem proves
+only the transcription (its answer is in the solution), the other problem of the example, whose
+answer the model never sees, proves the tool.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+import textwrap
+from collections.abc import Collection, Sequence
+
+from ..answers import compare_numbers
+from .parsing import ToolDraft
+
+__all__ = ["tool_from_program"]
+
+_GENERIC = {
+    "result",
+    "answer",
+    "value",
+    "output",
+    "final",
+    "final_answer",
+    "final_result",
+    "res",
+    "ans",
+    "x",
+    "y",
+}
+
+
+def tool_from_program(
+    program: str, given: Sequence[float], *, title: str, example: str, taken: Collection[str] = ()
+) -> tuple[ToolDraft | None, str | None]:
+    """The tool that ``program`` (a transcribed worked solution) computes, as a :class:`ToolDraft`.
+
+    Args:
+        program: the transcription: inputs assigned at the top, the solution's steps, a final ``print``.
+        given: the numbers the worked problem states; inputs with one of these values become the
+            tool's required arguments.
+        title: the worked example's title (``"Calculation of Molarity"``), for the description and,
+            when the printed result has no telling name, the tool's name.
+        example: the worked example's number (the draft's EXAMPLE).
+        taken: names the tool must not have (the tools already kept); ``_tool`` is appended.
+
+    Returns:
+        ``(draft, None)``, or ``(None, why)`` when the program cannot be abstracted: it does not
+        parse, prints nothing, takes none of the problem's data as an input, or prints a result
+        that does not depend on them.
+    """
+    try:
+        tree = ast.parse(program)
+    except SyntaxError as err:
+        return None, f"the program does not parse ({err.msg})"
+    body = tree.body
+    last_print = max((i for i, node in enumerate(body) if _is_print(node)), default=None)
+    if last_print is None:
+        return None, "the program prints nothing at its top level"
+    result = _printed_value(body[last_print])
+    if result is None:
+        return None, "the program's last print shows no computed value"
+    lines = program.splitlines()
+    inputs: list[tuple[str, str, float, str]] = []  # (name, source, value, the comment after it)
+    steps: list[ast.stmt] = []
+    step_lines: list[str] = []  # the steps as written, with the comment lines just above each
+    previous_end = 0
+    for node in body[:last_print]:
+        value = _constant_input(node)
+        name = node.targets[0].id if value is not None else None  # type: ignore[attr-defined]
+        if name is not None and name not in {i[0] for i in inputs}:
+            comment = lines[node.end_lineno - 1].partition("#")[2].strip()  # type: ignore[operator]
+            inputs.append((name, ast.get_source_segment(program, node.value) or repr(value), value, comment))
+        elif not _is_print(node):
+            steps.append(node)
+            above = [line for line in lines[previous_end : node.lineno - 1] if line.strip().startswith("#")]
+            step_lines += [*above, *lines[node.lineno - 1 : node.end_lineno]]
+        previous_end = node.end_lineno  # type: ignore[assignment]
+    reassigned = {t.id for node in steps for t in _assigned_names(node)}
+    inputs = [i for i in inputs if i[0] not in reassigned]  # a name the steps overwrite is no input
+    required = [i for i in inputs if any(_same(i[2], g) for g in given)]
+    if not required:
+        return None, "none of the program's inputs is a number the problem gives"
+    read = {n.id for node in [*steps, result] for n in ast.walk(node) if isinstance(n, ast.Name)}
+    if not read & {i[0] for i in required}:
+        return None, "the printed result does not depend on the problem's data"
+    defaults = [i for i in inputs if i not in required]
+    name = _tool_name(result, title, {*taken, *(i[0] for i in inputs)})
+    parameters = [i[0] for i in required] + [f"{n}={source}" for n, source, _, _ in defaults]
+    description = f"{title}: {_words(result)} from {', '.join(_argument_words(i) for i in required)}"
+    args = [
+        f"        {n}: {comment or 'as in the worked example'}" for n, _, _, comment in [*required, *defaults]
+    ]
+    code = "\n".join(
+        [
+            f"def {name}({', '.join(parameters)}):",
+            f'    """{description}.',
+            "",
+            "    Args:",
+            *args,
+            '    """',
+            textwrap.indent("\n".join(step_lines), "    "),
+            f"    return {ast.unparse(result)}",
+        ]
+    )
+    call_program = f"print({name}({', '.join(f'{n}={source}' for n, source, _, _ in required)}))"
+    raw = (
+        f"TOOL: {name}\nDESCRIPTION: {description}\nEXAMPLE: {example}\n"
+        f"```python\n{code}\n```\n```python\n{call_program}\n```"
+    )
+    return ToolDraft(name, description, example, code, call_program, raw), None
+
+
+def _is_print(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "print"
+    )
+
+
+def _printed_value(node: ast.stmt) -> ast.expr | None:
+    """The first value a ``print(...)`` shows: an argument that is no plain string, or the first
+    ``{value}`` of an f-string."""
+    assert isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+    for arg in node.value.args:
+        if isinstance(arg, ast.JoinedStr):
+            values = [v.value for v in arg.values if isinstance(v, ast.FormattedValue)]
+            if values:
+                return values[0]
+        elif not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            return arg
+    return None
+
+
+def _constant_input(node: ast.stmt) -> float | None:
+    """The value of ``name = <arithmetic on number literals>``, else ``None``."""
+    if not (
+        isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+    ):
+        return None
+    allowed = (ast.Expression, ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
+    expression = ast.Expression(node.value)
+    if not all(isinstance(n, allowed) for n in ast.walk(expression)):
+        return None
+    if not all(type(n.value) in (int, float) for n in ast.walk(expression) if isinstance(n, ast.Constant)):
+        return None
+    try:
+        value = eval(compile(expression, "<input>", "eval"), {"__builtins__": {}}, {})  # numbers only
+    except (ArithmeticError, ValueError, OverflowError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _assigned_names(node: ast.stmt) -> list[ast.Name]:
+    return [n for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+
+
+def _same(value: float, given: float) -> bool:
+    return compare_numbers(abs(value), abs(given), abs_tol=0.0, rel_tol=1e-9)
+
+
+def _tool_name(result: ast.expr, title: str, taken: set[str]) -> str:
+    """The printed variable's name when it says what it is, else the example's title in snake case."""
+    if isinstance(result, ast.Name) and result.id.lower() not in _GENERIC and len(result.id) > 2:
+        name = result.id
+    else:
+        name = re.sub(r"\W+", "_", title.lower()).strip("_") or "worked_example"
+        name = name if name[0].isalpha() else f"tool_{name}"
+    while name in taken or keyword.iskeyword(name):
+        name += "_tool"
+    return name
+
+
+def _argument_words(argument: tuple[str, str, float, str]) -> str:
+    """An argument for the description: its name in words, with its comment (its unit) if short."""
+    name, _, _, comment = argument
+    return f"{_words(name)} ({comment})" if comment and len(comment) <= 20 else _words(name)
+
+
+def _words(name_or_expression: str | ast.expr) -> str:
+    text = name_or_expression if isinstance(name_or_expression, str) else ast.unparse(name_or_expression)
+    return text.replace("_", " ")
