@@ -186,9 +186,14 @@ def _build(args: argparse.Namespace) -> int:
     from .creation import ToolCreator
 
     settings = {name: getattr(args, name) for name in _CREATOR_FLAGS if getattr(args, name) is not None}
-    for name in ("max_tools", "max_new_tokens", "candidates", "max_examples", "cross_check_tries", "workers"):
+    for name in ("max_tools", "max_new_tokens", "max_examples", "cross_check_tries", "workers"):
         if getattr(args, name) is not None:
             _positive(name.replace("_", "-"), getattr(args, name))
+    if args.candidates is not None and args.candidates < (0 if args.transcribe else 1):
+        raise UsageError(
+            f"--candidates must be at least 1 (got {args.candidates}); 0 only with --transcribe, for tools "
+            "from transcribed worked solutions alone."
+        )
     if args.budget is not None and args.budget < 500:
         raise UsageError(f"--budget must be at least 500 characters (got {args.budget}).")
     if args.rel_tol is not None and not 0 < args.rel_tol < 1:
@@ -207,7 +212,13 @@ def _build(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from err
     backend = _backend(args)
-    creator = ToolCreator(backend, temperature=args.temperature, repair=not args.no_repair, **settings)
+    creator = ToolCreator(
+        backend,
+        temperature=args.temperature,
+        repair=not args.no_repair,
+        transcribe=args.transcribe,
+        **settings,
+    )
     try:
         report = build_toolbox(
             reference,
@@ -247,6 +258,11 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
             "--" + name.replace("_", "-"), type=kind, help=f"{what} (default {_creator_default(name)})"
         )
     p.add_argument("--no-repair", action="store_true", help="drop failing tools without asking for a repair")
+    p.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="also make tools from the model's transcriptions of the worked solutions (checked the same way)",
+    )
     p.add_argument("--workers", type=int, help="sections in flight (default: 1 local model, 4 remote)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue a toolbox in --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
