@@ -568,6 +568,15 @@ def test_a_program_that_prints_the_books_answer_is_refused(sandbox):
     ).build_section(TWO_EXERCISES)
     assert build.tools == []
     assert "holds the number 31.5" in build.log[1]["error"]
+    # a literal is the answer when it rounds to the book's 31.5 (31.52), not when it is only within the
+    # 2 % tolerance of a printed result (31.8: a constant that happens to lie near the answer)
+    creator = ToolCreator(scripted([]), sandbox=sandbox, cross_checks=0)
+    gold = section_exercises(TWO_EXERCISES)[0]
+    for literal, refused in (("31.52", True), ("31.8", False)):
+        program = f"print(mass_from_density(10.5, 3.00) * {literal} / {literal})"
+        (draft,) = parse_tool_drafts(MASS_TOOL.replace("print(mass_from_density(10.5, 3.00))", program))
+        outcome = creator.validate(draft, gold)
+        assert outcome.passed is not refused and ("holds the number" in (outcome.error or "")) is refused
     # numbers given in the exercise, and small whole numbers, are not answers
     creator = ToolCreator(scripted([]), sandbox=sandbox)
     exercise = section_exercises(SECTION)[0]  # copper: 8.91 g and 1.00 cm^3 given, 8.91 g/cm^3 expected

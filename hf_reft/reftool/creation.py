@@ -508,6 +508,8 @@ class ToolCreator:
     def _stated_answer(self, draft: ToolDraft, exercise: Exercise) -> str | None:
         """A number literal of the tool or its program that is the book's answer, not given in the exercise.
 
+        A literal is the answer when it rounds to it at the digits the book writes (17.9 or 17.93 for
+        17.9, not water's molar mass 18.02, which the 2 % tolerance of the printed result would take).
         Signs are ignored, and so are small whole numbers (≤ 10): they are counts and exponents far
         more often than answers.
         """
@@ -515,7 +517,7 @@ class ToolCreator:
         expected = [abs(v) for v in exercise.expected_values]
         for literal in _number_literals(f"{draft.code}\n{draft.program or ''}"):
             small = literal.is_integer() and literal <= 10
-            if self._matches(literal, expected) and not small and not _among(literal, given):
+            if any(_as_written(literal, v) for v in expected) and not small and not _among(literal, given):
                 return f"{literal:g}"
         return None
 
@@ -606,6 +608,16 @@ _CONSTANTS = (8.314, 0.08206, 0.0821, 62.36, 6.022e23, 96485.0, 96500.0, 6.626e-
 def _given_numbers(exercise: Exercise) -> list[float]:
     """The absolute values of the numbers the exercise's text gives (a formula's digits are none)."""
     return [abs(v) for v in book_numbers(exercise.problem)]
+
+
+def _as_written(literal: float, stated: float) -> bool:
+    """Whether ``literal`` rounds to ``stated`` at ``stated``'s significant digits (those of its shortest
+    form: 17.9 has three, 2.1e2 two): within half a unit of its last digit."""
+    if stated == 0:
+        return literal == 0
+    mantissa = f"{stated:.15g}".split("e")[0].replace("-", "").replace(".", "").strip("0")
+    last_digit = math.floor(math.log10(abs(stated))) - len(mantissa) + 1
+    return abs(literal - stated) <= 0.5 * 10.0**last_digit * (1 + 1e-9)
 
 
 def _among(value: float, numbers: Sequence[float]) -> bool:
