@@ -787,3 +787,48 @@ def test_a_program_using_math_or_numpy_without_importing_it_gets_the_import():
         "print(math.sqrt(4)",  # not Python: left to fail as it is
     ):
         assert add_missing_imports(unchanged) == unchanged
+
+
+#: A transcription of gold's worked solution (Example 1.1): data in variables, the steps, a print.
+TRANSCRIPTION = """```python
+mass_g = 38.6  # g
+volume_cm3 = 2.00  # cm^3
+density = mass_g / volume_cm3
+print(density)
+```"""
+
+
+def test_the_creator_keeps_a_transcribed_tool_only_after_the_hidden_check(sandbox):
+    def cross_check(messages):
+        """A program for the copper check that calls the tool (as a model would, by keyword)."""
+        assert "mass_g=38.6" in messages[-1]["content"]  # the validation call shown as an example of use
+        return "```python\nprint(density(mass_g=8.91, volume_cm3=1.00))\n```"
+
+    backend = ScriptedChatBackend(
+        rules=[("Transcribe the worked solution", TRANSCRIPTION), ("already defined", cross_check)]
+    )
+    creator = ToolCreator(backend, sandbox=sandbox, candidates=0, transcribe=True, repair=False)
+    build = creator.build_section(SECTION)
+    assert [t.name for t in build.tools] == ["density"]
+    assert build.stats.__dict__ == {"proposed": 1, "first_pass": 1, "repaired": 0, "dropped": 0}
+    events = [(e["event"], e.get("passed"), e.get("transcription")) for e in build.log]
+    assert events == [("transcribe", None, None), ("validate", True, "1.1"), ("cross_check", True, "1.1")]
+    # the prompt carried the worked solution, not the check exercise's answer
+    prompt = backend.calls[0]["messages"][-1]["content"]
+    assert DENSITY.solution in prompt and "8.91 g/cm^3" not in prompt
+    # a transcription that gives the worked answer with the volume written in (gold's 2.00 cm^3):
+    # its tool fails the hidden copper check and is dropped
+    wrong = ScriptedChatBackend(
+        rules=[
+            (
+                "Transcribe the worked solution",
+                TRANSCRIPTION.replace("mass_g / volume_cm3", "mass_g / 2.00"),
+            ),
+            ("already defined", "```python\nprint(density(mass_g=8.91, volume_cm3=1.00))\n```"),
+        ]
+    )
+    build = ToolCreator(wrong, sandbox=sandbox, candidates=0, transcribe=True, repair=False).build_section(
+        SECTION
+    )
+    assert build.tools == [] and build.stats.dropped == 1
+    assert [e["event"] for e in build.log] == ["transcribe", "validate", "cross_check"]

@@ -1,16 +1,15 @@
-"""Tools from transcribed worked solutions: the code's abstraction, and the stage in ToolCreator."""
+"""Tools from transcribed worked solutions: the code's abstraction (the stage in ToolCreator is tested
+with the other creation stages, in test_reftool_creation.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from hf_reft.reftool.books import Section, WorkedExample
 from hf_reft.reftool.creation import ToolCreator
 from hf_reft.reftool.prompts import transcription_messages
 from hf_reft.reftool.scripted import ScriptedChatBackend
 from hf_reft.reftool.section_problems import book_numbers
 from hf_reft.reftool.transcription import tool_from_program
-from hf_reft.sandbox import Sandbox, SandboxPolicy
 
 MOLARITY = """# Given values
 mole_of_sucrose = 0.133  # mol
@@ -84,63 +83,6 @@ def test_a_transcription_becomes_a_tool_with_the_problems_data_as_arguments():
 def test_what_cannot_be_a_tool_is_refused_with_the_reason(program, why):
     draft, reason = tool_from_program(program, book_numbers(PROBLEM), title="Molarity", example="3.14")
     assert draft is None and why in reason
-
-
-TRANSCRIPTION = """```python
-mass_g = 38.6  # g
-volume_cm3 = 2.00  # cm^3
-density = mass_g / volume_cm3
-print(density)
-```"""
-GOLD = WorkedExample(
-    id="ex-density",
-    number="1.1",
-    title="Calculation of Density",
-    problem="A piece of gold has a mass of 38.6 g and a volume of 2.00 cm^3. What is its density?",
-    solution="density = mass / volume = 38.6 g / 2.00 cm^3 = 19.3 g/cm^3",
-    answer="19.3 g/cm^3",
-    check_problem="A piece of copper has a mass of 8.91 g and a volume of 1.00 cm^3. What is its density?",
-    check_answer="8.91 g/cm^3",
-    section_id="s14",
-)
-SECTION = Section("s14", "1.4", "Measurements", 1, "Essential Ideas", ("Density is mass per volume.", GOLD))
-
-
-def test_the_creator_keeps_a_transcribed_tool_only_after_the_hidden_check(tmp_path):
-    def cross_check(messages):
-        """A program for the copper check that calls the tool (as a model would, by keyword)."""
-        assert "mass_g=38.6" in messages[-1]["content"]  # the validation call shown as an example of use
-        return "```python\nprint(density(mass_g=8.91, volume_cm3=1.00))\n```"
-
-    backend = ScriptedChatBackend(
-        rules=[("Transcribe the worked solution", TRANSCRIPTION), ("already defined", cross_check)]
-    )
-    with Sandbox(SandboxPolicy(wall_time=5, cpu_time=5), workers=1) as sandbox:
-        creator = ToolCreator(backend, sandbox=sandbox, candidates=0, transcribe=True, repair=False)
-        build = creator.build_section(SECTION)
-        assert [t.name for t in build.tools] == ["density"]
-        assert build.stats.__dict__ == {"proposed": 1, "first_pass": 1, "repaired": 0, "dropped": 0}
-        events = [(e["event"], e.get("passed"), e.get("transcription")) for e in build.log]
-        assert events == [("transcribe", None, None), ("validate", True, "1.1"), ("cross_check", True, "1.1")]
-        # the prompt carried the worked solution, not the check exercise's answer
-        prompt = backend.calls[0]["messages"][-1]["content"]
-        assert GOLD.solution in prompt and "8.91 g/cm^3" not in prompt
-        # a transcription that gives the worked answer with the volume written in (gold's 2.00 cm^3):
-        # its tool fails the hidden copper check and is dropped
-        wrong = ScriptedChatBackend(
-            rules=[
-                (
-                    "Transcribe the worked solution",
-                    TRANSCRIPTION.replace("mass_g / volume_cm3", "mass_g / 2.00"),
-                ),
-                ("already defined", "```python\nprint(density(mass_g=8.91, volume_cm3=1.00))\n```"),
-            ]
-        )
-        build = ToolCreator(
-            wrong, sandbox=sandbox, candidates=0, transcribe=True, repair=False
-        ).build_section(SECTION)
-        assert build.tools == [] and build.stats.dropped == 1
-        assert [e["event"] for e in build.log] == ["transcribe", "validate", "cross_check"]
 
 
 def test_transcription_needs_its_switch_to_go_without_creation_replies():
