@@ -59,6 +59,10 @@ def test_a_transcription_becomes_a_tool_with_the_problems_data_as_arguments():
     )
     assert draft.name == "calculating_molar_concentrations"
     assert draft.code.rstrip().endswith("return result")
+    # the inputs are read without eval: an exponent tower is a step (left to the sandbox), not a hang
+    tower = MOLARITY.replace("liters_per_ml = 1 / 1000", "liters_per_ml = 9**9**9 * 0 + 1 / 1000")
+    draft, _ = tool_from_program(tower, book_numbers(PROBLEM), title="t", example="3.14")
+    assert "liters_per_ml=" not in draft.code and "    liters_per_ml = 9**9**9" in draft.code
     # a name already taken (a kept tool) is not reused
     draft, _ = tool_from_program(
         MOLARITY, book_numbers(PROBLEM), title="t", example="3.14", taken={"molarity_of_sucrose"}

@@ -26,6 +26,7 @@ The package follows these layers, one module each: :mod:`.answer`, :mod:`.normal
 """
 
 from .answer import Answer
+from .arithmetic import evaluate_arithmetic
 from .benchmarks import (
     BENCHMARKS,
     BenchmarkSpec,
@@ -49,6 +50,7 @@ __all__ = [
     "BenchmarkSpec",
     "compare_answers",
     "compare_numbers",
+    "evaluate_arithmetic",
     "extract_answer",
     "extract_choice",
     "extract_number",

@@ -73,8 +73,12 @@ def _eval_node(node: ast.AST) -> float:
     raise ValueError(f"not an arithmetic expression: {ast.dump(node)[:80]}")
 
 
-def _safe_eval(expression: str) -> float | None:
-    """The value of an arithmetic expression, or ``None`` when it is anything else (no ``eval``)."""
+def evaluate_arithmetic(expression: str) -> float | None:
+    """The value of an arithmetic expression, or ``None`` when it is anything else (no ``eval``).
+
+    Numbers, ``+ - * / // % **`` (``^`` and ``×`` read as Python's), signs, ``pi`` and a few math
+    functions; powers are taken in floats, so ``9**9**9`` is no number rather than a hang.
+    """
     expression = expression.strip().replace("×", "*").replace("·", "*").replace("^", "**")
     if not expression or len(expression) > _MAX_EXPRESSION_LENGTH or not re.search(r"\d|pi|π", expression):
         return None

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from .answer import Answer
-from .arithmetic import _parse_expression, _safe_eval
+from .arithmetic import _parse_expression, evaluate_arithmetic
 from .normalization import normalize_text
 from .number_parsing import _NUMBER_PATTERN, _answer_from_match, find_numbers, parse_number
 
@@ -69,7 +69,7 @@ def extract_number(text: str, *, strict: bool = False) -> Answer | None:
     if strict:
         return None
     plain = normalize_text(text)
-    if (value := _safe_eval(plain)) is not None:  # the whole output is an expression: "\\frac{1}{2}"
+    if (value := evaluate_arithmetic(plain)) is not None:  # the whole output is an expression: "\\frac{1}{2}"
         return Answer(value=value, raw=plain.strip())
     numbers_found = find_numbers(plain, normalize=False)
     return numbers_found[-1] if numbers_found else None
@@ -179,7 +179,7 @@ def _answer_from_program_text(text: str) -> Answer | None:
         return extract_number(text.splitlines()[-1])
     if text.startswith(("[", "(")) and isinstance(literal := _literal(text), list | tuple):
         return extract_program_result(literal)
-    value = _safe_eval(text)  # "sqrt(2)/2", "Rational(3, 4)"; a symbolic "x + 1" has no value
+    value = evaluate_arithmetic(text)  # "sqrt(2)/2", "Rational(3, 4)"; a symbolic "x + 1" has no value
     return Answer(value=value, raw=text) if value is not None else None
 
 

@@ -6,7 +6,7 @@ import math
 import re
 
 from .answer import Answer
-from .arithmetic import _safe_eval, _safe_power
+from .arithmetic import _safe_power, evaluate_arithmetic
 from .normalization import normalize_text
 
 _UNIT_TOKEN = r"(?:°\s?[A-Za-z]+|[A-Za-zµμΩÅ][A-Za-zµμΩÅ]*)"
@@ -121,7 +121,7 @@ def parse_number(text: str) -> Answer | None:
     ("-285.8 kJ/mol" -> ``Answer(-285.8, "kJ/mol")``). ``None`` if there is no number.
     """
     plain = _split_at_equals(normalize_text(text)).strip().strip("<>").strip()
-    value = _safe_eval(plain.rstrip("."))
+    value = evaluate_arithmetic(plain.rstrip("."))
     if value is not None:
         return Answer(value=value, unit=None, raw=plain)
     numbers_found = find_numbers(plain, normalize=False)

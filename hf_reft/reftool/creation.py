@@ -24,7 +24,7 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
    out by hand, or copied from the worked solution, proves nothing about the tool), and the program
    (after the tool's code) runs in the sandbox; the number it prints last must match one of the
    numbers of the book's answer to one of those problems within ``rel_tol`` (default 2 %); and the
-   tool's own code must not hold a number the problem gives (it would work on that data only);
+   tool's own code must not hold a number the problem gives (it would work on that data only).
    With ``transcribe``, while fewer than ``max_tools`` tools are kept, the model also transcribes
    each offered worked example's solution into a program (the data in variables, the steps, a
    print), and :func:`~hf_reft.reftool.transcription.tool_from_program` turns that program into a

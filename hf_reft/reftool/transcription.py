@@ -27,7 +27,7 @@ import re
 import textwrap
 from collections.abc import Collection, Sequence
 
-from ..answers import compare_numbers
+from ..answers import compare_numbers, evaluate_arithmetic
 from .parsing import ToolDraft
 
 __all__ = ["tool_from_program"]
@@ -83,16 +83,17 @@ def tool_from_program(
     step_lines: list[str] = []  # the steps as written, with the comment lines just above each
     previous_end = 0
     for node in body[:last_print]:
-        value = _constant_input(node)
-        name = node.targets[0].id if value is not None else None  # type: ignore[attr-defined]
-        if name is not None and name not in {i[0] for i in inputs}:
-            comment = lines[node.end_lineno - 1].partition("#")[2].strip()  # type: ignore[operator]
-            inputs.append((name, ast.get_source_segment(program, node.value) or repr(value), value, comment))
+        end = node.end_lineno or node.lineno
+        constant = _constant_input(node)
+        if constant is not None and constant[0] not in {i[0] for i in inputs}:
+            assert isinstance(node, ast.Assign)
+            source = ast.get_source_segment(program, node.value) or ast.unparse(node.value)
+            inputs.append((*constant[:1], source, constant[1], lines[end - 1].partition("#")[2].strip()))
         elif not _is_print(node):
             steps.append(node)
             above = [line for line in lines[previous_end : node.lineno - 1] if line.strip().startswith("#")]
-            step_lines += [*above, *lines[node.lineno - 1 : node.end_lineno]]
-        previous_end = node.end_lineno  # type: ignore[assignment]
+            step_lines += [*above, *lines[node.lineno - 1 : end]]
+        previous_end = end
     reassigned = {t.id for node in steps for t in _assigned_names(node)}
     inputs = [i for i in inputs if i[0] not in reassigned]  # a name the steps overwrite is no input
     required = [i for i in inputs if any(_same(i[2], g) for g in given)]
@@ -151,23 +152,16 @@ def _printed_value(node: ast.stmt) -> ast.expr | None:
     return None
 
 
-def _constant_input(node: ast.stmt) -> float | None:
-    """The value of ``name = <arithmetic on number literals>``, else ``None``."""
+def _constant_input(node: ast.stmt) -> tuple[str, float] | None:
+    """``(name, value)`` of ``name = <arithmetic on number literals>``, else ``None``."""
     if not (
         isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
     ):
         return None
-    allowed = (ast.Expression, ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
-    expression = ast.Expression(node.value)
-    if not all(isinstance(n, allowed) for n in ast.walk(expression)):
-        return None
-    if not all(type(n.value) in (int, float) for n in ast.walk(expression) if isinstance(n, ast.Constant)):
-        return None
-    try:
-        value = eval(compile(expression, "<input>", "eval"), {"__builtins__": {}}, {})  # numbers only
-    except (ArithmeticError, ValueError, OverflowError):
-        return None
-    return float(value) if isinstance(value, (int, float)) else None
+    if any(isinstance(n, (ast.Name, ast.Call)) for n in ast.walk(node.value)):
+        return None  # another variable or a function: a step, not an input
+    value = evaluate_arithmetic(ast.unparse(node.value))
+    return (node.targets[0].id, value) if value is not None else None
 
 
 def _assigned_names(node: ast.stmt) -> list[ast.Name]:
