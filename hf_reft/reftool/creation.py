@@ -65,7 +65,14 @@ from .books import Section
 from .chat import ChatBackend, default_concurrency
 from .execution import run_model_code
 from .parsing import ToolDraft, calls, first_program, parse_tool_drafts
-from .section_problems import Exercise, book_numbers, section_exercises, section_problems, section_prompt_text
+from .section_problems import (
+    Exercise,
+    among_numbers,
+    book_numbers,
+    section_exercises,
+    section_problems,
+    section_prompt_text,
+)
 from .toolbox import (
     BuildStats,
     Tool,
@@ -296,7 +303,7 @@ class ToolCreator:
         reply = self._chat(prompts.transcription_messages(example.problem, example.solution))
         draft, why = tool_from_program(
             first_program(reply) or "",
-            book_numbers(worked.problem),
+            _given_numbers(worked),
             title=example.title,
             example=worked.number,
             taken=taken,
@@ -517,7 +524,11 @@ class ToolCreator:
         expected = [abs(v) for v in exercise.expected_values]
         for literal in _number_literals(f"{draft.code}\n{draft.program or ''}"):
             small = literal.is_integer() and literal <= 10
-            if any(_as_written(literal, v) for v in expected) and not small and not _among(literal, given):
+            if (
+                any(_as_written(literal, v) for v in expected)
+                and not small
+                and not among_numbers(literal, given)
+            ):
                 return f"{literal:g}"
         return None
 
@@ -533,7 +544,7 @@ class ToolCreator:
         for literal in _number_literals(draft.code):
             if (literal.is_integer() and (literal <= 10 or literal in (60, 3600))) or _is_constant(literal):
                 continue
-            if _among(literal, given):
+            if among_numbers(literal, given):
                 return f"{literal:g}"
         return None
 
@@ -618,11 +629,6 @@ def _as_written(literal: float, stated: float) -> bool:
     mantissa = f"{stated:.15g}".split("e")[0].replace("-", "").replace(".", "").strip("0")
     last_digit = math.floor(math.log10(abs(stated))) - len(mantissa) + 1
     return abs(literal - stated) <= 0.5 * 10.0**last_digit * (1 + 1e-9)
-
-
-def _among(value: float, numbers: Sequence[float]) -> bool:
-    """Whether ``value`` is one of ``numbers`` (as written: relative difference below 1e-9)."""
-    return any(compare_numbers(value, n, abs_tol=0.0, rel_tol=1e-9) for n in numbers)
 
 
 def _is_constant(value: float) -> bool:

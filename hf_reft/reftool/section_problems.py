@@ -20,6 +20,7 @@ __all__ = [
     "GUESSABLE_LIMIT",
     "NOT_A_NUMBER",
     "Exercise",
+    "among_numbers",
     "book_answer_text",
     "book_numbers",
     "not_a_numeric_answer",
@@ -62,6 +63,11 @@ def book_answer_text(text: str) -> str:
 def book_numbers(text: str) -> list[float]:
     """The numeric values the book's ``text`` states (:func:`book_answer_text`, then ``find_numbers``)."""
     return [a.value for a in find_numbers(book_answer_text(text)) if a.is_numeric]
+
+
+def among_numbers(value: float, numbers: Sequence[float]) -> bool:
+    """Whether ``value`` is one of ``numbers`` as written (relative difference below 1e-9)."""
+    return any(compare_numbers(value, n, abs_tol=0.0, rel_tol=1e-9) for n in numbers)
 
 
 def not_a_numeric_answer(text: str) -> str | None:
@@ -117,7 +123,7 @@ class Exercise:
         if len(stated) < 2:
             return stated
         given = book_numbers(self.problem)
-        return [v for v in stated if not any(compare_numbers(v, g, abs_tol=0.0, rel_tol=1e-9) for g in given)]
+        return [v for v in stated if not among_numbers(v, given)]
 
 
 def section_exercises(section: Section) -> list[Exercise]:

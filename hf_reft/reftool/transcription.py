@@ -27,8 +27,9 @@ import re
 import textwrap
 from collections.abc import Collection, Sequence
 
-from ..answers import compare_numbers, evaluate_arithmetic
+from ..answers import evaluate_arithmetic
 from .parsing import ToolDraft
+from .section_problems import among_numbers
 
 __all__ = ["tool_from_program"]
 
@@ -54,8 +55,8 @@ def tool_from_program(
 
     Args:
         program: the transcription: inputs assigned at the top, the solution's steps, a final ``print``.
-        given: the numbers the worked problem states; inputs with one of these values become the
-            tool's required arguments.
+        given: the absolute values of the numbers the worked problem states; inputs with one of these
+            values (sign ignored) become the tool's required arguments.
         title: the worked example's title (``"Calculation of Molarity"``), for the description and,
             when the printed result has no telling name, the tool's name.
         example: the worked example's number (the draft's EXAMPLE).
@@ -87,8 +88,9 @@ def tool_from_program(
         constant = _constant_input(node)
         if constant is not None and constant[0] not in {i[0] for i in inputs}:
             assert isinstance(node, ast.Assign)
+            name, value = constant
             source = ast.get_source_segment(program, node.value) or ast.unparse(node.value)
-            inputs.append((*constant[:1], source, constant[1], lines[end - 1].partition("#")[2].strip()))
+            inputs.append((name, source, value, lines[end - 1].partition("#")[2].strip()))
         elif not _is_print(node):
             steps.append(node)
             above = [line for line in lines[previous_end : node.lineno - 1] if line.strip().startswith("#")]
@@ -96,7 +98,7 @@ def tool_from_program(
         previous_end = end
     reassigned = {t.id for node in steps for t in _assigned_names(node)}
     inputs = [i for i in inputs if i[0] not in reassigned]  # a name the steps overwrite is no input
-    required = [i for i in inputs if any(_same(i[2], g) for g in given)]
+    required = [i for i in inputs if among_numbers(abs(i[2]), given)]
     if not required:
         return None, "none of the program's inputs is a number the problem gives"
     read = {n.id for node in [*steps, result] for n in ast.walk(node) if isinstance(n, ast.Name)}
@@ -166,10 +168,6 @@ def _constant_input(node: ast.stmt) -> tuple[str, float] | None:
 
 def _assigned_names(node: ast.stmt) -> list[ast.Name]:
     return [n for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
-
-
-def _same(value: float, given: float) -> bool:
-    return compare_numbers(abs(value), abs(given), abs_tol=0.0, rel_tol=1e-9)
 
 
 def _tool_name(result: ast.expr, title: str, taken: set[str]) -> str:
