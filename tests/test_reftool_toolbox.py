@@ -147,7 +147,8 @@ def test_card_names_book_attribution_model_and_counts(chemistry, tmp_path):
     assert "derived from **OpenStax Chemistry 2e, https://openstax.org/details/books/chemistry-2e" in text
     assert "| model that wrote the tools | `HuggingFaceTB/SmolLM2-135M-Instruct` |" in text
     assert "| passed after one repair | 1 |" in text and "| dropped (failed validation) | 2 |" in text
-    assert "| 1. Essential Ideas | 2 | 2 | 4 | 1 | 1 | 2 |" in text
+    assert "| 1. Essential Ideas | 2 | 1 | 2 | 4 | 1 | 1 | 2 |" in text  # 2 sections, tools in 1
+    assert "| sections with a tool | 2 of 3 |" in text  # 1.4 and 3.1; 1.0 has none
 
 
 def test_incremental_saves_replace_stale_files_and_fail_atomically(chemistry, tmp_path, monkeypatch):

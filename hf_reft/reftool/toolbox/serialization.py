@@ -131,13 +131,19 @@ class ToolboxFilesMixin:
             reference=ref,
             model=self.model,
             settings=self.settings,
-            counts={"chapters": len(self.chapters), "sections": len(self.sections), "tools": len(self)},
+            counts={
+                "chapters": len(self.chapters),
+                "sections": len(self.sections),
+                "sections_with_tools": sum(bool(s.tools) for s in self.sections),
+                "tools": len(self),
+            },
             stats=stats,
             chapters=[
                 {
                     "number": ch.number,
                     "title": ch.title,
                     "sections": len(ch.sections),
+                    "sections_with_tools": sum(bool(s.tools) for s in ch.sections),
                     "tools": len(ch.tools),
                     "stats": ch.stats,
                 }
