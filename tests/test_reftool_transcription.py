@@ -63,6 +63,15 @@ def test_a_transcription_becomes_a_tool_with_the_problems_data_as_arguments():
     tower = MOLARITY.replace("liters_per_ml = 1 / 1000", "liters_per_ml = 9**9**9 * 0 + 1 / 1000")
     draft, _ = tool_from_program(tower, book_numbers(PROBLEM), title="t", example="3.14")
     assert "liters_per_ml=" not in draft.code and "    liters_per_ml = 9**9**9" in draft.code
+    # an input nothing reads (a temperature, a constant of another law) is no argument of the tool
+    idle = MOLARITY.replace(
+        "liters_per_ml = 1 / 1000", "liters_per_ml = 1 / 1000\ntemperature_c = 25\nR = 8.314"
+    )
+    draft, _ = tool_from_program(idle, [0.133, 355, 25], title="t", example="3.14")
+    assert draft.code.startswith(
+        "def molarity_of_sucrose(mole_of_sucrose, volume_of_solution, liters_per_ml=1 / 1000):"
+    )
+    assert "temperature_c" not in draft.code + draft.program and "8.314" not in draft.code
     # a name already taken (a kept tool) is not reused
     draft, _ = tool_from_program(
         MOLARITY, book_numbers(PROBLEM), title="t", example="3.14", taken={"molarity_of_sucrose"}

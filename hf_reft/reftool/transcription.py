@@ -9,7 +9,8 @@ problem's data in variables (:func:`~hf_reft.reftool.prompts.transcription_messa
 
 * the top-level assignments of a constant expression (``mass_g = 8.0 * 10**2``) are the inputs; those
   whose value the problem states become the tool's arguments, the others (a constant the solution
-  brings in, such as 4.184 J/g °C) arguments with that default;
+  brings in, such as 4.184 J/g °C) arguments with that default; an input that neither the steps nor
+  the result read is left out;
 * the statements between them and the last ``print`` are the tool's body; what that ``print`` shows
   first (a name, an expression, the value in an f-string) is what the tool returns;
 * the validation program calls the tool with the problem's data as the transcription wrote them.
@@ -104,6 +105,10 @@ def tool_from_program(
     read = {n.id for node in [*steps, result] for n in ast.walk(node) if isinstance(n, ast.Name)}
     if not read & {i[0] for i in required}:
         return None, "the printed result does not depend on the problem's data"
+    # a datum or constant that no step and not the result reads (a temperature the law does not use,
+    # R in a ratio) would be an argument that changes nothing: a solver's program would set it in vain
+    inputs = [i for i in inputs if i[0] in read]
+    required = [i for i in required if i[0] in read]
     defaults = [i for i in inputs if i not in required]
     name = _tool_name(result, title, {*taken, *(i[0] for i in inputs)})
     parameters = [i[0] for i in required] + [f"{n}={source}" for n, source, _, _ in defaults]
