@@ -72,6 +72,19 @@ def test_a_transcription_becomes_a_tool_with_the_problems_data_as_arguments():
         "def molarity_of_sucrose(mole_of_sucrose, volume_of_solution, liters_per_ml=1 / 1000):"
     )
     assert "temperature_c" not in draft.code + draft.program and "8.314" not in draft.code
+    # a step the result does not need goes, and so do the data only it read
+    percent = (
+        "mass_compound = 12.04  # g\nmass_c = 7.34  # g\nmass_n = 4.70  # g\n"
+        "# the carbon\npercent_c = mass_c / mass_compound * 100\n"
+        "# the nitrogen\npercent_n = mass_n / mass_compound * 100\nanswer = 0\nanswer += percent_n\n"
+        "print(f'{answer:.1f} % N')"
+    )
+    draft, _ = tool_from_program(percent, [12.04, 7.34, 4.70], title="Percent Composition", example="3.9")
+    assert draft.code.startswith("def percent_composition(mass_compound, mass_n):")
+    assert "percent_c =" not in draft.code and "the carbon" not in draft.code and "# the nitrogen" in draft.code
+    # an input the steps overwrite starts a step, and an augmented assignment reads what it adds to
+    assert "    answer = 0\n    answer += percent_n\n" in draft.code
+    assert float(run(draft.code, draft.program)) == pytest.approx(4.70 / 12.04 * 100)
     # a name already taken (a kept tool) is not reused
     draft, _ = tool_from_program(
         MOLARITY, book_numbers(PROBLEM), title="t", example="3.14", taken={"molarity_of_sucrose"}

@@ -9,10 +9,11 @@ problem's data in variables (:func:`~hf_reft.reftool.prompts.transcription_messa
 
 * the top-level assignments of a constant expression (``mass_g = 8.0 * 10**2``) are the inputs; those
   whose value the problem states become the tool's arguments, the others (a constant the solution
-  brings in, such as 4.184 J/g °C) arguments with that default; an input that neither the steps nor
-  the result read is left out;
-* the statements between them and the last ``print`` are the tool's body; what that ``print`` shows
-  first (a name, an expression, the value in an f-string) is what the tool returns;
+  brings in, such as 4.184 J/g °C) arguments with that default; an input that the result does not
+  depend on is left out;
+* the statements between them and the last ``print`` that the result needs are the tool's body; what
+  that ``print`` shows first (a name, an expression, the value in an f-string) is what the tool
+  returns;
 * the validation program calls the tool with the problem's data as the transcription wrote them.
 
 The tool is then validated and cross-checked like any other candidate: the worked problem proves
@@ -80,33 +81,35 @@ def tool_from_program(
     if result is None:
         return None, "the program's last print shows no computed value"
     lines = program.splitlines()
-    inputs: list[tuple[str, str, float, str]] = []  # (name, source, value, the comment after it)
-    steps: list[ast.stmt] = []
-    step_lines: list[str] = []  # the steps as written, with the comment lines just above each
+    # each statement before the print with its lines (the comments above, the code), and its input
+    statements: list[tuple[ast.stmt, list[str], tuple[str, str, float, str] | None]] = []
     previous_end = 0
     for node in body[:last_print]:
         end = node.end_lineno or node.lineno
+        above = [line for line in lines[previous_end : node.lineno - 1] if line.strip().startswith("#")]
+        text = [*above, *lines[node.lineno - 1 : end]]
         constant = _constant_input(node)
-        if constant is not None and constant[0] not in {i[0] for i in inputs}:
+        if constant is not None and constant[0] not in {i[0] for _, _, i in statements if i}:
             assert isinstance(node, ast.Assign)
             name, value = constant
             source = ast.get_source_segment(program, node.value) or ast.unparse(node.value)
-            inputs.append((name, source, value, lines[end - 1].partition("#")[2].strip()))
+            statements.append((node, text, (name, source, value, lines[end - 1].partition("#")[2].strip())))
         elif not _is_print(node):
-            steps.append(node)
-            above = [line for line in lines[previous_end : node.lineno - 1] if line.strip().startswith("#")]
-            step_lines += [*above, *lines[node.lineno - 1 : end]]
+            statements.append((node, text, None))
         previous_end = end
-    reassigned = {t.id for node in steps for t in _assigned_names(node)}
-    inputs = [i for i in inputs if i[0] not in reassigned]  # a name the steps overwrite is no input
+    reassigned = {t.id for node, _, i in statements if i is None for t in _assigned_names(node)}
+    # a name the steps overwrite is no input: its first value (total = 0) is a step too
+    inputs = [i for _, _, i in statements if i is not None and i[0] not in reassigned]
+    steps = [(node, text) for node, text, i in statements if i is None or i[0] in reassigned]
     required = [i for i in inputs if among_numbers(abs(i[2]), given)]
     if not required:
         return None, "none of the program's inputs is a number the problem gives"
-    read = {n.id for node in [*steps, result] for n in ast.walk(node) if isinstance(n, ast.Name)}
+    # the steps the result needs, and the names they and the result read: a step whose value is never
+    # used (percent C beside percent N) and an input nothing needed reads (a temperature Raoult's law
+    # does not use, R in a ratio) would make arguments that change nothing, set in vain by a solver
+    steps, read = _needed_steps(steps, result)
     if not read & {i[0] for i in required}:
         return None, "the printed result does not depend on the problem's data"
-    # a datum or constant that no step and not the result reads (a temperature the law does not use,
-    # R in a ratio) would be an argument that changes nothing: a solver's program would set it in vain
     inputs = [i for i in inputs if i[0] in read]
     required = [i for i in required if i[0] in read]
     defaults = [i for i in inputs if i not in required]
@@ -124,7 +127,7 @@ def tool_from_program(
             "    Args:",
             *args,
             '    """',
-            textwrap.indent("\n".join(step_lines), "    "),
+            textwrap.indent("\n".join(line for _, step_lines in steps for line in step_lines), "    "),
             f"    return {ast.unparse(result)}",
         ]
     )
@@ -169,6 +172,34 @@ def _constant_input(node: ast.stmt) -> tuple[str, float] | None:
         return None  # another variable or a function: a step, not an input
     value = evaluate_arithmetic(ast.unparse(node.value))
     return (node.targets[0].id, value) if value is not None else None
+
+
+def _needed_steps(
+    steps: list[tuple[ast.stmt, list[str]]], result: ast.expr
+) -> tuple[list[tuple[ast.stmt, list[str]]], set[str]]:
+    """The steps ``result`` depends on, in order, and every name they and ``result`` read.
+
+    Walks the steps backwards from the names the result reads; an assignment that sets none of the
+    names still needed is left out, any other statement (a loop, an import) is kept.
+    """
+    needed = _read_names(result)
+    kept: list[tuple[ast.stmt, list[str]]] = []
+    for step in reversed(steps):
+        node = step[0]
+        assignment = isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+        if assignment and not {n.id for n in _assigned_names(node)} & needed:
+            continue
+        kept.append(step)
+        needed |= _read_names(node)
+    return kept[::-1], needed
+
+
+def _read_names(node: ast.AST) -> set[str]:
+    """The names ``node`` reads (an augmented assignment's target too)."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        names.add(node.target.id)
+    return names
 
 
 def _assigned_names(node: ast.stmt) -> list[ast.Name]:
