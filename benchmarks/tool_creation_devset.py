@@ -14,13 +14,15 @@ the :class:`~hf_reft.reftool.creation.ToolCreator` settings given (the class's d
 one kept tool, tools kept, the build counts, and minutes. For builds that log candidates, it also
 splits the result by stage, from the same replies: sections where the first (greedy) creation reply
 alone gave a tool that passed its exercise; where any candidate did; where one of those also passed
-its cross-check; with ``--transcribe``, where a tool made from a transcribed worked solution passed
+its cross-check; with transcription (``ToolCreator``'s default since the whole-book build; rows
+measured before it pass ``--no-transcribe``), where a tool made from a transcribed worked solution passed
 its worked problem and where one also passed its cross-check; and, after repairs, the final count.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import random
 import sys
@@ -171,7 +173,10 @@ def main() -> None:
     parser.add_argument("--sample-temperature", type=float)
     parser.add_argument("--no-repair", action="store_true")
     parser.add_argument(
-        "--transcribe", action="store_true", help="also make tools from transcribed worked solutions"
+        "--transcribe",
+        action=argparse.BooleanOptionalAction,
+        default=inspect.signature(ToolCreator).parameters["transcribe"].default,
+        help="also make tools from transcribed worked solutions (default: ToolCreator's, on)",
     )
     args = parser.parse_args()
     if args.report:

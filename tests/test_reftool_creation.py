@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 
@@ -23,6 +24,10 @@ from hf_reft.reftool.section_problems import (
 )
 from hf_reft.reftool.toolbox import Toolbox
 from hf_reft.sandbox import Sandbox, SandboxPolicy
+
+# These tests script the creation, cross-check and repair replies; transcription (on by default) has its
+# own tests below and in test_reftool_transcription.py.
+creation_only = functools.partial(ToolCreator, transcribe=False)
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +168,7 @@ def test_first_pass_repair_and_drop(sandbox):
         )
 
     backend = scripted([GOOD + "\n" + WRONG + "\n" + CHEATS, FIXED], rules=[(cheats_again, CHEATS)])
-    creator = ToolCreator(backend, sandbox=sandbox, max_tools=3, candidates=1)
+    creator = creation_only(backend, sandbox=sandbox, max_tools=3, candidates=1)
     build = creator.build_section(SECTION)
     assert build.stats.__dict__ == {"proposed": 3, "first_pass": 1, "repaired": 1, "dropped": 1}
     by_name = {t.name: t for t in build.tools}
@@ -217,7 +222,7 @@ def test_first_pass_repair_and_drop(sandbox):
     ],
 )
 def test_failures_without_repair_are_dropped(sandbox, reply, error):
-    creator = ToolCreator(scripted([reply]), sandbox=sandbox, repair=False, candidates=1)
+    creator = creation_only(scripted([reply]), sandbox=sandbox, repair=False, candidates=1)
     build = creator.build_section(SECTION)
     assert build.tools == [] and build.stats.__dict__ == {
         "proposed": 1,
@@ -230,7 +235,7 @@ def test_failures_without_repair_are_dropped(sandbox, reply, error):
 
 def test_section_without_exercises_costs_no_model_call(sandbox):
     backend = scripted([])
-    build = ToolCreator(backend, sandbox=sandbox).build_section(CONCEPTS)
+    build = creation_only(backend, sandbox=sandbox).build_section(CONCEPTS)
     assert build.skipped and build.tools == [] and backend.calls == []
 
 
@@ -242,9 +247,9 @@ def test_at_most_m_tools_and_unusable_replies(sandbox):
         .replace("print(density(", "print(density2(")
         + GOOD
     )
-    build = ToolCreator(scripted([three]), sandbox=sandbox, candidates=1).build_section(SECTION)
+    build = creation_only(scripted([three]), sandbox=sandbox, candidates=1).build_section(SECTION)
     assert build.stats.proposed == 2 and [t.name for t in build.tools] == ["density", "density2"]
-    build = ToolCreator(scripted(["I cannot write code."]), sandbox=sandbox, candidates=1).build_section(
+    build = creation_only(scripted(["I cannot write code."]), sandbox=sandbox, candidates=1).build_section(
         SECTION
     )
     assert build.stats.__dict__ == {"proposed": 0, "first_pass": 0, "repaired": 0, "dropped": 0}
@@ -275,7 +280,7 @@ print(ideal_gas_pressure(1, 273.15, 22.414))
 ```"""
     sections = [CONCEPTS, SECTION, gas_section]
     backend = scripted(rules=[("section 1.4", GOOD), ("section 9.2", gas_tool)], name="scripted-model")
-    creator = ToolCreator(backend, sandbox=sandbox, candidates=1)
+    creator = creation_only(backend, sandbox=sandbox, candidates=1)
     calls = {"n": 0}
 
     def stop_after_two(section, build, toolbox):
@@ -309,7 +314,7 @@ print(ideal_gas_pressure(1, 273.15, 22.414))
     assert build_toolbox(reference, backend, out, creator=creator, progress=False).planned == 0
     other = scripted([], name="another-model")
     with pytest.raises(ValueError, match="another-model"):
-        build_toolbox(reference, other, out, creator=ToolCreator(other), progress=False)
+        build_toolbox(reference, other, out, creator=creation_only(other), progress=False)
     with pytest.raises(FileExistsError):
         build_toolbox(reference, backend, out, creator=creator, progress=False, resume=False)
 
@@ -317,7 +322,7 @@ print(ideal_gas_pressure(1, 273.15, 22.414))
 def test_concurrent_build_renames_clashing_tools(tmp_path, sandbox):
     twin = Section("s15", "1.5", "More Density", 1, "Essential Ideas", ("Density again.", DENSITY))
     backend = scripted(rules=[("Write tools", GOOD)], name="remote")
-    creator = ToolCreator(backend, sandbox=sandbox, candidates=1)
+    creator = creation_only(backend, sandbox=sandbox, candidates=1)
     reference = _reference(SECTION, twin)
     report = build_toolbox(reference, backend, tmp_path / "tb", creator=creator, workers=2, progress=False)
     assert report.built == 2 and not report.failed
@@ -334,7 +339,7 @@ def test_failed_section_is_not_saved_and_build_continues(tmp_path, sandbox):
         reference,
         backend,
         tmp_path / "tb",
-        creator=ToolCreator(backend, sandbox=sandbox, candidates=1),
+        creator=creation_only(backend, sandbox=sandbox, candidates=1),
         progress=False,
     )
     assert len(report.failed) == 1 and "1.4" in report.failed[0] and report.built == 1
@@ -417,7 +422,7 @@ RESTATES = MASS_TOOL.replace("return density_g_cm3 * volume_cm3", "return (63 + 
 
 def test_sampled_candidates_are_kept_when_the_greedy_one_fails(sandbox):
     backend = scripted([WRONG, GOOD])
-    creator = ToolCreator(backend, sandbox=sandbox, candidates=2, sample_temperature=0.8, repair=False)
+    creator = creation_only(backend, sandbox=sandbox, candidates=2, sample_temperature=0.8, repair=False)
     build = creator.build_section(SECTION)
     assert [t.name for t in build.tools] == ["density"]
     assert [c["temperature"] for c in backend.calls[:2]] == [0.0, 0.8]  # then the cross-check
@@ -427,7 +432,7 @@ def test_sampled_candidates_are_kept_when_the_greedy_one_fails(sandbox):
 
 def test_identical_candidates_are_validated_once(sandbox):
     backend = scripted(rules=[("Write tools", GOOD)])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=3).build_section(SECTION)
+    build = creation_only(backend, sandbox=sandbox, candidates=3).build_section(SECTION)
     assert build.stats.proposed == 1 and [t.name for t in build.tools] == ["density"]
     assert len(backend.calls) == 3 + 1  # three candidates, one cross-check
 
@@ -449,7 +454,7 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
     gold = (_program_prompt_for("Gold has a density"), "```python\nprint(mass_from_density(19.3, 2.00))\n```")
     lead = (_program_prompt_for("Lead has a density"), "```python\nprint(mass_from_density(11.3, 2.00))\n```")
     backend = scripted([MASS_TOOL], rules=[gold, lead])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
+    build = creation_only(backend, sandbox=sandbox, candidates=1).build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"]
     checks = [(c["example"], c["part"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
     assert checks == [("1.3", "worked example", True)]
@@ -462,7 +467,7 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
     # a wrong program for the worked problem, twice (greedy, then sampled): the next problem (lead)
     # is tried and keeps the tool
     backend = scripted([MASS_TOOL], rules=[(gold[0], "```python\nprint(mass_from_density(1, 2))\n```"), lead])
-    creator = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_check_tries=2)
+    creator = creation_only(backend, sandbox=sandbox, candidates=1, cross_check_tries=2)
     build = creator.build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"]
     checks = [(c["example"], c["attempt"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
@@ -472,7 +477,7 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
     # the second, sampled program for the same problem can keep it
     replies = iter(["```python\nprint(mass_from_density(1, 2))\n```", gold[1]])
     backend = scripted([MASS_TOOL], rules=[(gold[0], lambda _: next(replies))])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_check_tries=2).build_section(
+    build = creation_only(backend, sandbox=sandbox, candidates=1, cross_check_tries=2).build_section(
         TWO_EXERCISES
     )
     checks = [(c["example"], c["attempt"], c["passed"]) for c in build.log if c["event"] == "cross_check"]
@@ -480,16 +485,16 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
     assert checks == [("1.3", 0, False), ("1.3", 1, True)]
     # with one try per problem (the default) the first wrong program moves on to the next problem
     backend = scripted([MASS_TOOL], rules=[(gold[0], "```python\nprint(mass_from_density(1, 2))\n```")])
-    creator = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_checks=1, repair=False)
+    creator = creation_only(backend, sandbox=sandbox, candidates=1, cross_checks=1, repair=False)
     build = creator.build_section(TWO_EXERCISES)
     checks = [(c["example"], c["attempt"]) for c in build.log if c["event"] == "cross_check"]
     assert checks == [("1.3", 0)] and build.tools == []
     with pytest.raises(ValueError, match="cross_check_tries"):
-        ToolCreator(backend, cross_check_tries=0)
+        creation_only(backend, cross_check_tries=0)
 
     # a tool that restates Example 1.3's answer passes it, but neither other problem: dropped
     backend = scripted([RESTATES], rules=[gold, lead])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1, repair=False).build_section(TWO_EXERCISES)
+    build = creation_only(backend, sandbox=sandbox, candidates=1, repair=False).build_section(TWO_EXERCISES)
     assert build.tools == [] and build.stats.dropped == 1
     validations = [(e["event"], e["passed"]) for e in build.log if e["event"] in ("validate", "cross_check")]
     assert validations == [("validate", True), ("cross_check", False), ("cross_check", False)]
@@ -497,7 +502,7 @@ def test_a_tool_must_also_solve_another_problem_of_the_section(sandbox):
 
     # with the check turned off the restating tool is kept (what the check protects against)
     backend = scripted([RESTATES])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
+    build = creation_only(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
     assert [t.name for t in build.tools] == ["mass_from_density"] and len(backend.calls) == 1
 
 
@@ -505,7 +510,7 @@ def test_the_worked_problem_cross_checks_a_tool_that_passed_its_check_exercise(s
     # SECTION's one example: copper (its check exercise, answer withheld) validates, gold (the worked
     # problem, same computation on other data) cross-checks
     backend = scripted([GOOD])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
+    build = creation_only(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
     assert [t.name for t in build.tools] == ["density"]
     checks = [(e["event"], e["example"], e["part"], e["passed"]) for e in build.log if "part" in e]
     assert checks == [
@@ -514,13 +519,15 @@ def test_the_worked_problem_cross_checks_a_tool_that_passed_its_check_exercise(s
     ]
     # and the reverse: a program for the worked problem validates, the check exercise cross-checks
     on_gold = GOOD.replace("print(density(8.91, 1.00))", "print(density(38.6, 2.00))")
-    build = ToolCreator(scripted([on_gold]), sandbox=sandbox, candidates=1).build_section(SECTION)
+    build = creation_only(scripted([on_gold]), sandbox=sandbox, candidates=1).build_section(SECTION)
     checks = [(e["event"], e["part"], e["passed"]) for e in build.log if "part" in e]
     assert checks == [("validate", "worked example", True), ("cross_check", "Check Your Learning", True)]
     assert build.tools[0].validation.expected_answer == "19.3 g/cm^3"
     # a wrong tool that happens to give copper's answer (its volume is 1.00) fails gold: dropped
     times = GOOD.replace("mass_g / volume_cm3", "mass_g * volume_cm3")
-    build = ToolCreator(scripted([times]), sandbox=sandbox, candidates=1, repair=False).build_section(SECTION)
+    build = creation_only(scripted([times]), sandbox=sandbox, candidates=1, repair=False).build_section(
+        SECTION
+    )
     assert build.tools == [] and "printed 77.2" in build.log[-1]["error"]
 
 
@@ -531,7 +538,7 @@ def test_a_section_with_one_problem_has_no_cross_check(sandbox):
     )  # fmt: skip
     section = Section("s15", "1.5", "Density", 1, "Essential Ideas", ("Density.", only))
     backend = scripted([GOOD.replace("EXAMPLE: 1.1", "EXAMPLE: 1.5")])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(section)
+    build = creation_only(backend, sandbox=sandbox, candidates=1).build_section(section)
     assert [t.name for t in build.tools] == ["density"] and len(backend.calls) == 1
     assert [e["event"] for e in build.log] == ["create", "validate"]
 
@@ -549,12 +556,12 @@ def test_a_lone_problem_with_a_guessable_answer_gets_no_tool_and_no_model_call(s
     for measured in ("1.00 atm", "2 × 10^-24 J"):  # a measured value, not a count
         assert not dataclasses.replace(problem, expected=measured).guessable
     backend = scripted([])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(section)
+    build = creation_only(backend, sandbox=sandbox, candidates=1).build_section(section)
     assert build.tools == [] and backend.calls == [] and "small whole number" in build.skipped
     # with a second problem to confirm it, the same answer is an ordinary problem
     two = Section("s86", "8.4", "Molecular Orbital Theory", 8, "Bonding", ("Bond order.", bond, DENSITY))
     assert (
-        ToolCreator(scripted(default="No tools."), sandbox=sandbox, candidates=1).build_section(two).skipped
+        creation_only(scripted(default="No tools."), sandbox=sandbox, candidates=1).build_section(two).skipped
         is None
     )
 
@@ -563,14 +570,14 @@ def test_a_program_that_prints_the_books_answer_is_refused(sandbox):
     by_hand = MASS_TOOL.replace(
         "print(mass_from_density(10.5, 3.00))", "mass_from_density(10.5, 3.00)\nprint(31.5)"
     )
-    build = ToolCreator(
+    build = creation_only(
         scripted([by_hand]), sandbox=sandbox, candidates=1, repair=False, cross_checks=0
     ).build_section(TWO_EXERCISES)
     assert build.tools == []
     assert "holds the number 31.5" in build.log[1]["error"]
     # a literal is the answer when it rounds to the book's 31.5 (31.52), not when it is only within the
     # 2 % tolerance of a printed result (31.8: a constant that happens to lie near the answer)
-    creator = ToolCreator(scripted([]), sandbox=sandbox, cross_checks=0)
+    creator = creation_only(scripted([]), sandbox=sandbox, cross_checks=0)
     gold = section_exercises(TWO_EXERCISES)[0]
     for literal, refused in (("31.52", True), ("31.8", False)):
         program = f"print(mass_from_density(10.5, 3.00) * {literal} / {literal})"
@@ -578,7 +585,7 @@ def test_a_program_that_prints_the_books_answer_is_refused(sandbox):
         outcome = creator.validate(draft, gold)
         assert outcome.passed is not refused and ("holds the number" in (outcome.error or "")) is refused
     # numbers given in the exercise, and small whole numbers, are not answers
-    creator = ToolCreator(scripted([]), sandbox=sandbox)
+    creator = creation_only(scripted([]), sandbox=sandbox)
     exercise = section_exercises(SECTION)[0]  # copper: 8.91 g and 1.00 cm^3 given, 8.91 g/cm^3 expected
     (draft,) = parse_tool_drafts(GOOD)
     assert creator.validate(draft, exercise).passed
@@ -625,7 +632,7 @@ def test_a_program_for_an_unnamed_exercise_is_checked_against_each_offered_one(s
     # EXAMPLE names no exercise of the section; the program solves Example 1.4's (lead, 22.6 g)
     unnamed = MASS_TOOL.replace("EXAMPLE: 1.3", "EXAMPLE: 0.133").replace("(10.5, 3.00)", "(11.3, 2.00)")
     backend = scripted([unnamed])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
+    build = creation_only(backend, sandbox=sandbox, candidates=1, cross_checks=0).build_section(TWO_EXERCISES)
     (tool,) = build.tools
     assert tool.validation.example_id == "ex-iron" and tool.validation.expected_answer == "22.6 g"
     assert [e["example"] for e in build.log if e["event"] == "validate"] == ["1.4"]
@@ -633,7 +640,7 @@ def test_a_program_for_an_unnamed_exercise_is_checked_against_each_offered_one(s
 
 def test_a_repair_reply_that_restates_the_failing_tool_first_is_read_to_its_end(sandbox):
     backend = scripted([WRONG, WRONG + "\nThe corrected version:\n\n" + FIXED])
-    build = ToolCreator(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
+    build = creation_only(backend, sandbox=sandbox, candidates=1).build_section(SECTION)
     assert [(t.name, t.record.status) for t in build.tools] == [("density_of_sample", "repaired")]
 
 
@@ -642,7 +649,7 @@ def test_repairs_are_bounded_one_per_tool_name(sandbox):
     backend = scripted(
         [WRONG, WRONG.replace("mass + volume", "mass - volume"), WRONG.replace("+", "+ 1 +"), WRONG]
     )
-    build = ToolCreator(backend, sandbox=sandbox, candidates=3, max_tools=2).build_section(SECTION)
+    build = creation_only(backend, sandbox=sandbox, candidates=3, max_tools=2).build_section(SECTION)
     assert [e["event"] for e in build.log].count("repair") == 1 and build.tools == []
 
 
@@ -731,14 +738,14 @@ def test_a_tool_holding_the_exercises_data_is_refused(sandbox):
     )
     silver_only = silver_only.replace("return density_g_cm3 * volume_cm3", "return 10.5 * volume_cm3")
     silver_only = silver_only.replace("mass_from_density(10.5, 3.00)", "mass_from_density(3.00)")
-    build = ToolCreator(
+    build = creation_only(
         scripted([silver_only]), sandbox=sandbox, candidates=1, repair=False, cross_checks=0
     ).build_section(TWO_EXERCISES)
     assert build.tools == []
     error = build.log[1]["error"]
     assert "holds 10.5, a value the exercise gives" in error and "argument of mass_from_density" in error
     # physical constants, unit factors and small whole numbers may be restated by an exercise
-    creator = ToolCreator(scripted([]), sandbox=sandbox)
+    creator = creation_only(scripted([]), sandbox=sandbox)
     problem = "With R = 8.314 J/(mol K), 60 s, 1000 g, 2 mol and 3.5 L: find p."
     gas = dataclasses.replace(section_exercises(SECTION)[0], problem=problem)
     code = "def p(n, t, v):\n    return 2 * n * 8.314 * t / v / 1000 * 60 + 3.5"

@@ -220,18 +220,19 @@ def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
     build = _recording(tmp_path / "b.json", ["I cannot write tools."] * 10)
     code = main(
         ["reftool", "build", "chemistry-2e", "--data-dir", str(DATA_DIR), "--sections", "1.1,1.4",
-         "--output", str(tmp_path / "tb"), "--replay", str(build), "--no-progress"]
+         "--output", str(tmp_path / "tb"), "--replay", str(build), "--no-progress", "--no-transcribe"]
     )  # fmt: skip
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["sections_in_toolbox"] == 2 and summary["tools"] == 0 and summary["proposed"] == 0
     assert Toolbox.from_pretrained(tmp_path / "tb").reference["title"] == "Chemistry 2e"
-    # tools from transcriptions only: no creation prompt, one transcription per worked example offered
+    assert Toolbox.from_pretrained(tmp_path / "tb").settings["transcribe"] is False
+    # tools from transcriptions (on by default) only: no creation prompt, one transcription per worked
+    # example offered
     build = _recording(tmp_path / "t.json", ["I cannot transcribe it."] * 10)
     code = main(
         ["reftool", "build", "chemistry-2e", "--data-dir", str(DATA_DIR), "--sections", "1.4",
-         "--output", str(tmp_path / "tt"), "--replay", str(build), "--no-progress", "--candidates", "0",
-         "--transcribe"]
+         "--output", str(tmp_path / "tt"), "--replay", str(build), "--no-progress", "--candidates", "0"]
     )  # fmt: skip
     assert code == 0 and json.loads(capsys.readouterr().out)["tools"] == 0
     settings = Toolbox.from_pretrained(tmp_path / "tt").settings
@@ -299,7 +300,7 @@ def test_cli_evaluate_book_exercises(tmp_path, toolbox_dir, capsys):
         (["build", "--output", "x", "--chapters", "9,a"], "--chapters"),
         (["build", "--output", "x", "--chapters", "99"], "Chapter 99"),
         (["build", "--output", "x", "--rel-tol", "2"], "--rel-tol"),
-        (["build", "--output", "x", "--candidates", "0"], "0 only with --transcribe"),
+        (["build", "--output", "x", "--candidates", "0", "--no-transcribe"], "0 only with transcription on"),
         (["solve", "q", "--method", "cot", "--replay", "/nonexistent.json"], "not a recording"),
         (["solve", "q", "--method", "cot", "--threads", "0"], "--threads"),
     ],

@@ -36,7 +36,11 @@ def test_build_two_sections_and_solve_three_problems(tmp_path):
     backend = TransformersChatBackend()
     reference = Reference.load("chemistry-2e", data_dir=DATA_DIR)
     sections = select_sections(reference, sections=["1.4", "9.2"])  # both have worked examples with answers
-    creator = ToolCreator(backend, max_tools=2, budget=1500, max_new_tokens=160, candidates=1)
+    # creation replies only, to bound the time of the 135M model; the default model's slow test covers
+    # transcription (on by default) with a model that can transcribe
+    creator = ToolCreator(
+        backend, max_tools=2, budget=1500, max_new_tokens=160, candidates=1, transcribe=False
+    )
     report = build_toolbox(
         reference, backend, tmp_path / "toolbox", creator=creator, sections=sections, progress=False
     )

@@ -111,7 +111,9 @@ def test_what_cannot_be_a_tool_is_refused_with_the_reason(program, why):
     assert draft is None and why in reason
 
 
-def test_transcription_needs_its_switch_to_go_without_creation_replies():
+def test_transcription_is_on_by_default_and_needed_to_go_without_creation_replies():
+    assert ToolCreator(ScriptedChatBackend([])).transcribe is True
+    assert ToolCreator(ScriptedChatBackend([]), candidates=0).candidates == 0
     with pytest.raises(ValueError, match="transcribe=True"):
-        ToolCreator(ScriptedChatBackend([]), candidates=0)
+        ToolCreator(ScriptedChatBackend([]), candidates=0, transcribe=False)
     assert transcription_messages("P?", "S.")[-1]["content"].startswith("Transcribe the worked solution")

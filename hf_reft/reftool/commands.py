@@ -191,8 +191,8 @@ def _build(args: argparse.Namespace) -> int:
             _positive(name.replace("_", "-"), getattr(args, name))
     if args.candidates is not None and args.candidates < (0 if args.transcribe else 1):
         raise UsageError(
-            f"--candidates must be at least 1 (got {args.candidates}); 0 only with --transcribe, for tools "
-            "from transcribed worked solutions alone."
+            f"--candidates must be at least 1 with --no-transcribe (got {args.candidates}); 0 only with "
+            "transcription on (the default), for tools from transcribed worked solutions alone."
         )
     if args.budget is not None and args.budget < 500:
         raise UsageError(f"--budget must be at least 500 characters (got {args.budget}).")
@@ -260,8 +260,10 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-repair", action="store_true", help="drop failing tools without asking for a repair")
     p.add_argument(
         "--transcribe",
-        action="store_true",
-        help="also make tools from the model's transcriptions of the worked solutions (checked the same way)",
+        action=argparse.BooleanOptionalAction,
+        default=_creator_default("transcribe"),
+        help="also make tools from the model's transcriptions of the worked solutions, checked the same way "
+        "(default: on; --no-transcribe for creation replies alone)",
     )
     p.add_argument("--workers", type=int, help="sections in flight (default: 1 local model, 4 remote)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue a toolbox in --output")
