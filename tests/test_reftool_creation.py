@@ -12,7 +12,12 @@ import pytest
 from hf_reft.reftool.books import Chapter, Reference, Section, WorkedExample
 from hf_reft.reftool.building import LOG_FILE, build_toolbox, select_sections
 from hf_reft.reftool.creation import ToolCreator
-from hf_reft.reftool.parsing import parse_chapter_choice, parse_tool_choice, parse_tool_drafts
+from hf_reft.reftool.parsing import (
+    ignores_its_arguments,
+    parse_chapter_choice,
+    parse_tool_choice,
+    parse_tool_drafts,
+)
 from hf_reft.reftool.scripted import ScriptedChatBackend
 from hf_reft.reftool.section_problems import (
     book_numbers,
@@ -729,6 +734,38 @@ def test_a_problem_that_states_no_data_does_not_validate_tools():
     assert [p.example_id for p in section_problems(section)] == ["ex-density", "ex-density"]
     assert worked_problem(simulator, section) is None
     assert [p.example_id for p in section_exercises(section)] == ["ex-density"]
+
+
+def test_a_tool_whose_result_ignores_its_arguments_is_refused(sandbox):
+    # the whole-book build kept cell_potential(Fe2_plus, Cu2_plus), which returned 0.7996 - 0.34, the
+    # worked solution's own numbers, whatever it was given: the book's answer for every problem
+    constant = GOOD.replace(
+        "    return mass_g / volume_cm3", "    mass, volume = 8.91, 1.00\n    return mass / volume"
+    )
+    build = creation_only(
+        scripted([constant]), sandbox=sandbox, candidates=1, repair=False, cross_checks=0
+    ).build_section(SECTION)
+    assert build.tools == []
+    assert "density returns the same value whatever its arguments are" in build.log[1]["error"]
+    assert "stdout" not in build.log[1] or not build.log[1]["stdout"]  # refused before it ran
+
+
+def test_which_tools_ignore_their_arguments():
+    assert not ignores_its_arguments("def f(x):\n    y = 2 * x\n    z = y + 1\n    return z\n", "f")
+    assert not ignores_its_arguments("def f(x):\n    if x > 0:\n        return 1\n    return 2\n", "f")
+    assert not ignores_its_arguments(
+        "def f(xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t\n", "f"
+    )
+    assert ignores_its_arguments(
+        "def f(x):\n    t = 0\n    for i in range(3):\n        t += i\n    return t\n", "f"
+    )
+    assert ignores_its_arguments(
+        "def f(a, b):\n    e = 0.7996 - 0.34\n    unused = a * b\n    return e\n", "f"
+    )
+    assert ignores_its_arguments("def f():\n    return 6.022e23\n", "f")
+    # not read as a tool: left to the run
+    assert not ignores_its_arguments("def f(x):\n    return 1\n", "g")
+    assert not ignores_its_arguments("def f(x) return 1", "f")
 
 
 def test_a_tool_holding_the_exercises_data_is_refused(sandbox):

@@ -81,7 +81,9 @@ def test_a_transcription_becomes_a_tool_with_the_problems_data_as_arguments():
     )
     draft, _ = tool_from_program(percent, [12.04, 7.34, 4.70], title="Percent Composition", example="3.9")
     assert draft.code.startswith("def percent_composition(mass_compound, mass_n):")
-    assert "percent_c =" not in draft.code and "the carbon" not in draft.code and "# the nitrogen" in draft.code
+    assert (
+        "percent_c =" not in draft.code and "the carbon" not in draft.code and "# the nitrogen" in draft.code
+    )
     # an input the steps overwrite starts a step, and an augmented assignment reads what it adds to
     assert "    answer = 0\n    answer += percent_n\n" in draft.code
     assert float(run(draft.code, draft.program)) == pytest.approx(4.70 / 12.04 * 100)

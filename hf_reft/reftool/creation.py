@@ -23,8 +23,10 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
    book's answer as a number it did not get from the problem (a program that prints the answer worked
    out by hand, or copied from the worked solution, proves nothing about the tool), and the program
    (after the tool's code) runs in the sandbox; the number it prints last must match one of the
-   numbers of the book's answer to one of those problems within ``rel_tol`` (default 2 %); and the
-   tool's own code must not hold a number the problem gives (it would work on that data only).
+   numbers of the book's answer to one of those problems within ``rel_tol`` (default 2 %); the
+   tool's own code must not hold a number the problem gives (it would work on that data only), and
+   its result must depend on its arguments (:func:`~hf_reft.reftool.parsing.ignores_its_arguments`:
+   a tool holding the worked solution's constants returns the book's answer for any data).
    With ``transcribe`` (the default), while fewer than ``max_tools`` tools are kept, the model also transcribes
    each offered worked example's solution into a program (the data in variables, the steps, a
    print), and :func:`~hf_reft.reftool.transcription.tool_from_program` turns that program into a
@@ -64,7 +66,7 @@ from . import prompts
 from .books import Section
 from .chat import ChatBackend, default_concurrency
 from .execution import run_model_code
-from .parsing import ToolDraft, calls, first_program, parse_tool_drafts
+from .parsing import ToolDraft, calls, first_program, ignores_its_arguments, parse_tool_drafts
 from .section_problems import (
     Exercise,
     among_numbers,
@@ -473,6 +475,12 @@ class ToolCreator:
         if not calls(draft.program, draft.name):
             outcome.error = (
                 f"the program does not call {draft.name}(...); it must compute the answer with the tool"
+            )
+            return outcome
+        if ignores_its_arguments(draft.code, draft.name):
+            outcome.error = (
+                f"{draft.name} returns the same value whatever its arguments are; it must compute its "
+                "result from them"
             )
             return outcome
         source = f"{draft.code.rstrip()}\n\n{draft.program.strip()}\n"

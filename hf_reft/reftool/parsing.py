@@ -18,6 +18,7 @@ __all__ = [
     "calls",
     "code_blocks",
     "first_program",
+    "ignores_its_arguments",
     "parse_chapter_choice",
     "parse_tool_choice",
     "parse_tool_drafts",
@@ -122,6 +123,63 @@ def calls(program: str, name: str) -> bool:
         isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
         for node in ast.walk(tree)
     )
+
+
+def ignores_its_arguments(code: str, name: str) -> bool:
+    """Whether the function ``name`` in ``code`` returns values that depend on none of its arguments.
+
+    Read from the code, conservatively: the names its ``return`` values read, then every name read by
+    an assignment to one of those (to a fixed point), and every name a condition or loop reads (the
+    result may depend on them through the branch taken). ``False`` when ``code`` does not parse or
+    defines no such function: the run decides then. A tool that ignores its arguments prints the
+    same number for every problem — the book's answer, if it holds the worked solution's constants.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    function = next(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name),
+        None,
+    )
+    if function is None:
+        return False
+    arguments = function.args
+    parameters = {
+        a.arg
+        for a in [
+            *arguments.posonlyargs,
+            *arguments.args,
+            *arguments.kwonlyargs,
+            arguments.vararg,
+            arguments.kwarg,
+        ]
+        if a is not None
+    }
+    nodes = [n for statement in function.body for n in ast.walk(statement)]
+    needed = set().union(
+        *(_read(n.value) for n in nodes if isinstance(n, ast.Return) and n.value is not None)
+    )
+    needed |= set().union(*(_read(n.test) for n in nodes if isinstance(n, (ast.If, ast.While, ast.IfExp))))
+    needed |= set().union(*(_read(n.iter) for n in nodes if isinstance(n, (ast.For, ast.comprehension))))
+    assignments = [n for n in nodes if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For))]
+    while True:
+        more = set().union(
+            *(_read(n) for n in assignments if {t.id for t in _stored(n)} & needed and not _read(n) <= needed)
+        )
+        if not more - needed:
+            break
+        needed |= more
+    return not needed & parameters
+
+
+def _read(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _stored(node: ast.AST) -> list[ast.Name]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return [n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
 
 
 def parse_chapter_choice(text: str, chapters: Sequence[tuple[int, str]], limit: int) -> list[int]:
