@@ -1,3 +1,0 @@
-def average_mass(isotopes, masses):
-    """Average mass of an element."""
-    return sum(mass * fraction for mass, fraction in zip(masses, isotopes))
