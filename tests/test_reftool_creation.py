@@ -766,6 +766,7 @@ def test_which_tools_ignore_their_arguments():
     # not read as a tool: left to the run
     assert not ignores_its_arguments("def f(x):\n    return 1\n", "g")
     assert not ignores_its_arguments("def f(x) return 1", "f")
+    assert not ignores_its_arguments("def f(x):\n    while True:\n        pass\n", "f")
 
 
 def test_a_tool_holding_the_exercises_data_is_refused(sandbox):

@@ -130,8 +130,8 @@ def ignores_its_arguments(code: str, name: str) -> bool:
 
     Read from the code, conservatively: the names its ``return`` values read, then every name read by
     an assignment to one of those (to a fixed point), and every name a condition or loop reads (the
-    result may depend on them through the branch taken). ``False`` when ``code`` does not parse or
-    defines no such function: the run decides then. A tool that ignores its arguments prints the
+    result may depend on them through the branch taken). ``False`` when ``code`` does not parse,
+    defines no such function or returns no value from it: the run decides then. A tool that ignores its arguments prints the
     same number for every problem — the book's answer, if it holds the worked solution's constants.
     """
     try:
@@ -157,9 +157,10 @@ def ignores_its_arguments(code: str, name: str) -> bool:
         if a is not None
     }
     nodes = [n for statement in function.body for n in ast.walk(statement)]
-    needed = set().union(
-        *(_read(n.value) for n in nodes if isinstance(n, ast.Return) and n.value is not None)
-    )
+    returned = [n.value for n in nodes if isinstance(n, ast.Return) and n.value is not None]
+    if not returned:
+        return False  # it returns nothing (or never returns): the run says what is wrong
+    needed = set().union(*(_read(value) for value in returned))
     needed |= set().union(*(_read(n.test) for n in nodes if isinstance(n, (ast.If, ast.While, ast.IfExp))))
     needed |= set().union(*(_read(n.iter) for n in nodes if isinstance(n, (ast.For, ast.comprehension))))
     assignments = [n for n in nodes if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For))]

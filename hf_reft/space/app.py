@@ -51,8 +51,8 @@ CSS = """
 
 MODEL_NOTICE = """**What the default model can and cannot do.** The default chat model is
 Qwen2.5-Coder-1.5B-Instruct (a 4-bit GGUF of 1.1 GB) on llama.cpp, running on this machine's CPU, no
-token needed. It built the bundled toolbox from the whole book and kept a validated tool in 18 of
-the 69 sections it could validate on (25 tools, most of them transcribed from the book's worked
+token needed. It built the bundled toolbox from the whole book and kept a validated tool in 17 of
+the 69 sections it could validate on (24 tools, most of them transcribed from the book's worked
 solutions: moles and molarity, gas laws, Henry's and Raoult's laws, a rate law, pH, K_b, K_sp). With
 the earlier toolbox (5 tools) it was measured on all 143 SciBench chemistry problems (college
 physical chemistry): RefTool 7.7 %, program of thought 11.2 %, chain of thought 6.3 %; on 100 of the
