@@ -27,9 +27,9 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
    tool's own code must not hold a number the problem gives (it would work on that data only), and
    its result must depend on its arguments (:func:`~hf_reft.reftool.parsing.ignores_its_arguments`:
    a tool holding the worked solution's constants returns the book's answer for any data).
-   With ``transcribe`` (the default), while fewer than ``max_tools`` tools are kept, the model also transcribes
-   each offered worked example's solution into a program (the data in variables, the steps, a
-   print), and :func:`~hf_reft.reftool.transcription.tool_from_program` turns that program into a
+   With ``transcribe`` (the default), while fewer than ``max_tools`` tools are kept, the model also
+   transcribes each offered worked example's solution into a program (the data in variables, the
+   steps, a print), and :func:`~hf_reft.reftool.transcription.tool_from_program` turns that program into a
    tool without the model, validated on the worked problem (which proves only the transcription: its
    answer is in the solution) and kept only after the cross-check below;
 4. **cross-checks** a tool that passed on one problem when the section has another: the model writes

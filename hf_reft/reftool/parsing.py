@@ -131,8 +131,9 @@ def ignores_its_arguments(code: str, name: str) -> bool:
     Read from the code, conservatively: the names its ``return`` values read, then every name read by
     an assignment to one of those (to a fixed point), and every name a condition or loop reads (the
     result may depend on them through the branch taken). ``False`` when ``code`` does not parse,
-    defines no such function or returns no value from it: the run decides then. A tool that ignores its arguments prints the
-    same number for every problem — the book's answer, if it holds the worked solution's constants.
+    defines no such function or returns no value from it: the run decides then. A tool that ignores
+    its arguments prints the same number for every problem — the book's answer, if it holds the
+    worked solution's constants.
     """
     try:
         tree = ast.parse(code)
