@@ -161,13 +161,19 @@ def ignores_its_arguments(code: str, name: str) -> bool:
     returned = [n.value for n in nodes if isinstance(n, ast.Return) and n.value is not None]
     if not returned:
         return False  # it returns nothing (or never returns): the run says what is wrong
-    needed = set().union(*(_read(value) for value in returned))
-    needed |= set().union(*(_read(n.test) for n in nodes if isinstance(n, (ast.If, ast.While, ast.IfExp))))
-    needed |= set().union(*(_read(n.iter) for n in nodes if isinstance(n, (ast.For, ast.comprehension))))
+    needed = set().union(*(read_names(value) for value in returned))
+    needed |= set().union(
+        *(read_names(n.test) for n in nodes if isinstance(n, (ast.If, ast.While, ast.IfExp)))
+    )
+    needed |= set().union(*(read_names(n.iter) for n in nodes if isinstance(n, (ast.For, ast.comprehension))))
     assignments = [n for n in nodes if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For))]
     while True:
         more = set().union(
-            *(_read(n) for n in assignments if {t.id for t in _stored(n)} & needed and not _read(n) <= needed)
+            *(
+                read_names(n)
+                for n in assignments
+                if {t.id for t in _stored(n)} & needed and not read_names(n) <= needed
+            )
         )
         if not more - needed:
             break
@@ -175,8 +181,12 @@ def ignores_its_arguments(code: str, name: str) -> bool:
     return not needed & parameters
 
 
-def _read(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+def read_names(node: ast.AST) -> set[str]:
+    """The names ``node`` reads (an augmented assignment's target too: ``t += x`` reads ``t``)."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        names.add(node.target.id)
+    return names
 
 
 def _stored(node: ast.AST) -> list[ast.Name]:
@@ -334,8 +344,7 @@ def _globals_read(tree: ast.Module) -> set[str]:
             continue
         bound = {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
         bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        loaded = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        read |= loaded - bound
+        read |= read_names(node) - bound
     return read
 
 

@@ -30,7 +30,7 @@ import textwrap
 from collections.abc import Collection, Sequence
 
 from ..answers import evaluate_arithmetic
-from .parsing import ToolDraft
+from .parsing import ToolDraft, read_names
 from .section_problems import among_numbers
 
 __all__ = ["tool_from_program"]
@@ -182,7 +182,7 @@ def _needed_steps(
     Walks the steps backwards from the names the result reads; an assignment that sets none of the
     names still needed is left out, any other statement (a loop, an import) is kept.
     """
-    needed = _read_names(result)
+    needed = read_names(result)
     kept: list[tuple[ast.stmt, list[str]]] = []
     for step in reversed(steps):
         node = step[0]
@@ -190,16 +190,8 @@ def _needed_steps(
         if assignment and not {n.id for n in _assigned_names(node)} & needed:
             continue
         kept.append(step)
-        needed |= _read_names(node)
+        needed |= read_names(node)
     return kept[::-1], needed
-
-
-def _read_names(node: ast.AST) -> set[str]:
-    """The names ``node`` reads (an augmented assignment's target too)."""
-    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-        names.add(node.target.id)
-    return names
 
 
 def _assigned_names(node: ast.stmt) -> list[ast.Name]:
