@@ -571,6 +571,56 @@ def test_a_lone_problem_with_a_guessable_answer_gets_no_tool_and_no_model_call(s
     )
 
 
+def test_a_guessable_answer_confirms_a_tool_only_where_no_other_problem_can(sandbox):
+    """A wrong tool prints a small whole number by chance: the cross-check goes to a problem with a
+    measured-looking answer first, and to the guessable one only when the section has no other."""
+    n2 = WorkedExample(
+        "ex-n2", "8.6", "Bond order", "A molecule has 10 bonding and 4 antibonding electrons. Bond order?",
+        "(10 - 4)/2 = 3", answer="3",
+        check_problem="An ion has 9.0 bonding and 4.0 antibonding electrons. Bond order?", check_answer="2.5",
+        section_id="s84",
+    )  # fmt: skip
+    ion = WorkedExample(
+        "ex-ion", "8.7", "Bond order of an ion", "An ion has 8.0 bonding and 3.0 antibonding electrons. Bond order?",
+        "(8 - 3)/2 = 2.5", answer="2.5", section_id="s84",
+    )  # fmt: skip
+    reply = """TOOL: bond_order
+DESCRIPTION: Bond order from bonding and antibonding electron counts.
+EXAMPLE: 8.6
+```python
+def bond_order(bonding, antibonding):
+    return (bonding - antibonding) / 2
+```
+```python
+print(bond_order(9.0, 4.0))
+```
+"""
+    ignores = reply.replace("(bonding - antibonding) / 2", "(bonding - 4) / 2 + 0 * antibonding")
+    whole = (_program_prompt_for("A molecule has 10"), "```python\nprint(bond_order(10, 4))\n```")
+    both = Section("s84", "8.4", "Molecular Orbital Theory", 8, "Bonding", ("Bond order.", n2, ion))
+    only_n2 = Section("s84", "8.4", "Molecular Orbital Theory", 8, "Bonding", ("Bond order.", n2))
+    assert [p.guessable for p in section_problems(both)] == [False, True, False]
+
+    def checked(tool_reply, section, **kwargs):
+        backend = scripted([tool_reply], rules=[whole])
+        build = creation_only(backend, sandbox=sandbox, candidates=1, repair=False, **kwargs).build_section(
+            section
+        )
+        return [t.name for t in build.tools], [
+            (e["example"], e["part"], e["passed"]) for e in build.log if e["event"] == "cross_check"
+        ]
+
+    # the right tool: confirmed by Example 8.7 (2.5), not by its own worked problem's 3
+    assert checked(reply, both) == (["bond_order"], [("8.7", "worked example", True)])
+    # a wrong tool that gives 2.5 for the ion and 3 for N2, but 2.0 for Example 8.7: dropped (it
+    # would have been kept on N2's 3, the same example's problem that used to come first)
+    assert checked(ignores, both) == ([], [("8.7", "worked example", False)])
+    # with no other problem the guessable one still refutes or confirms
+    assert checked(reply, only_n2) == (["bond_order"], [("8.6", "worked example", True)])
+    wrong = reply.replace("(bonding - antibonding) / 2", "(bonding - antibonding) / 2 + (bonding > 9.5)")
+    assert checked(wrong, only_n2) == ([], [("8.6", "worked example", False)])
+
+
 def test_a_program_that_prints_the_books_answer_is_refused(sandbox):
     by_hand = MASS_TOOL.replace(
         "print(mass_from_density(10.5, 3.00))", "mass_from_density(10.5, 3.00)\nprint(31.5)"

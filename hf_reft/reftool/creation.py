@@ -39,6 +39,8 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
    data, so a tool cannot pass by restating one answer. The same example's other problem comes first
    (its worked problem after its "Check Your Learning" exercise, or the reverse: the computation the
    tool was written for, on other data), then the section's other problems, the most similar first;
+   a problem with a guessable answer is tried only when the section has no other (a wrong tool
+   prints a small whole number by chance, so it would confirm little);
 5. when fewer than ``max_tools`` tools were kept, sends the closest failing candidate of each tool
    name back to the model **once** (at most ``max_tools`` repairs per section) with the error (the expected value is not revealed) for repair, and validates and
    cross-checks the repaired tool the same way;
@@ -385,12 +387,16 @@ class ToolCreator:
         self, outcome: _Outcome, problems: Sequence[Exercise], build: SectionBuild, where: dict[str, Any]
     ) -> _Outcome:
         """Keep ``outcome`` passed only if its tool also solves another of the section's ``problems``
-        (when there is one): the same example's other problem first, then the most similar."""
+        (when there is one): the same example's other problem first, then the most similar; problems
+        with a guessable answer only when the section has no other."""
         exercise = outcome.exercise
         assert exercise is not None
         others = [p for p in problems if p != exercise]
         if not others or self.cross_checks == 0:  # one problem: guessable ones skip the section before
             return outcome
+        # a small whole-number answer (guessable) refutes a tool as well as any, but confirms little: a
+        # wrong tool prints 0 or 3 by chance; it checks only where no other problem could
+        others = [p for p in others if not p.guessable] or others
         draft = outcome.draft
         siblings = [p for p in others if p.example_id == exercise.example_id]
         rest = _most_similar([p for p in others if p.example_id != exercise.example_id], draft, exercise)
