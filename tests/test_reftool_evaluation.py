@@ -151,7 +151,11 @@ def test_reftool_minus_pot_is_paired_and_tool_use_among_right_answers_is_counted
     table = format_table(result)
     assert "RefTool − PoT: +50.0 points, paired bootstrap 95 % [" in table
     assert "used a chosen tool on 1 of its 2 right answers" in table
-    assert json.loads((tmp_path / "results.json").read_text())["paired"]["reftool-pot"]["wins"] == 1
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["paired"]["reftool-pot"]["wins"] == 1
+    # each method's per-problem outcomes, so that runs can be paired later
+    assert saved["methods"]["reftool"]["outcomes"] == {p.id: reftool.outcomes[p.id] for p in problems}
+    assert sum(saved["methods"]["reftool"]["outcomes"].values()) == 2
 
 
 def _recording(path: Path, replies: list[str]) -> Path:

@@ -125,7 +125,8 @@ class MethodResult:
         n: problems solved; correct: right within 5 %; answered: gave any number;
         fallback: RefTool solves that fell back to plain program of thought;
         tools_used: RefTool solves whose final program calls a chosen tool; right_with_tools: those
-        among the right answers; seconds: total solve time; outcomes: problem id → right or not.
+        among the right answers; seconds: total solve time; outcomes: problem id → right or not (in
+        ``results.json`` too, so that two methods or two runs can be compared problem by problem).
     """
 
     method: str
@@ -155,6 +156,7 @@ class MethodResult:
             "right_with_tools": self.right_with_tools,
             "seconds": round(self.seconds, 2),
             "accuracy": self.accuracy.to_dict() if self.n else None,
+            "outcomes": dict(sorted(self.outcomes.items())),
         }
 
 
