@@ -394,8 +394,8 @@ class ToolCreator:
         others = [p for p in problems if p != exercise]
         if not others or self.cross_checks == 0:  # one problem: guessable ones skip the section before
             return outcome
-        # a small whole-number answer (guessable) refutes a tool as well as any, but confirms little: a
-        # wrong tool prints 0 or 3 by chance; it checks only where no other problem could
+        # a small whole-number (guessable) answer confirms little — a wrong tool prints 0 or 3 by
+        # chance — so such problems check a tool only where the section has no other
         others = [p for p in others if not p.guessable] or others
         draft = outcome.draft
         siblings = [p for p in others if p.example_id == exercise.example_id]
