@@ -53,11 +53,12 @@ MODEL_NOTICE = """**What the default model can and cannot do.** The default chat
 Qwen2.5-Coder-1.5B-Instruct (a 4-bit GGUF of 1.1 GB) on llama.cpp, running on this machine's CPU, no
 token needed. It built the bundled toolbox from the whole book and kept a validated tool in 17 of
 the 69 sections it could validate on (24 tools, most of them transcribed from the book's worked
-solutions: moles and molarity, gas laws, Henry's and Raoult's laws, a rate law, pH, K_b, K_sp). With
-the earlier toolbox (5 tools) it was measured on all 143 SciBench chemistry problems (college
-physical chemistry): RefTool 7.7 %, program of thought 11.2 %, chain of thought 6.3 %; on 100 of the
-book's end-of-chapter exercises: RefTool 6 %, program of thought 16 %, chain of thought 14 % — the
-model picked a tool that did not fit more often than not. This toolbox is not measured yet. For
+solutions: moles and molarity, gas laws, Henry's and Raoult's laws, a rate law, pH, K_b, K_sp). On
+100 of the book's end-of-chapter exercises with this toolbox: RefTool 6 %, program of thought 14 % —
+the model rarely picks the tool the problem needs, and a program built around one that does not fit
+is worse than one written freely. With the earlier toolbox (5 tools), on all 143 SciBench chemistry
+problems (college physical chemistry): RefTool 7.7 %, program of thought 11.2 %, chain of thought
+6.3 %. For
 stronger answers, pick an Inference Providers model in **Settings** (needs an `HF_TOKEN` secret on
 the Space), or set `HF_REFT_CHAT_MODEL` to a capable model or an OpenAI-compatible server URL (see
 the Space's README)."""
