@@ -56,9 +56,8 @@ the 69 sections it could validate on (24 tools, most of them transcribed from th
 solutions: moles and molarity, gas laws, Henry's and Raoult's laws, a rate law, pH, K_b, K_sp). On
 100 of the book's end-of-chapter exercises with this toolbox: RefTool 6 %, program of thought 14 % —
 the model rarely picks the tool the problem needs, and a program built around one that does not fit
-is worse than one written freely. With the earlier toolbox (5 tools), on all 143 SciBench chemistry
-problems (college physical chemistry): RefTool 7.7 %, program of thought 11.2 %, chain of thought
-6.3 %. For
+is worse than one written freely. On all 143 SciBench chemistry problems (college physical
+chemistry, which these tools rarely fit): RefTool 9.8 %, program of thought 10.5 %. For
 stronger answers, pick an Inference Providers model in **Settings** (needs an `HF_TOKEN` secret on
 the Space), or set `HF_REFT_CHAT_MODEL` to a capable model or an OpenAI-compatible server URL (see
 the Space's README)."""
