@@ -595,17 +595,15 @@ def bond_order(bonding, antibonding):
 print(bond_order(9.0, 4.0))
 ```
 """
-    ignores = reply.replace("(bonding - antibonding) / 2", "(bonding - 4) / 2 + 0 * antibonding")
+    ignores_antibonding = reply.replace("(bonding - antibonding) / 2", "(bonding - 4) / 2 + 0 * antibonding")
     whole = (_program_prompt_for("A molecule has 10"), "```python\nprint(bond_order(10, 4))\n```")
     both = Section("s84", "8.4", "Molecular Orbital Theory", 8, "Bonding", ("Bond order.", n2, ion))
     only_n2 = Section("s84", "8.4", "Molecular Orbital Theory", 8, "Bonding", ("Bond order.", n2))
     assert [p.guessable for p in section_problems(both)] == [False, True, False]
 
-    def checked(tool_reply, section, **kwargs):
+    def checked(tool_reply, section):
         backend = scripted([tool_reply], rules=[whole])
-        build = creation_only(backend, sandbox=sandbox, candidates=1, repair=False, **kwargs).build_section(
-            section
-        )
+        build = creation_only(backend, sandbox=sandbox, candidates=1, repair=False).build_section(section)
         return [t.name for t in build.tools], [
             (e["example"], e["part"], e["passed"]) for e in build.log if e["event"] == "cross_check"
         ]
@@ -614,7 +612,7 @@ print(bond_order(9.0, 4.0))
     assert checked(reply, both) == (["bond_order"], [("8.7", "worked example", True)])
     # a wrong tool that gives 2.5 for the ion and 3 for N2, but 2.0 for Example 8.7: dropped (it
     # would have been kept on N2's 3, the same example's problem that used to come first)
-    assert checked(ignores, both) == ([], [("8.7", "worked example", False)])
+    assert checked(ignores_antibonding, both) == ([], [("8.7", "worked example", False)])
     # with no other problem the guessable one still refutes or confirms
     assert checked(reply, only_n2) == (["bond_order"], [("8.6", "worked example", True)])
     wrong = reply.replace("(bonding - antibonding) / 2", "(bonding - antibonding) / 2 + (bonding > 9.5)")
