@@ -2,11 +2,14 @@
 
 For each of N example problems (default 5, one per SciBench subset first), Playwright drives Debian's
 Chromium: open the page, put the example in the problem box, click Solve, and stop the clock when the last step is
-shown (an answer, or a failure message). The same problems are then solved directly with
+shown (an answer, or a failure message). Right after each, the same problem is solved directly with
 ``RefToolSolver`` (same model, toolbox and limits, no page) as the baseline, so the table shows
-what the page itself adds. Decoding is greedy, yet the two runs need not write the same
-programs: llama.cpp's numerics depend on how a prompt is batched and which prefix it has cached
-(measured: 3 of 5 programs differed in one run), so compare times where the answers match.
+what the page itself adds. The baseline runs on a twin of the page's llama.cpp model: llama.cpp
+keeps each slot's last prompt, and a second solve of the same problem on the same model would find
+all its prompts cached (measured: 3.6 s instead of 48 s); each twin has seen the same problems
+before. Decoding is greedy, yet the two runs need not write the same programs: llama.cpp's numerics
+depend on how a prompt is batched and which prefix it has cached (measured: 3 of 5 programs
+differed in one run), so compare times where the answers match.
 
     python benchmarks/space_latency.py                      # 5 problems, prints the table
     python benchmarks/space_latency.py --screenshot docs/space.png
@@ -23,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from hf_reft.reftool.chat import ChatBackend, LlamaCppChatBackend
+from hf_reft.reftool.solver import RefToolSolver
 from hf_reft.space.app import build_app, launch
 from hf_reft.space.examples import ExampleProblem
 from hf_reft.space.service import SpaceService
@@ -56,57 +61,72 @@ def pick_problems(examples: list[ExampleProblem], n: int) -> list[ExampleProblem
     return picked
 
 
-def page_times(
-    url: str, problems: list[ExampleProblem], chromium: str, screenshot: Path | None
+def twin(backend: ChatBackend) -> ChatBackend:
+    """A second llama.cpp model like ``backend`` with its own prompt cache (other backends: itself)."""
+    if not isinstance(backend, LlamaCppChatBackend):
+        return backend
+    return LlamaCppChatBackend(
+        backend.model_path,
+        name=backend.name,
+        context_length=backend.context_length,
+        parallel=backend.parallel,
+        threads=backend.threads,
+        batch_size=backend.batch_size,
+        seed=backend.seed,
+    )
+
+
+def direct_solver(service: SpaceService, backend: ChatBackend) -> RefToolSolver:
+    settings = service.settings
+    return RefToolSolver(
+        service.toolbox(BUNDLED).toolbox,
+        backend,
+        policy=service.policy,
+        max_chapters=settings.max_chapters,
+        max_tools=settings.max_tools,
+        program_tokens=settings.max_new_tokens,
+    )
+
+
+def interleaved_times(
+    url: str,
+    problems: list[ExampleProblem],
+    chromium: str,
+    screenshot: Path | None,
+    solver: RefToolSolver | None,
 ) -> list[dict]:
+    """Each problem on the page, then (with a ``solver``) the same problem solved directly."""
     from playwright.sync_api import sync_playwright
 
     rows = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1500})
-        for problem in problems:
+        for number, problem in enumerate(problems, 1):
             page.goto(url)
             # the example list is paginated: put the example's text in the box as clicking it would
             page.locator("#problem textarea").fill(problem.text)
             started = time.perf_counter()
             page.locator("#solve-button").click()
             page.wait_for_function(_DONE, timeout=600_000, polling=50)
-            seconds = time.perf_counter() - started
+            row = {"problem": problem, "seconds": time.perf_counter() - started}
             lines = [x.strip() for x in page.locator("#answer-panel").inner_text().splitlines() if x.strip()]
-            rows.append({"problem": problem, "seconds": seconds, "answer": " — ".join(lines[:2])})
-            print(
-                f"  page   {problem.source} {problem.problem_id}: {seconds:6.1f} s  {rows[-1]['answer']}",
-                flush=True,
-            )
-        if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
-            print(f"screenshot of the last solve: {screenshot}")
+            row["answer"] = " — ".join(lines[:2])
+            print(f"  page   {problem.source} {problem.problem_id}: {row['seconds']:6.1f} s  {row['answer']}")
+            if screenshot is not None and number == len(problems):
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshot), full_page=True)
+                print(f"screenshot of the last solve: {screenshot}")
+            if solver is not None:
+                started = time.perf_counter()
+                trace = solver.solve(problem.text)
+                row["alone"] = time.perf_counter() - started
+                shown = str(trace.answer) if trace.answer is not None else f"no answer ({trace.error})"
+                print(f"  direct {problem.source} {problem.problem_id}: {row['alone']:6.1f} s  {shown}")
+            sys.stdout.flush()
+            rows.append(row)
         browser.close()
     return rows
-
-
-def direct_times(service: SpaceService, problems: list[ExampleProblem]) -> list[float]:
-    from hf_reft.reftool.solver import RefToolSolver
-
-    settings = service.settings
-    solver = RefToolSolver(
-        service.toolbox(BUNDLED).toolbox,
-        service.backend(None),
-        policy=service.policy,
-        max_chapters=settings.max_chapters,
-        max_tools=settings.max_tools,
-        program_tokens=settings.max_new_tokens,
-    )
-    times = []
-    for problem in problems:
-        started = time.perf_counter()
-        trace = solver.solve(problem.text)
-        times.append(time.perf_counter() - started)
-        shown = str(trace.answer) if trace.answer is not None else f"no answer ({trace.error})"
-        print(f"  direct {problem.source} {problem.problem_id}: {times[-1]:6.1f} s  {shown}", flush=True)
-    return times
 
 
 def main() -> int:
@@ -124,27 +144,28 @@ def main() -> int:
     backend = service.backend(None)  # load the model before timing
     problems = pick_problems(service.examples, args.n)
     print(
-        f"model {backend.name} ({backend.kind}); toolbox {loaded.label}: {len(loaded.toolbox)} tools; "
+        f"model {backend.name} ({backend.kind}, {getattr(backend, 'threads', '?')} threads); toolbox {loaded.label}: {len(loaded.toolbox)} tools; "
         f"{len(problems)} problems; max_new_tokens={settings.max_new_tokens}"
     )
+    solver = None if args.no_baseline else direct_solver(service, twin(backend))
     demo = build_app(service=service)
     url = launch(demo, settings, block=False, quiet=True)
     try:
-        rows = page_times(url, problems, args.chromium, args.screenshot)
+        rows = interleaved_times(url, problems, args.chromium, args.screenshot, solver)
     finally:
         demo.close()
     page_median = statistics.median(r["seconds"] for r in rows)
-    if args.no_baseline:
+    if solver is None:
         print(f"\nmedian click-to-answer {page_median:.1f} s over {len(rows)} problems")
         return 0
-    direct = direct_times(service, problems)
-
-    direct_median = statistics.median(direct)
+    direct_median = statistics.median(r["alone"] for r in rows)
     print("\n| problem | click-to-answer (page) | solver alone | answer shown |")
     print("|---|---:|---:|---|")
-    for row, alone in zip(rows, direct, strict=True):
+    for row in rows:
         p = row["problem"]
-        print(f"| {p.source} {p.problem_id} | {row['seconds']:.1f} s | {alone:.1f} s | {row['answer']} |")
+        print(
+            f"| {p.source} {p.problem_id} | {row['seconds']:.1f} s | {row['alone']:.1f} s | {row['answer']} |"
+        )
     print(
         f"\nmedian click-to-answer {page_median:.1f} s; solver alone {direct_median:.1f} s; "
         f"ratio page/solver {page_median / direct_median:.2f}"

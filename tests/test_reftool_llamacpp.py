@@ -9,8 +9,10 @@ from __future__ import annotations
 import gc
 import importlib.util
 import os
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from hf_reft.reftool.chat import (
     default_concurrency,
     free_cpu_threads,
     get_chat_backend,
+    llamacpp,
     selection,
 )
 
@@ -222,16 +225,56 @@ def test_free_cpu_threads(monkeypatch):
     monkeypatch.delenv("HF_REFT_LLAMA_THREADS", raising=False)
     cores = len(os.sched_getaffinity(0))
     assert 1 <= free_cpu_threads() <= cores
+    # what counts is the CPU busy now, not the load average that still remembers a finished job
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 5.0, 0.0, 0.0))
+    monkeypatch.setattr(llamacpp, "busy_cpu_cores", lambda: 0.4)
+    assert free_cpu_threads() == cores
+    monkeypatch.setattr(llamacpp, "busy_cpu_cores", lambda: cores + 1.0)
+    assert free_cpu_threads() == 1
+    # where the CPU cannot be measured (no /proc/stat), the load average stands in
+    monkeypatch.setattr(llamacpp, "busy_cpu_cores", lambda: None)
+    assert free_cpu_threads() == 1
     monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.0, 0.0))
     assert free_cpu_threads() == cores
-    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 5.0, 0.0, 0.0))
-    assert free_cpu_threads() == 1
     monkeypatch.setenv("HF_REFT_LLAMA_THREADS", "3")
     assert free_cpu_threads() == 3
     for bad in ("0", "two"):
         monkeypatch.setenv("HF_REFT_LLAMA_THREADS", bad)
         with pytest.raises(ValueError, match="HF_REFT_LLAMA_THREADS must be a positive integer"):
             free_cpu_threads()
+
+
+def test_busy_cpu_cores_reads_proc_stat(monkeypatch, tmp_path):
+    """Busy = (all − idle − iowait) over all, between two readings, times the machine's cores."""
+    stat = tmp_path / "stat"
+    readings = iter(
+        [
+            "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 ...\n",
+            # 300 more jiffies: 150 busy (user 100, system 30, steal 20), 150 idle (idle 140, iowait 10)
+            "cpu  200 0 80 940 60 0 0 20 0 0\ncpu0 ...\n",
+        ]
+    )
+    monkeypatch.setattr(llamacpp, "_PROC_STAT", stat)
+    monkeypatch.setattr(llamacpp.time, "sleep", lambda seconds: stat.write_text(next(readings)))
+    stat.write_text(next(readings))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert llamacpp.busy_cpu_cores() == pytest.approx(2.0)
+    monkeypatch.setattr(llamacpp, "_PROC_STAT", tmp_path / "absent")
+    assert llamacpp.busy_cpu_cores() is None
+
+
+@pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="needs Linux's /proc/stat")
+def test_a_core_kept_busy_is_not_offered_to_llama_cpp(monkeypatch):
+    monkeypatch.delenv("HF_REFT_LLAMA_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert llamacpp.busy_cpu_cores() >= 0.6
+        assert free_cpu_threads() <= max(1, cores - 1)
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_the_offline_default_is_the_reftool_gguf_on_llama_cpp(monkeypatch):

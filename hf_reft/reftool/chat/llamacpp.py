@@ -13,6 +13,7 @@ import os
 import queue
 import secrets
 import threading
+import time
 import urllib.request
 import weakref
 from collections.abc import Iterator, Sequence
@@ -29,13 +30,51 @@ _GGUF_MAGIC = b"GGUF"
 _DONE = object()  # the end of a stream's chunk queue
 
 
+_PROC_STAT = Path("/proc/stat")
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) CPU time of the whole machine since boot, from ``/proc/stat``; None off Linux."""
+    try:
+        with _PROC_STAT.open() as file:
+            fields = file.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    times = [int(x) for x in fields[1:9]]
+    idle = times[3] + (times[4] if len(times) > 4 else 0)
+    return sum(times) - idle, sum(times)
+
+
+def busy_cpu_cores(seconds: float = 0.5) -> float | None:
+    """How many of the machine's cores were busy over the next ``seconds`` (None off Linux).
+
+    Measured now, from ``/proc/stat``, rather than read from the load average: the 1-minute load
+    average still counts a job that ended a minute ago (measured: right after one llama.cpp run
+    it read 1.0 on an idle 2-core machine, and the next backend got 1 thread and ran at 17 tokens/s
+    instead of 28).
+    """
+    before = _cpu_jiffies()
+    if before is None:
+        return None
+    time.sleep(seconds)
+    after = _cpu_jiffies()
+    if after is None or after[1] <= before[1]:
+        return None
+    share = (after[0] - before[0]) / (after[1] - before[1])
+    return share * (os.cpu_count() or 1)
+
+
 def free_cpu_threads() -> int:
     """The CPU threads worth giving llama.cpp now (at least 1).
 
-    The cores this process may run on minus the machine's 1-minute load average (rounded).
-    llama.cpp's threads spin while they wait for each other, so more threads than idle cores is
-    very costly: on a 2-core machine busy with another process, 2 threads decoded SmolLM2-135M
-    at 0.5 tokens/s and 1 thread at 40. ``$HF_REFT_LLAMA_THREADS`` overrides it.
+    The cores this process may run on minus the cores busy right now (:func:`busy_cpu_cores`,
+    rounded; where that cannot be measured, the 1-minute load average). llama.cpp's threads spin
+    while they wait for each other, so more threads than idle cores is very costly: on a 2-core
+    machine busy with another process, 2 threads decoded SmolLM2-135M at 0.5 tokens/s and 1
+    thread at 40. ``$HF_REFT_LLAMA_THREADS`` overrides it.
     """
     if override := os.environ.get(ENV_THREADS, "").strip():
         if not override.isdigit() or int(override) < 1:
@@ -45,11 +84,13 @@ def free_cpu_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    try:
-        busy = round(os.getloadavg()[0])
-    except (AttributeError, OSError):  # Windows
-        busy = 0
-    return max(1, cores - busy)
+    busy = busy_cpu_cores()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows
+            busy = 0.0
+    return max(1, cores - round(busy))
 
 
 def _check_gguf(model_path: str | os.PathLike[str]) -> Path:
