@@ -143,9 +143,10 @@ def main() -> int:
     loaded = service.toolbox(BUNDLED)
     backend = service.backend(None)  # load the model before timing
     problems = pick_problems(service.examples, args.n)
+    threads = getattr(backend, "threads", "?")
     print(
-        f"model {backend.name} ({backend.kind}, {getattr(backend, 'threads', '?')} threads); toolbox {loaded.label}: {len(loaded.toolbox)} tools; "
-        f"{len(problems)} problems; max_new_tokens={settings.max_new_tokens}"
+        f"model {backend.name} ({backend.kind}, {threads} threads); toolbox {loaded.label}: "
+        f"{len(loaded.toolbox)} tools; {len(problems)} problems; max_new_tokens={settings.max_new_tokens}"
     )
     solver = None if args.no_baseline else direct_solver(service, twin(backend))
     demo = build_app(service=service)

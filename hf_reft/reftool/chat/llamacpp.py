@@ -28,8 +28,6 @@ logger = logging.getLogger(__name__)
 ENV_THREADS = "HF_REFT_LLAMA_THREADS"
 _GGUF_MAGIC = b"GGUF"
 _DONE = object()  # the end of a stream's chunk queue
-
-
 _PROC_STAT = Path("/proc/stat")
 
 
