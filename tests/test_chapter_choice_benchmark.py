@@ -3,11 +3,11 @@ none from the evaluation subset or the Space's examples, all from chapters that 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from script_loading import load_script
 
 from hf_reft.reftool.exercises import DEFAULT_BOOK_LIMIT, load_book_exercises
 from hf_reft.reftool.toolbox import Toolbox
@@ -17,10 +17,7 @@ DATA_DIR = ROOT.parent / "shared" / "data"
 
 
 def _benchmark():
-    spec = importlib.util.spec_from_file_location("chapter_choice", ROOT / "benchmarks" / "chapter_choice.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/chapter_choice.py")
 
 
 def test_the_candidate_prompt_is_the_library_prompt_without_its_format_example():

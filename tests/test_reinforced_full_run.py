@@ -5,14 +5,11 @@ stage cached; and the coordinate search on its own."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reinforced_full_run.py"
+from script_loading import load_script
 
 
 @pytest.fixture(autouse=True)
@@ -24,10 +21,7 @@ def _one_thread():
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("reinforced_full_run", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/reinforced_full_run.py")
 
 
 def test_the_coordinate_search_varies_one_setting_at_a_time_and_keeps_the_best():

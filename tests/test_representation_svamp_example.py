@@ -4,20 +4,14 @@ rerun finds every stage cached."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "representation_svamp.py"
+from script_loading import load_script
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("representation_svamp", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/representation_svamp.py")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from script_loading import load_script
 
 from hf_reft.reftool.chat import LlamaCppChatBackend
 from hf_reft.reftool.scripted import ScriptedChatBackend
@@ -18,10 +19,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def _benchmark():
-    spec = importlib.util.spec_from_file_location("space_latency", ROOT / "benchmarks" / "space_latency.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/space_latency.py")
 
 
 def test_the_baseline_runs_on_a_twin_with_its_own_prompt_cache():

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from script_loading import load_script
 
 from hf_reft.reftool.books import Reference
 from hf_reft.reftool.section_problems import section_problems
@@ -16,12 +16,7 @@ DATA_DIR = ROOT.parent / "shared" / "data"
 
 
 def _benchmark():
-    spec = importlib.util.spec_from_file_location(
-        "tool_creation_devset", ROOT / "benchmarks" / "tool_creation_devset.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/tool_creation_devset.py")
 
 
 @pytest.mark.skipif(not (DATA_DIR / "openstax-chemistry-2e").is_dir(), reason="needs ../shared/data")
