@@ -1,5 +1,6 @@
-"""``benchmarks/chapter_choice.py`` measures the chapter-choice prompt on validation exercises only:
-none from the evaluation subset or the Space's examples, all from chapters that have tools."""
+"""``benchmarks/chapter_choice.py`` measures RefTool's selection prompts on validation exercises only:
+none from the evaluation subset or the Space's examples, all from chapters that have tools; its
+baseline prompts are the solver's with the problem moved before the lists."""
 
 from __future__ import annotations
 
@@ -20,16 +21,37 @@ def _benchmark():
     return load_script("benchmarks/chapter_choice.py")
 
 
-def test_the_candidate_prompt_is_the_library_prompt_without_its_format_example():
+def test_the_prompts_differ_only_where_they_say():
     benchmark = _benchmark()
     offered = [(3, "Composition of Substances", ["Molarity"]), (9, "Gases", ["The Ideal Gas Law"])]
-    library = benchmark.PROMPTS["library"]("How many moles?", offered, 2)
-    candidate = benchmark.PROMPTS["no-example"]("How many moles?", offered, 2)
-    assert "(for example: 3)" in library[-1]["content"]
-    assert candidate[-1]["content"] == library[-1]["content"].replace(" (for example: 3)", "")
-    assert candidate[:-1] == library[:-1]
+    tools = [("molarity", "molarity(mol, L)", "Molarity in M.")]
+    library = [
+        make(p, listed, 2)
+        for make, p, listed in zip(
+            benchmark.PROMPTS["library"], ("How many moles?",) * 2, (offered, tools), strict=True
+        )
+    ]
+    first = [
+        make(p, listed, 2)
+        for make, p, listed in zip(
+            benchmark.PROMPTS["problem-first"], ("How many moles?",) * 2, (offered, tools), strict=True
+        )
+    ]
+    for ours, old in zip(library, first, strict=True):
+        assert ours[:-1] == old[:-1]  # the system message
+        text, old_text = ours[-1]["content"], old[-1]["content"]
+        # the same paragraphs, the problem moved from right after the task to right before the answer
+        assert sorted(text.replace("solve the problem below", "solve this problem").split("\n\n")) == sorted(
+            old_text.split("\n\n")
+        )
+        assert text.index("Problem:") > text.index("s:\n") and old_text.index("Problem:") < old_text.index(
+            "s:\n"
+        )
+    chapters_without = benchmark.PROMPTS["no-example"][0]("How many moles?", offered, 2)
+    assert "(for example: 3)" in first[0][-1]["content"]
+    assert chapters_without[-1]["content"] == first[0][-1]["content"].replace(" (for example: 3)", "")
     with pytest.raises(ValueError, match="for example"):
-        benchmark.without_example(candidate)
+        benchmark.without_example(chapters_without)
 
 
 @pytest.mark.skipif(not (DATA_DIR / "openstax-chemistry-2e").is_dir(), reason="needs ../shared/data")
@@ -44,4 +66,4 @@ def test_validation_problems_leave_out_every_test_problem():
     shown = {row["problem_text"] for row in json.loads(benchmark.SPACE_EXAMPLES.read_text())["problems"]}
     assert not texts & held_out and not texts & shown
     with_tools = {ch.number for ch in toolbox.chapters if ch.tools}
-    assert {chapter for _, chapter in problems} <= with_tools
+    assert {int(section.split(".")[0]) for _, section in problems} <= with_tools
