@@ -4,7 +4,7 @@ that no evaluation and no Space example uses.
 
     python benchmarks/chapter_choice.py                   # 40 problems, the shipped toolbox
     python benchmarks/chapter_choice.py --n 60 --model path/to/model.gguf
-    python benchmarks/chapter_choice.py --prompts problem-first,no-example
+    python benchmarks/chapter_choice.py --prompts library,no-example
 
 * **problems**: Chemistry 2e end-of-chapter exercises with one numeric answer
   (:func:`~hf_reft.reftool.exercises.load_book_exercises`), minus the evaluation subset
@@ -13,10 +13,11 @@ that no evaluation and no Space example uses.
 * **prompts** (``--prompts``, the first is the baseline of the paired differences):
 
   - ``library``: the prompts the solver sends (:func:`~hf_reft.reftool.prompts.chapter_choice_messages`,
-    :func:`~hf_reft.reftool.prompts.tool_choice_messages`): task, list, then the problem, so that a
-    backend that caches prompt prefixes (llama.cpp) reads the chapter list once for all problems;
-  - ``problem-first``: the prompts as they were until commit 1904100 (task, problem, then the list);
-  - ``no-example``: ``problem-first`` without the chapter prompt's format example "(for example: …)";
+    :func:`~hf_reft.reftool.prompts.tool_choice_messages`): task, problem, then the list;
+  - ``no-example``: ``library`` without the chapter prompt's format example "(for example: …)";
+  - ``list-first``, ``list-first-no-example``, ``list-first-question``: task, list, then the problem
+    and an ending (:data:`LIST_FIRST_ENDINGS`), so that a backend that caches prompt prefixes
+    (llama.cpp) would read the chapter list once for all problems;
 * for every problem each prompt chooses chapters, then tools among the chosen chapters' tools, greedy,
   rotating which prompt goes first; a problem counts for "own chapter" when the chosen chapters
   include its own, for "own section's tool" (only problems whose section has a tool) when a chosen
@@ -26,9 +27,13 @@ It prints each prompt's rates with Wilson 95 % intervals, the seconds and (llama
 read per problem for both steps, and each prompt's paired differences from the first with bootstrap
 intervals.
 
-Measured (40 problems, Qwen2.5-Coder-1.5B on llama.cpp; docs/results.md): the format example is not
-why chapter 1 is chosen so often (without it the own chapter was chosen less often, 57.5 % against
-72.5 %, paired −15.0 points [−27.5, −2.5]), so it stays.
+Measured (40 problems, Qwen2.5-Coder-1.5B on llama.cpp at two threads; docs/results.md):
+
+* the format example is not why chapter 1 is chosen so often: without it the own chapter was chosen
+  less often (57.5 % against 72.5 %, paired −15.0 points [−27.5, −2.5]), so it stays;
+* the list before the problem reads a third of the prompt tokens (148–216 against 700 per problem)
+  and takes 6.5 s less per problem, but the own chapter is chosen 42.5–47.5 points less often with
+  each of the three endings (25–30 % against 72.5 %), so the problem stays first.
 """
 
 from __future__ import annotations
@@ -72,34 +77,52 @@ def without_example(messages: Messages) -> Messages:
     return [*messages[:-1], {**messages[-1], "content": _EXAMPLE.sub("", text, count=1)}]
 
 
-def problem_first_chapters(problem: str, offered: Offered, k: int) -> Messages:
-    """The chapter-choice prompt until commit 1904100: the problem before the chapter list."""
+def list_first_tools(problem: str, tools: list[tuple[str, str, str]], k: int) -> Messages:
+    """The library's tool-choice prompt with the tool list before the problem."""
+    listed = "\n".join(f"- {signature}: {description}" for _, signature, description in tools)
+    return _chat(
+        f"Choose the tools that help solve the problem below.\n\nTools:\n{listed}\n\nProblem: {problem}\n\n"
+        f"Answer with the names of at most {k} tools, one per line, or NONE if no tool fits. Answer:"
+    )
+
+
+def list_first_chapters(problem: str, offered: Offered, k: int, ending: str) -> Messages:
+    """The library's chapter-choice prompt with the chapter list before the problem, then ``ending``
+    (with ``{k}`` and ``{first}``, the first chapter's number)."""
     listed = "\n".join(
         f"{number}. {title}" + (f" (sections: {'; '.join(sections)})" if sections else "")
         for number, title, sections in offered
     )
     return _chat(
-        f"Choose the chapters of a chemistry reference book whose tools could help solve this problem.\n\n"
-        f"Problem: {problem}\n\nChapters:\n{listed}\n\n"
-        f"Answer with the numbers of at most {k} chapters, separated by commas (for example: "
-        f"{offered[0][0]}), or NONE if no chapter fits. Answer:"
+        "Choose the chapters of a chemistry reference book whose tools could help solve the problem below."
+        f"\n\nChapters:\n{listed}\n\nProblem: {problem}\n\n" + ending.format(k=k, first=offered[0][0])
     )
 
 
-def problem_first_tools(problem: str, tools: list[tuple[str, str, str]], k: int) -> Messages:
-    """The tool-choice prompt until commit 1904100: the problem before the tool list."""
-    listed = "\n".join(f"- {signature}: {description}" for _, signature, description in tools)
-    return _chat(
-        f"Choose the tools that help solve this problem.\n\nProblem: {problem}\n\nTools:\n{listed}\n\n"
-        f"Answer with the names of at most {k} tools, one per line, or NONE if no tool fits. Answer:"
-    )
-
+_ANSWER = "Answer with the numbers of at most {k} chapters, separated by commas"
+#: The endings tried after the problem in a list-first chapter prompt.
+LIST_FIRST_ENDINGS = {
+    "list-first": _ANSWER + " (for example: {first}), or NONE if no chapter fits. Answer:",
+    "list-first-no-example": _ANSWER + ", or NONE if no chapter fits. Answer:",
+    "list-first-question": "Which chapters' tools could help solve this problem? "
+    + _ANSWER
+    + ", or NONE if no chapter fits. Answer:",
+}
 
 #: name -> (chapter-choice messages, tool-choice messages)
 PROMPTS: dict[str, tuple[Callable[..., Messages], Callable[..., Messages]]] = {
     "library": (prompts.chapter_choice_messages, prompts.tool_choice_messages),
-    "problem-first": (problem_first_chapters, problem_first_tools),
-    "no-example": (lambda *a: without_example(problem_first_chapters(*a)), problem_first_tools),
+    "no-example": (
+        lambda *a: without_example(prompts.chapter_choice_messages(*a)),
+        prompts.tool_choice_messages,
+    ),
+    **{
+        name: (
+            lambda p, o, k, ending=ending: list_first_chapters(p, o, k, ending),
+            list_first_tools,
+        )
+        for name, ending in LIST_FIRST_ENDINGS.items()
+    },
 }
 
 
@@ -150,8 +173,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--prompts",
-        default="problem-first,library",
-        help=f"comma-separated, the first is the baseline (of {', '.join(PROMPTS)}; default problem-first,library)",
+        default="library,list-first",
+        help=f"comma-separated, the first is the baseline (of {', '.join(PROMPTS)}; default library,list-first)",
     )
     parser.add_argument("--max-chapters", type=int, default=2, help="as RefToolSolver's default")
     parser.add_argument("--max-tools", type=int, default=3, help="as RefToolSolver's default")

@@ -77,15 +77,8 @@ def twin(backend: ChatBackend) -> ChatBackend:
 
 
 def direct_solver(service: SpaceService, backend: ChatBackend) -> RefToolSolver:
-    settings = service.settings
-    return RefToolSolver(
-        service.toolbox(BUNDLED).toolbox,
-        backend,
-        policy=service.policy,
-        max_chapters=settings.max_chapters,
-        max_tools=settings.max_tools,
-        program_tokens=settings.max_new_tokens,
-    )
+    """The page's solver (same toolbox, limits and settings) on ``backend``, without the page."""
+    return service.solver(service.toolbox(BUNDLED).toolbox, backend)
 
 
 def interleaved_times(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from script_loading import load_script
 
+from hf_reft.reftool import prompts
 from hf_reft.reftool.exercises import DEFAULT_BOOK_LIMIT, load_book_exercises
 from hf_reft.reftool.toolbox import Toolbox
 
@@ -25,33 +26,38 @@ def test_the_prompts_differ_only_where_they_say():
     benchmark = _benchmark()
     offered = [(3, "Composition of Substances", ["Molarity"]), (9, "Gases", ["The Ideal Gas Law"])]
     tools = [("molarity", "molarity(mol, L)", "Molarity in M.")]
-    library = [
-        make(p, listed, 2)
-        for make, p, listed in zip(
-            benchmark.PROMPTS["library"], ("How many moles?",) * 2, (offered, tools), strict=True
-        )
+
+    def asked(name: str) -> list[list[dict[str, str]]]:
+        chapters, tool_choice = benchmark.PROMPTS[name]
+        return [chapters("How many moles?", offered, 2), tool_choice("How many moles?", tools, 2)]
+
+    library = asked("library")
+    assert library == [
+        prompts.chapter_choice_messages("How many moles?", offered, 2),
+        prompts.tool_choice_messages("How many moles?", tools, 2),
     ]
-    first = [
-        make(p, listed, 2)
-        for make, p, listed in zip(
-            benchmark.PROMPTS["problem-first"], ("How many moles?",) * 2, (offered, tools), strict=True
+    for ours, moved in zip(library, asked("list-first"), strict=True):
+        assert ours[:-1] == moved[:-1]  # the system message
+        text, moved_text = ours[-1]["content"], moved[-1]["content"]
+        # the same paragraphs, the problem moved from right after the task to right after the list
+        assert sorted(moved_text.replace("the problem below", "this problem").split("\n\n")) == sorted(
+            text.split("\n\n")
         )
-    ]
-    for ours, old in zip(library, first, strict=True):
-        assert ours[:-1] == old[:-1]  # the system message
-        text, old_text = ours[-1]["content"], old[-1]["content"]
-        # the same paragraphs, the problem moved from right after the task to right before the answer
-        assert sorted(text.replace("solve the problem below", "solve this problem").split("\n\n")) == sorted(
-            old_text.split("\n\n")
+        assert text.index("Problem:") < text.index("s:\n") and moved_text.index(
+            "Problem:"
+        ) > moved_text.index("s:\n")
+    for name in benchmark.LIST_FIRST_ENDINGS:
+        chapters = asked(name)[0][-1]["content"]
+        assert (
+            chapters.index("9. Gases")
+            < chapters.index("Problem: How many moles?")
+            < chapters.index("Answer:")
         )
-        assert text.index("Problem:") > text.index("s:\n") and old_text.index("Problem:") < old_text.index(
-            "s:\n"
-        )
-    chapters_without = benchmark.PROMPTS["no-example"][0]("How many moles?", offered, 2)
-    assert "(for example: 3)" in first[0][-1]["content"]
-    assert chapters_without[-1]["content"] == first[0][-1]["content"].replace(" (for example: 3)", "")
+    without = asked("no-example")[0]
+    assert "(for example: 3)" in library[0][-1]["content"]
+    assert without[-1]["content"] == library[0][-1]["content"].replace(" (for example: 3)", "")
     with pytest.raises(ValueError, match="for example"):
-        benchmark.without_example(chapters_without)
+        benchmark.without_example(without)
 
 
 @pytest.mark.skipif(not (DATA_DIR / "openstax-chemistry-2e").is_dir(), reason="needs ../shared/data")

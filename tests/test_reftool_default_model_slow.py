@@ -25,7 +25,7 @@ DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.timeout(2400),
+    pytest.mark.timeout(2400, method="thread"),  # see test_reftool_llamacpp.py
     pytest.mark.skipif(not DATA_DIR.is_dir(), reason="needs ../shared/data"),
 ]
 

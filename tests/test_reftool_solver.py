@@ -115,21 +115,23 @@ def test_hierarchical_selection_and_solving(toolbox, sandbox):
     assert [s["kind"] for s in trace["steps"]] == ["chapters", "tools", "program", "output", "answer"]
 
 
-def test_choice_prompts_end_with_the_problem_so_a_prompt_cache_reuses_the_lists(toolbox, sandbox):
-    """Everything before "Problem:" in the chapter and tool choices is the same for every problem, so a
-    backend that caches prompt prefixes (llama.cpp) reads the chapter and tool lists once."""
-    other = "How many moles are in 36.0 g of water? Its molar mass is 18.02 g/mol."
-    prompts_of: dict[str, list[str]] = {}
-    for problem in (PROBLEM, other):
-        backend = ScriptedChatBackend(["9", "ideal_gas_pressure", PROGRAM])
-        list(RefToolSolver(toolbox, backend, sandbox=sandbox).stream(problem))
-        prompts_of[problem] = [call["messages"][-1]["content"] for call in backend.calls[:2]]
-    for first, second in zip(prompts_of[PROBLEM], prompts_of[other], strict=True):
-        prefix = first[: first.index(f"Problem: {PROBLEM}")]
-        assert second.startswith(prefix) and second[len(prefix) :].startswith(f"Problem: {other}")
-    chapter_prompt, tool_prompt = prompts_of[PROBLEM]
-    assert chapter_prompt.index("9. Gases") < chapter_prompt.index("Problem:")
-    assert tool_prompt.index("ideal_gas_volume") < tool_prompt.index("Problem:")
+def test_choice_prompts_put_the_problem_before_the_lists(toolbox, sandbox):
+    """Measured on 40 validation exercises (benchmarks/chapter_choice.py): with the chapter list before
+    the problem, which would let llama.cpp's prompt cache read the list once (6.5 s less per solve),
+    Qwen2.5-Coder-1.5B found the problem's own chapter 47.5 points less often. The problem stays first."""
+    backend = ScriptedChatBackend(["9", "ideal_gas_pressure", PROGRAM])
+    list(RefToolSolver(toolbox, backend, sandbox=sandbox).stream(PROBLEM))
+    chapter_prompt, tool_prompt = (call["messages"][-1]["content"] for call in backend.calls[:2])
+    assert (
+        chapter_prompt.index(f"Problem: {PROBLEM}")
+        < chapter_prompt.index("Chapters:\n")
+        < chapter_prompt.index("9. Gases")
+    )
+    assert (
+        tool_prompt.index(f"Problem: {PROBLEM}")
+        < tool_prompt.index("Tools:\n")
+        < tool_prompt.index("ideal_gas_volume")
+    )
 
 
 def test_program_that_ignores_the_chosen_tools_is_not_said_to_call_them(toolbox, sandbox):

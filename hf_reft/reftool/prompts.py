@@ -149,8 +149,8 @@ def chapter_choice_messages(
         for number, title, sections in chapters
     )
     return _chat(
-        "Choose the chapters of a chemistry reference book whose tools could help solve the problem below."
-        f"\n\nChapters:\n{listed}\n\nProblem: {problem}\n\n"
+        f"Choose the chapters of a chemistry reference book whose tools could help solve this problem.\n\n"
+        f"Problem: {problem}\n\nChapters:\n{listed}\n\n"
         f"Answer with the numbers of at most {max_chapters} chapters, separated by commas (for example: "
         f"{chapters[0][0] if chapters else 1}), or NONE if no chapter fits. Answer:"
     )
@@ -162,7 +162,7 @@ def tool_choice_messages(
     """Ask which tools (``(name, signature, description)``) to use for ``problem``."""
     listed = "\n".join(f"- {signature}: {description}" for _, signature, description in tools)
     return _chat(
-        f"Choose the tools that help solve the problem below.\n\nTools:\n{listed}\n\nProblem: {problem}\n\n"
+        f"Choose the tools that help solve this problem.\n\nProblem: {problem}\n\nTools:\n{listed}\n\n"
         f"Answer with the names of at most {max_tools} tools, one per line, or NONE if no tool fits. Answer:"
     )
 

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..models import DEFAULT_CHAT_MODEL_HUB_ID
 from ..reftool.chat import ChatBackend, get_chat_backend
@@ -23,6 +23,9 @@ from .examples import ExampleProblem, load_examples
 from .live import run_live
 from .render import SolveView, folder_size, readable_error
 from .settings import BUNDLED, SpaceSettings, SpaceSettingsError
+
+if TYPE_CHECKING:
+    from ..reftool.solver import RefToolSolver
 
 __all__ = ["BackendFactory", "LoadedToolbox", "SpaceService"]
 
@@ -163,12 +166,24 @@ class SpaceService:
         return f"{example.answer_heading}: **{gold.value:g}{unit}**{verdict}"
 
     # ------------------------------------------------------------------ solving
+    def solver(self, toolbox: Toolbox, backend: ChatBackend) -> RefToolSolver:
+        """The page's :class:`~hf_reft.reftool.solver.RefToolSolver` for ``toolbox`` and ``backend``."""
+        from ..reftool.solver import RefToolSolver
+
+        return RefToolSolver(
+            toolbox,
+            backend,
+            sandbox=self.sandbox,
+            policy=self.policy,
+            max_chapters=self.settings.max_chapters,
+            max_tools=self.settings.max_tools,
+            program_tokens=self.settings.max_new_tokens,
+        )
+
     def solve(
         self, problem: str | None, model: str | None = None, toolbox: str | None = None
     ) -> Iterator[SolveView]:
         """Solve ``problem``, yielding the page's state after each step; never raises."""
-        from ..reftool.solver import RefToolSolver
-
         label = (model or "").strip() or self.settings.default_model_label
         view = SolveView.started(label, (toolbox or "").strip() or BUNDLED)
         try:
@@ -180,16 +195,7 @@ class SpaceService:
             example = self.example(text)
 
             def steps(live: ChatBackend) -> Iterator[Any]:
-                solver = RefToolSolver(
-                    loaded.toolbox,
-                    live,
-                    sandbox=self.sandbox,
-                    policy=self.policy,
-                    max_chapters=self.settings.max_chapters,
-                    max_tools=self.settings.max_tools,
-                    program_tokens=self.settings.max_new_tokens,
-                )
-                return solver.stream(text)
+                return self.solver(loaded.toolbox, live).stream(text)
 
             shown = time.monotonic()
             # Closing the events cancels the solve (the visitor pressed Stop or closed the tab).
