@@ -16,7 +16,9 @@ splits the result by stage, from the same replies: sections where the first (gre
 alone gave a tool that passed its exercise; where any candidate did; where one of those also passed
 its cross-check; with transcription (``ToolCreator``'s default since the whole-book build; rows
 measured before it pass ``--no-transcribe``), where a tool made from a transcribed worked solution passed
-its worked problem and where one also passed its cross-check; and, after repairs, the final count.
+its worked problem, where one also passed its cross-check, and where the first (greedy) transcription
+of an example alone did (``--transcriptions`` > 1 samples more after it); and, after repairs, the
+final count.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ INT_SETTINGS = (
     "candidates",
     "cross_checks",
     "cross_check_tries",
+    "transcriptions",
     "max_examples",
     "max_tools",
     "max_new_tokens",
@@ -99,10 +102,15 @@ def stages(log_path: Path) -> dict[str, float]:
     if any("candidate" in e for r in records for e in r["log"]):
         row["greedy_passed"] = sum(_passed(r["log"], lambda e: e.get("candidate") == 0) for r in records)
         row["any_passed"] = sum(_passed(r["log"], lambda e: "candidate" in e) for r in records)
-        row["cross_checked"] = sum(_kept_without_repair(r["log"], "candidate") for r in records)
+        row["cross_checked"] = sum(
+            _kept_without_repair(r["log"], lambda e: "candidate" in e) for r in records
+        )
     if any(e["event"] == "transcribe" for r in records for e in r["log"]):
         row["transcribed_passed"] = sum(_passed(r["log"], lambda e: "transcription" in e) for r in records)
-        row["transcribed_kept"] = sum(_kept_without_repair(r["log"], "transcription") for r in records)
+        row["transcribed_kept"] = sum(_kept_without_repair(r["log"], _transcribed) for r in records)
+        row["first_transcription_kept"] = sum(
+            _kept_without_repair(r["log"], lambda e: _transcribed(e) and not e.get("sample")) for r in records
+        )
     return row
 
 
@@ -110,11 +118,15 @@ def _passed(log: list[dict], which) -> bool:
     return any(e["event"] == "validate" and e["passed"] and which(e) for e in log)
 
 
-def _kept_without_repair(log: list[dict], source: str) -> bool:
-    """Whether a draft from ``source`` (``"candidate"``: a creation reply; ``"transcription"``), not a
-    repair, passed its exercise and its cross-check (or had none to try)."""
+def _transcribed(event: dict) -> bool:
+    return "transcription" in event
+
+
+def _kept_without_repair(log: list[dict], which) -> bool:
+    """Whether a draft whose validation event satisfies ``which`` (e.g. from a creation reply, or a
+    transcription), not a repair, passed its exercise and its cross-check (or had none to try)."""
     for i, event in enumerate(log):
-        if event["event"] != "validate" or not event["passed"] or source not in event:
+        if event["event"] != "validate" or not event["passed"] or not which(event):
             continue
         following = []
         for later in log[i + 1 :]:
@@ -154,7 +166,14 @@ def failure_classes(folders: list[str]) -> None:
 
 def report(folders: list[str]) -> None:
     columns = ["sections", "with_tool", "tools", "proposed", "first_pass", "repaired", "dropped", "minutes"]
-    extra = ["greedy_passed", "any_passed", "cross_checked", "transcribed_passed", "transcribed_kept"]
+    extra = [
+        "greedy_passed",
+        "any_passed",
+        "cross_checked",
+        "transcribed_passed",
+        "transcribed_kept",
+        "first_transcription_kept",
+    ]
     print("| build | " + " | ".join(columns + extra) + " |")
     print("|---" * (len(columns) + len(extra) + 1) + "|")
     for folder in folders:

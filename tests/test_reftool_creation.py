@@ -925,3 +925,42 @@ def test_the_creator_keeps_a_transcribed_tool_only_after_the_hidden_check(sandbo
     )
     assert build.tools == [] and build.stats.dropped == 1
     assert [e["event"] for e in build.log] == ["transcribe", "validate", "cross_check"]
+
+
+def test_sampled_transcriptions_follow_one_whose_tool_was_not_kept(sandbox):
+    """``transcriptions=3``: the greedy transcription's tool fails the hidden check, a sampled one that
+    repeats it is not checked again, and the next different one is kept; then sampling stops."""
+    replies = iter(
+        [
+            TRANSCRIPTION.replace("mass_g / volume_cm3", "mass_g / 2.00"),  # greedy: fails the copper check
+            TRANSCRIPTION.replace("mass_g / volume_cm3", "mass_g / 2.00"),  # the same again: skipped
+            TRANSCRIPTION,  # right: kept
+        ]
+    )
+    backend = ScriptedChatBackend(
+        rules=[
+            ("Transcribe the worked solution", lambda messages: next(replies)),
+            ("already defined", "```python\nprint(density(mass_g=8.91, volume_cm3=1.00))\n```"),
+        ]
+    )
+    creator = ToolCreator(backend, sandbox=sandbox, candidates=0, transcriptions=3, repair=False)
+    assert creator.settings["transcriptions"] == 3
+    build = creator.build_section(SECTION)
+    assert [t.name for t in build.tools] == ["density"] and "volume_cm3" in build.tools[0].signature
+    assert build.stats.proposed == 2 and build.stats.first_pass == 1 and build.stats.dropped == 1
+    events = [(e["event"], e.get("sample"), e.get("passed")) for e in build.log]
+    assert events == [
+        ("transcribe", 0, None),
+        ("validate", 0, True),
+        ("cross_check", 0, False),
+        ("transcribe", 1, None),
+        ("transcribe", 2, None),
+        ("validate", 2, True),
+        ("cross_check", 2, True),
+    ]
+    temperatures = [
+        call["temperature"] for call in backend.calls if "Transcribe" in call["messages"][-1]["content"]
+    ]
+    assert temperatures == [0.0, creator.sample_temperature, creator.sample_temperature]
+    with pytest.raises(ValueError, match="transcriptions must be ≥ 1"):
+        ToolCreator(backend, transcriptions=0)

@@ -243,6 +243,17 @@ def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
     assert settings["transcribe"] is True and settings["candidates"] == 0
     events = [e["event"] for e in read_jsonl(tmp_path / "tt" / "build-log.jsonl")[0]["log"]]
     assert events and set(events) == {"transcribe"}  # each refused: "the program prints nothing"
+    # --transcriptions 2: a second, sampled transcription of each worked example whose first gave no tool
+    build = _recording(tmp_path / "t2.json", ["I cannot transcribe it."] * 20)
+    code = main(
+        ["reftool", "build", "chemistry-2e", "--data-dir", str(DATA_DIR), "--sections", "1.4",
+         "--output", str(tmp_path / "t2"), "--replay", str(build), "--no-progress", "--candidates", "0",
+         "--transcriptions", "2"]
+    )  # fmt: skip
+    assert code == 0 and json.loads(capsys.readouterr().out)["tools"] == 0
+    assert Toolbox.from_pretrained(tmp_path / "t2").settings["transcriptions"] == 2
+    samples = [e["sample"] for e in read_jsonl(tmp_path / "t2" / "build-log.jsonl")[0]["log"]]
+    assert samples == [0, 1] * len(events)
 
 
 needs_book = pytest.mark.skipif(
@@ -305,6 +316,7 @@ def test_cli_evaluate_book_exercises(tmp_path, toolbox_dir, capsys):
         (["build", "--output", "x", "--chapters", "99"], "Chapter 99"),
         (["build", "--output", "x", "--rel-tol", "2"], "--rel-tol"),
         (["build", "--output", "x", "--candidates", "0", "--no-transcribe"], "0 only with transcription on"),
+        (["build", "--output", "x", "--transcriptions", "0"], "--transcriptions"),
         (["solve", "q", "--method", "cot", "--replay", "/nonexistent.json"], "not a recording"),
         (["solve", "q", "--method", "cot", "--threads", "0"], "--threads"),
     ],

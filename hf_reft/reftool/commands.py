@@ -170,6 +170,10 @@ _CREATOR_FLAGS: dict[str, tuple[type, str]] = {
         int,
         "programs written per cross-check problem: the first greedy, the others sampled",
     ),
+    "transcriptions": (
+        int,
+        "transcriptions per worked example until one gives a kept tool: the first greedy, the others sampled",
+    ),
 }
 
 
@@ -186,7 +190,14 @@ def _build(args: argparse.Namespace) -> int:
     from .creation import ToolCreator
 
     settings = {name: getattr(args, name) for name in _CREATOR_FLAGS if getattr(args, name) is not None}
-    for name in ("max_tools", "max_new_tokens", "max_examples", "cross_check_tries", "workers"):
+    for name in (
+        "max_tools",
+        "max_new_tokens",
+        "max_examples",
+        "cross_check_tries",
+        "transcriptions",
+        "workers",
+    ):
         if getattr(args, name) is not None:
             _positive(name.replace("_", "-"), getattr(args, name))
     if args.candidates is not None and args.candidates < (0 if args.transcribe else 1):

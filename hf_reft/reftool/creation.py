@@ -31,7 +31,8 @@ For a :class:`~hf_reft.reftool.books.Section`, :class:`ToolCreator`
    transcribes each offered worked example's solution into a program (the data in variables, the
    steps, a print), and :func:`~hf_reft.reftool.transcription.tool_from_program` turns that program into a
    tool without the model, validated on the worked problem (which proves only the transcription: its
-   answer is in the solution) and kept only after the cross-check below;
+   answer is in the solution) and kept only after the cross-check below; with ``transcriptions`` > 1,
+   sampled transcriptions follow one whose tool was not kept;
 4. **cross-checks** a tool that passed on one problem when the section has another: the model writes
    a program for another problem with the tool already defined and its validated program shown as
    an example of use (at most ``cross_checks`` problems, ``cross_check_tries`` programs each), and
@@ -138,6 +139,9 @@ class ToolCreator:
             module docstring); with it, ``candidates`` may be 0 (tools from transcriptions only).
             Default on: in the whole-book Chemistry 2e build most kept tools came from
             transcriptions (docs/results.md).
+        transcriptions: transcription replies per worked example (the first at ``temperature``, the
+            others sampled at ``sample_temperature``), until one gives a tool that passes its worked
+            problem and its cross-check.
     """
 
     def __init__(
@@ -158,6 +162,7 @@ class ToolCreator:
         cross_check_tries: int = 1,
         repair: bool = True,
         transcribe: bool = True,
+        transcriptions: int = 1,
     ) -> None:
         if max_tools < 1:
             raise ValueError(f"max_tools must be ≥ 1, got {max_tools}.")
@@ -176,6 +181,8 @@ class ToolCreator:
             raise ValueError(f"cross_checks must be ≥ 0 (0 = no cross-check), got {cross_checks}.")
         if cross_check_tries < 1:
             raise ValueError(f"cross_check_tries must be ≥ 1, got {cross_check_tries}.")
+        if transcriptions < 1:
+            raise ValueError(f"transcriptions must be ≥ 1 (or transcribe=False), got {transcriptions}.")
         self.backend = backend
         self.sandbox = sandbox
         self.policy = policy or (sandbox.policy if sandbox is not None else DEFAULT_CREATION_POLICY)
@@ -191,6 +198,7 @@ class ToolCreator:
         self.cross_check_tries = cross_check_tries
         self.repair = repair
         self.transcribe = transcribe
+        self.transcriptions = transcriptions
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -208,6 +216,7 @@ class ToolCreator:
             "cross_check_tries": self.cross_check_tries,
             "repair": self.repair,
             "transcribe": self.transcribe,
+            "transcriptions": self.transcriptions,
         }
 
     # ------------------------------------------------------------------ one section
@@ -256,16 +265,22 @@ class ToolCreator:
                 failures.append((draft, outcome, named[0] if named else offered[0]))
         if self.transcribe:
             for worked in (p for p in offered_problems if not p.hidden):
-                if len(kept) >= self.max_tools:
-                    break
-                draft = self._transcription(section, worked, build, taken=set(kept))
-                if draft is None:
-                    continue
-                build.stats.proposed += 1
-                outcome = self._check(draft, [worked], problems, build, {"transcription": worked.number})
-                if outcome.passed:
-                    kept[draft.name] = outcome.tool("passed", 1)
-                else:
+                transcribed: set[str] = (
+                    set()
+                )  # the tools' code: a sample that repeats one is not checked again
+                for sample in range(self.transcriptions):
+                    if len(kept) >= self.max_tools:
+                        break
+                    draft = self._transcription(section, worked, build, taken=set(kept), sample=sample)
+                    if draft is None or draft.code.strip() in transcribed:
+                        continue
+                    transcribed.add(draft.code.strip())
+                    build.stats.proposed += 1
+                    where = {"transcription": worked.number, "sample": sample}
+                    outcome = self._check(draft, [worked], problems, build, where)
+                    if outcome.passed:
+                        kept[draft.name] = outcome.tool("passed", 1)
+                        break
                     failures.append((draft, outcome, worked))
         if self.repair:  # the closest failure of each tool not kept, at most max_tools repairs in all
             failures.sort(key=lambda failure: _closeness(failure[1]))
@@ -301,12 +316,13 @@ class ToolCreator:
         )
 
     def _transcription(
-        self, section: Section, worked: Exercise, build: SectionBuild, taken: set[str]
+        self, section: Section, worked: Exercise, build: SectionBuild, taken: set[str], sample: int = 0
     ) -> ToolDraft | None:
-        """The tool made from the model's transcription of ``worked``'s solution (logged), if any; its
-        name is none of ``taken``."""
+        """The tool made from the model's ``sample``-th transcription of ``worked``'s solution (logged),
+        if any; its name is none of ``taken``. Sample 0 is at ``temperature``, the others sampled."""
         example = next(e for e in section.examples if e.id == worked.example_id)
-        reply = self._chat(prompts.transcription_messages(example.problem, example.solution))
+        temperature = None if sample == 0 else self.sample_temperature
+        reply = self._chat(prompts.transcription_messages(example.problem, example.solution), temperature)
         draft, why = tool_from_program(
             first_program(reply) or "",
             _given_numbers(worked),
@@ -318,6 +334,7 @@ class ToolCreator:
             {
                 "event": "transcribe",
                 "example": worked.number,
+                "sample": sample,
                 "reply": reply,
                 "tool": draft.name if draft else None,
                 "error": why,
