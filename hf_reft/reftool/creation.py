@@ -265,9 +265,8 @@ class ToolCreator:
                 failures.append((draft, outcome, named[0] if named else offered[0]))
         if self.transcribe:
             for worked in (p for p in offered_problems if not p.hidden):
-                transcribed: set[str] = (
-                    set()
-                )  # the tools' code: a sample that repeats one is not checked again
+                # the code of the tools tried: a sample that repeats one is not checked again
+                transcribed: set[str] = set()
                 for sample in range(self.transcriptions):
                     if len(kept) >= self.max_tools:
                         break
