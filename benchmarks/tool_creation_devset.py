@@ -106,7 +106,7 @@ def stages(log_path: Path) -> dict[str, float]:
             _kept_without_repair(r["log"], lambda e: "candidate" in e) for r in records
         )
     if any(e["event"] == "transcribe" for r in records for e in r["log"]):
-        row["transcribed_passed"] = sum(_passed(r["log"], lambda e: "transcription" in e) for r in records)
+        row["transcribed_passed"] = sum(_passed(r["log"], _transcribed) for r in records)
         row["transcribed_kept"] = sum(_kept_without_repair(r["log"], _transcribed) for r in records)
         row["first_transcription_kept"] = sum(
             _kept_without_repair(r["log"], lambda e: _transcribed(e) and not e.get("sample")) for r in records

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,29 @@ def test_the_development_set_is_the_recorded_draw_and_its_sections_keep_their_pr
     # 6.4's only problem ("the four quantum numbers of phosphorus's last electron", answer +1/2) states
     # no data, so it no longer validates tools; every other section keeps its problems
     assert [n for n in benchmark.DEV_SECTIONS if not section_problems(sections[n])] == ["6.4"]
+
+
+def test_stages_count_the_sections_whose_first_transcription_alone_kept_a_tool(tmp_path: Path):
+    def validate(example: str, sample: int, passed: bool) -> dict:
+        return {"event": "validate", "transcription": example, "sample": sample, "passed": passed}
+
+    def check(passed: bool) -> dict:
+        return {"event": "cross_check", "passed": passed}
+
+    stats = {"proposed": 2, "first_pass": 1, "repaired": 0, "dropped": 1}
+    records = [
+        # the greedy transcription's tool fails its cross-check, the second (sampled) one is kept
+        {
+            "log": [validate("1.1", 0, True), check(False), validate("1.1", 1, True), check(True)],
+            "tools": ["a"],
+        },
+        # the greedy transcription's tool is kept
+        {"log": [validate("2.1", 0, True), check(True)], "tools": ["b"]},
+        # nothing passes
+        {"log": [{"event": "transcribe"}, validate("3.1", 0, False), validate("3.1", 1, False)], "tools": []},
+    ]
+    log = tmp_path / "build-log.jsonl"
+    log.write_text("".join(json.dumps({**r, "stats": stats, "seconds": 60.0}) + "\n" for r in records))
+    row = _benchmark().stages(log)
+    assert row["with_tool"] == 2 and row["transcribed_passed"] == 2
+    assert row["transcribed_kept"] == 2 and row["first_transcription_kept"] == 1
