@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 
 import pytest
 
 from hf_reft.reftool.baselines import ChainOfThoughtSolver, ProgramOfThoughtSolver
 from hf_reft.reftool.chat import ChatBackendError
+from hf_reft.reftool.parsing import parse_tool_choice, tool_choice_settled
 from hf_reft.reftool.scripted import RecordingChatBackend, ScriptedChatBackend
 from hf_reft.reftool.solver import RefToolSolver, SolveTrace
 from hf_reft.reftool.toolbox import (
@@ -132,6 +134,66 @@ def test_choice_prompts_put_the_problem_before_the_lists(toolbox, sandbox):
         < tool_prompt.index("Tools:\n")
         < tool_prompt.index("ideal_gas_volume")
     )
+
+
+def test_the_tool_choice_stops_once_enough_tools_are_named(toolbox, sandbox):
+    """On the Space's examples Qwen2.5-Coder-1.5B listed every tool offered, to the 48-token limit, in
+    three of five tool choices; the reply's generation stops once it names ``max_tools`` tools."""
+    listing = "ideal_gas_pressure, ideal_gas_volume, " + ", ".join(f"tool_{i}" for i in range(40))
+    scripted = ScriptedChatBackend(["9", listing, PROGRAM], chunk_size=4)
+    read: list[str] = []
+    closed: list[bool] = []
+
+    class Counting:
+        name, kind = "counting", "test"
+
+        def chat(self, messages, **kwargs):
+            return scripted.chat(messages, **kwargs)
+
+        def stream(self, messages, **kwargs):
+            try:
+                for piece in scripted.stream(messages, **kwargs):
+                    read.append(piece)
+                    yield piece
+            finally:
+                closed.append(True)
+
+    trace = RefToolSolver(toolbox, Counting(), sandbox=sandbox, max_chapters=1, max_tools=1).solve(PROBLEM)
+    tools = next(step for step in trace.steps if step.kind == "tools")
+    # "ideal_gas_pressure" is known whole only when the next character (",") has come
+    assert tools.data["reply"] == "".join(read) == "ideal_gas_pressure, " and closed == [True]
+    assert [t["name"] for t in trace.tools_chosen] == ["ideal_gas_pressure"]
+    assert trace.answer.value == pytest.approx(50.68)
+    # with room for both tools it reads on until the second one is whole
+    read.clear()
+    scripted = ScriptedChatBackend(["9", listing, PROGRAM], chunk_size=4)
+    trace = RefToolSolver(toolbox, Counting(), sandbox=sandbox, max_chapters=1, max_tools=3).solve(PROBLEM)
+    assert [t["name"] for t in trace.tools_chosen] == ["ideal_gas_pressure", "ideal_gas_volume"]
+    assert "".join(read) == listing  # only two tools offered: the reply is read to its end
+
+
+def test_a_settled_tool_choice_is_the_whole_reply_s_choice():
+    """Cut where tool_choice_settled first holds, a reply parses as it does whole (names that begin
+    other names, prose, repeats, NONE), so stopping the generation there changes no choice."""
+    names = ["moles", "moles_k", "mass", "molar_mass", "ideal_gas", "ideal_gas_pressure", "K_b"]
+    words = [*names, "use", "then", "NONE", "No", "tool", "_x", "mass2", "K"]
+    separators = [", ", "\n", " ", "\n- ", ". ", "`", "_", ""]
+    rng = random.Random(0)
+    settled_before_the_end = 0
+    for _ in range(1500):
+        reply = "".join(rng.choice(words) + rng.choice(separators) for _ in range(rng.randint(1, 8)))
+        for limit in (1, 2, 3):
+            cut = next(
+                (i for i in range(len(reply) + 1) if tool_choice_settled(reply[:i], names, limit)), None
+            )
+            if cut is not None:
+                assert parse_tool_choice(reply[:cut], names, limit) == parse_tool_choice(
+                    reply, names, limit
+                ), (reply, limit, cut)
+                settled_before_the_end += cut < len(reply)
+    assert settled_before_the_end > 1000  # the cut happens, and early
+    assert not tool_choice_settled("moles", names, 1) and tool_choice_settled("moles\n", names, 1)
+    assert not tool_choice_settled("moles, moles_", names, 2)
 
 
 def test_program_that_ignores_the_chosen_tools_is_not_said_to_call_them(toolbox, sandbox):
@@ -284,6 +346,12 @@ def test_recording_replays(tmp_path):
     assert by_prompt.chat([{"role": "user", "content": "b?"}]) == "reply B"
     with pytest.raises(ChatBackendError):
         by_prompt.chat([{"role": "user", "content": "c?"}])
+    # a stream read only in part (the solver's tool choice) is recorded as far as it was read
+    streamed = RecordingChatBackend(ScriptedChatBackend(["abcdefgh"], chunk_size=2))
+    stream = streamed.stream([{"role": "user", "content": "c?"}])
+    assert next(stream) == "ab"
+    stream.close()
+    assert streamed.records[-1]["reply"] == "ab"
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="not a recording"):
         ScriptedChatBackend.from_file(tmp_path / "bad.json")

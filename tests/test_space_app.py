@@ -436,6 +436,34 @@ def test_closing_a_solve_stops_the_model(space_dir: Path) -> None:
     assert counts[-1] == counts[-2] == counts[-3] and counts[-1] < 1000  # stopped long before the end
 
 
+def test_a_live_stream_closed_early_stops_the_model_and_ends_the_reply() -> None:
+    """The solver stops a tool choice's stream once enough tools are named (RefToolSolver): the page
+    still shows its pieces, then the end of the reply, and the inner generation is closed."""
+    import threading
+
+    from hf_reft.space.live import LiveBackend
+
+    shown: list[str] = []
+    inner_closed: list[bool] = []
+
+    class Listing:
+        name, kind = "listing", "test"
+
+        def stream(self, messages, **kwargs):
+            try:
+                for i in range(100):
+                    yield f"tool_{i}, "
+            finally:
+                inner_closed.append(True)
+
+    live = LiveBackend(Listing(), shown.append, threading.Event())
+    stream = live.stream([{"role": "user", "content": "Choose the tools"}])
+    assert [next(stream), next(stream)] == ["tool_0, ", "tool_1, "]
+    stream.close()
+    assert shown == ["tool_0, ", "tool_1, ", "\x00"] and inner_closed == [True]
+    assert live.chat([{"role": "user", "content": "again"}]).startswith("tool_0, tool_1, tool_2, ")
+
+
 def test_untrusted_tool_text_cannot_leave_its_block():
     from markdown_it import MarkdownIt
 

@@ -23,6 +23,7 @@ __all__ = [
     "parse_tool_choice",
     "parse_tool_drafts",
     "print_last_expression",
+    "tool_choice_settled",
 ]
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -230,6 +231,19 @@ def parse_tool_choice(text: str, names: Sequence[str], limit: int) -> list[str]:
         if match:
             found.append((match.start(), name))
     return [name for _, name in sorted(found)][:limit]
+
+
+def tool_choice_settled(text: str, names: Sequence[str], limit: int) -> bool:
+    """Whether no continuation of ``text`` can change what :func:`parse_tool_choice` reads from it.
+
+    True once ``limit`` of the ``names`` appear as whole words each followed by a character that ends
+    a name (so ``moles`` is not the start of ``moles_k``): a name written later would come after them.
+    The solver stops the model's reply there; small models tend to list every tool offered.
+    """
+    complete = sum(
+        re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?=[^A-Za-z0-9_])", text) is not None for name in names
+    )
+    return complete >= limit
 
 
 @dataclass

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .chat import ChatBackend, ChatBackendError, truncate_at_stop, validate_messages
+from .chat import ChatBackend, ChatBackendError, close_stream, truncate_at_stop, validate_messages
 
 __all__ = ["RecordingChatBackend", "ScriptedChatBackend", "prompt_text"]
 
@@ -226,17 +226,27 @@ class RecordingChatBackend:
 
     def chat(self, messages: Messages, **kwargs: Any) -> str:
         reply = self.backend.chat(messages, **kwargs)
-        with self._lock:
-            self.records.append({"messages": validate_messages(messages), "reply": reply})
+        self._record(messages, reply)
         return reply
 
     def stream(self, messages: Messages, **kwargs: Any) -> Iterator[str]:
+        """The backend's pieces; the record holds what was read, also when the reader stopped early."""
         pieces: list[str] = []
-        for piece in self.backend.stream(messages, **kwargs):
-            pieces.append(piece)
-            yield piece
+        stream = self.backend.stream(messages, **kwargs)
+        try:
+            for piece in stream:
+                pieces.append(piece)
+                yield piece
+        except GeneratorExit:
+            self._record(messages, "".join(pieces))
+            raise
+        finally:
+            close_stream(stream)
+        self._record(messages, "".join(pieces))
+
+    def _record(self, messages: Messages, reply: str) -> None:
         with self._lock:
-            self.records.append({"messages": validate_messages(messages), "reply": "".join(pieces)})
+            self.records.append({"messages": validate_messages(messages), "reply": reply})
 
     def save(self, path: str | Path) -> Path:
         """Write the recording as JSON (``{"model": ..., "records": [{"messages", "reply"}]}``)."""

@@ -5,7 +5,8 @@ For a problem, :class:`RefToolSolver`
 1. offers the toolbox's chapters (those holding tools) and lets the model pick up to
    ``max_chapters`` (step ``"chapters"``);
 2. offers the tools of those chapters (name, signature, description) and lets the model pick up
-   to ``max_tools`` (step ``"tools"``);
+   to ``max_tools`` (step ``"tools"``; the reply is streamed and its generation stopped once it
+   names ``max_tools`` of them, which changes no choice: small models go on listing every tool);
 3. asks for a program that calls the chosen tools (their code is prepended; step ``"program"``),
    runs it in the sandbox (step ``"output"``) and reads the answer — number and unit — from what it
    printed with :func:`hf_reft.answers.extract_program_result` (step ``"answer"``).
@@ -45,16 +46,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..answers import Answer, extract_program_result
 from ..sandbox import Sandbox, SandboxPolicy, SandboxResult
 from . import prompts
-from .chat import ChatBackend, ChatBackendError
+from .chat import ChatBackend, ChatBackendError, close_stream
 from .execution import run_model_code
-from .parsing import calls, first_program, parse_chapter_choice, parse_tool_choice
+from .parsing import calls, first_program, parse_chapter_choice, parse_tool_choice, tool_choice_settled
 from .toolbox import Tool, Toolbox
 
 __all__ = ["DEFAULT_SOLVER_POLICY", "BaseSolver", "RefToolSolver", "SolveTrace", "SolverStep"]
@@ -243,6 +244,21 @@ class BaseSolver:
     def _chat(self, messages: list[dict[str, str]], max_new_tokens: int) -> str:
         return self.backend.chat(messages, max_new_tokens=max_new_tokens, temperature=self.temperature)
 
+    def _chat_until(
+        self, messages: list[dict[str, str]], max_new_tokens: int, settled: Callable[[str], bool]
+    ) -> str:
+        """The reply, streamed and cut short (its generation stopped) once ``settled(reply so far)``."""
+        stream = self.backend.stream(messages, max_new_tokens=max_new_tokens, temperature=self.temperature)
+        reply = ""
+        try:
+            for piece in stream:
+                reply += piece
+                if settled(reply):
+                    break
+        finally:
+            close_stream(stream)
+        return reply
+
     def _run(self, source: str) -> SandboxResult:
         return run_model_code(source, self.sandbox, self.policy)
 
@@ -384,13 +400,15 @@ class RefToolSolver(BaseSolver):
                 reason = "No chapter fits the problem."
             else:
                 trace.tools_offered = [self._tool_info(t) for t in tools]
-                reply = self._chat(
+                offered_names = [t.name for t in tools]
+                reply = self._chat_until(
                     prompts.tool_choice_messages(
                         problem, [(t.name, t.signature, t.description) for t in tools], self.max_tools
                     ),
                     self.choice_tokens,
+                    lambda text: tool_choice_settled(text, offered_names, self.max_tools),
                 )
-                names = parse_tool_choice(reply, [t.name for t in tools], self.max_tools)
+                names = parse_tool_choice(reply, offered_names, self.max_tools)
                 chosen_tools = [self.toolbox.tool(name) for name in names]
                 trace.tools_chosen = [self._tool_info(t, code=True) for t in chosen_tools]
                 yield SolverStep(

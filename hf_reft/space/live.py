@@ -1,11 +1,12 @@
 """Run a solver in a thread and merge its steps with the model's reply as it is generated.
 
-The solver asks its chat backend for whole replies (``chat``). On a CPU model a reply takes tens of
-seconds, so the page would sit still between steps. :class:`LiveBackend` answers ``chat`` by
-streaming from the real backend and reporting every piece; :func:`run_live` runs the solver in a
-worker thread and yields, in order, ``("piece", text)``, ``("step", SolverStep)`` and finally
-``("end", None)`` (or ``("fail", exception)``). Closing the iterator (the visitor pressed Stop or
-left) cancels the solve: the current generation stops at its next piece.
+The solver asks its chat backend for whole replies (``chat``) or streams them (``stream``, where it
+stops a reply early). On a CPU model a reply takes tens of seconds, so the page would sit still
+between steps. :class:`LiveBackend` answers both by streaming from the real backend and reporting
+every piece; :func:`run_live` runs the solver in a worker thread and yields, in order,
+``("piece", text)``, ``("step", SolverStep)`` and finally ``("end", None)`` (or
+``("fail", exception)``). Closing the iterator (the visitor pressed Stop or left) cancels the solve:
+the current generation stops at its next piece.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..reftool.chat import ChatBackend
+from ..reftool.chat import ChatBackend, close_stream
 
 __all__ = ["LiveBackend", "SolveCancelled", "run_live"]
 
@@ -37,23 +38,20 @@ class LiveBackend:
         self._cancelled = cancelled
 
     def chat(self, messages: Sequence[dict[str, str]], **kwargs: Any) -> str:
-        pieces: list[str] = []
+        return "".join(self.stream(messages, **kwargs))
+
+    def stream(self, messages: Sequence[dict[str, str]], **kwargs: Any) -> Iterator[str]:
+        """The inner backend's pieces, each reported; closing this iterator early stops the generation."""
         stream = self.inner.stream(messages, **kwargs)
         try:
             for piece in stream:
                 if self._cancelled.is_set():
                     raise SolveCancelled("The solve was stopped.")
-                pieces.append(piece)
                 self._on_piece(piece)
+                yield piece
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # stops a local generation early
-        self._on_piece("\x00")  # end of this reply
-        return "".join(pieces)
-
-    def stream(self, messages: Sequence[dict[str, str]], **kwargs: Any) -> Iterator[str]:
-        return self.inner.stream(messages, **kwargs)
+            close_stream(stream)
+            self._on_piece("\x00")  # end of this reply
 
 
 def run_live(

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from ..._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .base import ChatBackend, ChatBackendError, truncate_at_stop, validate_messages
+    from .base import ChatBackend, ChatBackendError, close_stream, truncate_at_stop, validate_messages
     from .base import _stream_until_stop as _stream_until_stop  # for tests
     from .inference_client import InferenceClientBackend
     from .llamacpp import LlamaCppChatBackend, free_cpu_threads
@@ -50,6 +50,7 @@ __all__ = [
     "LlamaCppChatBackend",
     "OpenAICompatibleBackend",
     "TransformersChatBackend",
+    "close_stream",
     "default_backend",
     "default_concurrency",
     "free_cpu_threads",

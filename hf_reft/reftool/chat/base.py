@@ -99,6 +99,14 @@ def _check_generation_args(max_new_tokens: int, temperature: float, stop: Sequen
     return stops
 
 
+def close_stream(stream: Iterator[str]) -> None:
+    """Stop ``stream``'s generation when its reader is done early: a generator's ``close()`` (the
+    built-in backends stop the model there); an iterator without one has nothing to stop."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
 def truncate_at_stop(text: str, stop: Sequence[str] | None) -> str:
     """``text`` up to (not including) the earliest occurrence of any ``stop`` string."""
     cut = min((i for s in (stop or []) if s and (i := text.find(s)) >= 0), default=len(text))
