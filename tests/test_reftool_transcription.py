@@ -94,6 +94,37 @@ def test_a_transcription_becomes_a_tool_with_the_problems_data_as_arguments():
     assert draft.name == "molarity_of_sucrose_tool"
 
 
+def test_a_stated_value_written_in_another_unit_is_an_argument_not_a_default():
+    """Example 5.2 states 6.64 kJ; its transcription wrote ``heat = 6640`` (J). As a default, the worked
+    example's heat went into every later problem (the cross-check program left it out): it is data."""
+    program = """mass = 348  # g
+heat = 6640  # J
+initial_temp = 22.4  # °C
+final_temp = 43.6  # °C
+percent_to_fraction = 1 / 100
+joules_per_kilojoule = 1000
+specific_heat = heat / (mass * (final_temp - initial_temp)) * joules_per_kilojoule / 1000
+print(specific_heat)
+"""
+    problem = (
+        "A 348-g piece of metal absorbs 6.64 kJ of heat, and its temperature rises from 22.4 °C to "
+        "43.6 °C. What is its specific heat?"
+    )
+    draft, why = tool_from_program(program, book_numbers(problem), title="Specific Heat", example="5.2")
+    assert why is None and draft is not None
+    # the power of ten itself (a unit factor) keeps its default
+    assert draft.code.startswith(
+        "def specific_heat(mass, heat, initial_temp, final_temp, joules_per_kilojoule=1000):"
+    )
+    assert float(run(draft.code, draft.program)) == pytest.approx(6640 / (348 * 21.2))
+    # percentages as fractions: the isotope abundances of Example 2.4 (91.84 %, 0.47 %, 7.69 %)
+    neon = "fraction_20 = 0.9184\nfraction_22 = 0.0769\nmass_20 = 19.9924\nmass_22 = 21.9914\n"
+    neon += "print(fraction_20 * mass_20 + fraction_22 * mass_22)\n"
+    stated = book_numbers("Neon-20 (91.84 %, 19.9924 amu) and neon-22 (7.69 %, 21.9914 amu).")
+    draft, _ = tool_from_program(neon, stated, title="Average Mass", example="2.4")
+    assert draft.code.startswith("def average_mass(fraction_20, fraction_22, mass_20, mass_22):")
+
+
 @pytest.mark.parametrize(
     ("program", "why"),
     [
