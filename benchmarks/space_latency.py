@@ -81,6 +81,18 @@ def direct_solver(service: SpaceService, backend: ChatBackend) -> RefToolSolver:
     return service.solver(service.toolbox(BUNDLED).toolbox, backend)
 
 
+def throughput(before: dict[str, float], after: dict[str, float], solves: int) -> str:
+    """Tokens read and written per solve and their speeds, from two readings of llama.cpp's counters
+    (:meth:`LlamaCppChatBackend.metrics`), so that runs on days of different machine speed compare."""
+    grew = {name: after[name] - before.get(name, 0.0) for name in after}
+    read, written = grew["prompt_tokens_total"], grew["tokens_predicted_total"]
+    return (
+        f"{read / solves:.0f} prompt tokens read per solve at {read / grew['prompt_seconds_total']:.1f} "
+        f"tokens/s; {written / solves:.0f} tokens written per solve at "
+        f"{written / grew['tokens_predicted_seconds_total']:.1f} tokens/s"
+    )
+
+
 def interleaved_times(
     url: str,
     problems: list[ExampleProblem],
@@ -142,12 +154,16 @@ def main() -> int:
         f"{len(loaded.toolbox)} tools; {len(problems)} problems; max_new_tokens={settings.max_new_tokens}"
     )
     solver = None if args.no_baseline else direct_solver(service, twin(backend))
+    counters = getattr(backend, "metrics", None)  # llama.cpp's counters (totals since its start)
+    before = counters() if counters is not None else None
     demo = build_app(service=service)
     url = launch(demo, settings, block=False, quiet=True)
     try:
         rows = interleaved_times(url, problems, args.chromium, args.screenshot, solver)
     finally:
         demo.close()
+    if counters is not None and before is not None:  # how fast the machine was (days differ)
+        print(f"llama.cpp during the page's solves: {throughput(before, counters(), len(rows))}")
     page_median = statistics.median(r["seconds"] for r in rows)
     if solver is None:
         print(f"\nmedian click-to-answer {page_median:.1f} s over {len(rows)} problems")

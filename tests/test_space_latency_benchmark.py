@@ -29,7 +29,16 @@ def test_the_baseline_runs_on_a_twin_with_its_own_prompt_cache():
         settings = ("model_path", "name", "context_length", "parallel", "threads", "batch_size", "seed")
         assert [getattr(baseline_model, k) for k in settings] == [getattr(page_model, k) for k in settings]
         asked = [{"role": "user", "content": "Name three colors, please, in a short list of words."}]
+        before = page_model.metrics()
         page_model.chat(asked, max_new_tokens=4)
+        after = page_model.metrics()
+        # the machine's speed for the report: the prompt's tokens and the reply's, per solve
+        prompt_tokens = page_model.count_tokens(asked)
+        line = benchmark.throughput(before, after, solves=1)
+        assert line.startswith(f"{prompt_tokens} prompt tokens read per solve at ") and (
+            " 4 tokens written per solve at " in line
+        )
+        assert benchmark.throughput(before, after, solves=2).startswith(f"{prompt_tokens / 2:.0f} prompt")
         baseline_model.chat(asked, max_new_tokens=4)
         # the page's model reuses its own cached prompt; the twin read the whole prompt itself
         assert baseline_model.metrics()["prompt_tokens_cached_total"] == 0
