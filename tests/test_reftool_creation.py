@@ -920,9 +920,8 @@ def test_the_creator_keeps_a_transcribed_tool_only_after_the_hidden_check(sandbo
             ("already defined", "```python\nprint(density(mass_g=8.91, volume_cm3=1.00))\n```"),
         ]
     )
-    build = ToolCreator(wrong, sandbox=sandbox, candidates=0, transcribe=True, repair=False).build_section(
-        SECTION
-    )
+    creator = ToolCreator(wrong, sandbox=sandbox, candidates=0, transcriptions=1, repair=False)
+    build = creator.build_section(SECTION)
     assert build.tools == [] and build.stats.dropped == 1
     assert [e["event"] for e in build.log] == ["transcribe", "validate", "cross_check"]
 

@@ -231,29 +231,31 @@ def test_cli_evaluate_and_build(tmp_path, toolbox_dir, capsys):
     assert summary["sections_in_toolbox"] == 2 and summary["tools"] == 0 and summary["proposed"] == 0
     assert Toolbox.from_pretrained(tmp_path / "tb").reference["title"] == "Chemistry 2e"
     assert Toolbox.from_pretrained(tmp_path / "tb").settings["transcribe"] is False
-    # tools from transcriptions (on by default) only: no creation prompt, one transcription per worked
-    # example offered
-    build = _recording(tmp_path / "t.json", ["I cannot transcribe it."] * 10)
+    # tools from transcriptions (on by default) only: no creation prompt, up to three transcriptions
+    # (the default) of each worked example offered, the first greedy, until one gives a kept tool
+    build = _recording(tmp_path / "t.json", ["I cannot transcribe it."] * 30)
     code = main(
         ["reftool", "build", "chemistry-2e", "--data-dir", str(DATA_DIR), "--sections", "1.4",
          "--output", str(tmp_path / "tt"), "--replay", str(build), "--no-progress", "--candidates", "0"]
     )  # fmt: skip
     assert code == 0 and json.loads(capsys.readouterr().out)["tools"] == 0
     settings = Toolbox.from_pretrained(tmp_path / "tt").settings
-    assert settings["transcribe"] is True and settings["candidates"] == 0
-    events = [e["event"] for e in read_jsonl(tmp_path / "tt" / "build-log.jsonl")[0]["log"]]
-    assert events and set(events) == {"transcribe"}  # each refused: "the program prints nothing"
-    # --transcriptions 2: a second, sampled transcription of each worked example whose first gave no tool
-    build = _recording(tmp_path / "t2.json", ["I cannot transcribe it."] * 20)
+    assert settings["transcribe"] is True and settings["candidates"] == 0 and settings["transcriptions"] == 3
+    log = read_jsonl(tmp_path / "tt" / "build-log.jsonl")[0]["log"]
+    assert log and {e["event"] for e in log} == {"transcribe"}  # each refused: "the program prints nothing"
+    examples = len({e["example"] for e in log})
+    assert [e["sample"] for e in log] == [0, 1, 2] * examples
+    # --transcriptions 1: the greedy transcription of each worked example alone
+    build = _recording(tmp_path / "t1.json", ["I cannot transcribe it."] * 30)
     code = main(
         ["reftool", "build", "chemistry-2e", "--data-dir", str(DATA_DIR), "--sections", "1.4",
-         "--output", str(tmp_path / "t2"), "--replay", str(build), "--no-progress", "--candidates", "0",
-         "--transcriptions", "2"]
+         "--output", str(tmp_path / "t1"), "--replay", str(build), "--no-progress", "--candidates", "0",
+         "--transcriptions", "1"]
     )  # fmt: skip
     assert code == 0 and json.loads(capsys.readouterr().out)["tools"] == 0
-    assert Toolbox.from_pretrained(tmp_path / "t2").settings["transcriptions"] == 2
-    samples = [e["sample"] for e in read_jsonl(tmp_path / "t2" / "build-log.jsonl")[0]["log"]]
-    assert samples == [0, 1] * len(events)
+    assert Toolbox.from_pretrained(tmp_path / "t1").settings["transcriptions"] == 1
+    samples = [e["sample"] for e in read_jsonl(tmp_path / "t1" / "build-log.jsonl")[0]["log"]]
+    assert samples == [0] * examples
 
 
 needs_book = pytest.mark.skipif(

@@ -141,7 +141,8 @@ class ToolCreator:
             transcriptions (docs/results.md).
         transcriptions: transcription replies per worked example (the first at ``temperature``, the
             others sampled at ``sample_temperature``), until one gives a tool that passes its worked
-            problem and its cross-check.
+            problem and its cross-check. Default 3: the whole-book Chemistry 2e build kept a tool in
+            21 of 69 sections with it against 17 with one (docs/results.md).
     """
 
     def __init__(
@@ -162,7 +163,7 @@ class ToolCreator:
         cross_check_tries: int = 1,
         repair: bool = True,
         transcribe: bool = True,
-        transcriptions: int = 1,
+        transcriptions: int = 3,
     ) -> None:
         if max_tools < 1:
             raise ValueError(f"max_tools must be ≥ 1, got {max_tools}.")

@@ -51,9 +51,10 @@ CSS = """
 
 MODEL_NOTICE = """**What the default model can and cannot do.** The default chat model is
 Qwen2.5-Coder-1.5B-Instruct (a 4-bit GGUF of 1.1 GB) on llama.cpp, running on this machine's CPU, no
-token needed. It built the bundled toolbox from the whole book and kept a validated tool in 17 of
-the 69 sections it could validate on (24 tools, most of them transcribed from the book's worked
-solutions: moles and molarity, gas laws, Henry's and Raoult's laws, a rate law, pH, K_b, K_sp). On
+token needed. It built the bundled toolbox from the whole book and kept a validated tool in 21 of
+the 69 sections it could validate on (29 tools, most of them transcribed from the book's worked
+solutions: moles and molarity, specific heat, gas laws, Henry's and Raoult's laws, rate laws, pH,
+K_b, K_sp, a radiocarbon age). On
 100 of the book's end-of-chapter exercises with this toolbox: RefTool 6 %, program of thought 14 %,
 chain of thought 13 % —
 the model rarely picks the tool the problem needs, and a program built around one that does not fit

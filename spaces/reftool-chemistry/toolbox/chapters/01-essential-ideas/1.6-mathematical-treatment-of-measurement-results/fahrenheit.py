@@ -4,8 +4,6 @@ def fahrenheit(celsius):
     Args:
         celsius: temperature in Celsius
     """
-    # Convert Celsius to Kelvin
-    kelvin = celsius + 273.15  # temperature in Kelvin
     # Convert Celsius to Fahrenheit
     fahrenheit = (9/5) * celsius + 32.0  # temperature in Fahrenheit
     return fahrenheit

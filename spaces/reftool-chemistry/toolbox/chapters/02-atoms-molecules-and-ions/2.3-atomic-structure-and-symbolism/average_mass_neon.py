@@ -1,5 +1,5 @@
-def average_mass_neon(mass_neon_20, mass_neon_21, mass_neon_22, fraction_neon_20=0.9184, fraction_neon_21=0.0047, fraction_neon_22=0.0769):
-    """Calculation of Average Atomic Mass: average mass neon from mass neon 20 (amu), mass neon 21 (amu), mass neon 22 (amu).
+def average_mass_neon(mass_neon_20, mass_neon_21, mass_neon_22, fraction_neon_20, fraction_neon_21, fraction_neon_22):
+    """Calculation of Average Atomic Mass: average mass neon from mass neon 20 (amu), mass neon 21 (amu), mass neon 22 (amu), fraction neon 20, fraction neon 21, fraction neon 22.
 
     Args:
         mass_neon_20: amu

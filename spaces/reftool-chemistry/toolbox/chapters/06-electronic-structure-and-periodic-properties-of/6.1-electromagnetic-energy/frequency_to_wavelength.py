@@ -1,3 +1,3 @@
-def frequency_to_wavelength(frequency_hz, c=2.99792458e8):
+def frequency_to_wavelength(frequency_hz):
     """Wavelength (m) = c / frequency (Hz)."""
-    return c / frequency_hz
+    return 2.998e8 / frequency_hz

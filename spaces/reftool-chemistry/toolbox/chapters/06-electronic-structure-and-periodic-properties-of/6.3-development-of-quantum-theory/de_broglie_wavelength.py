@@ -1,4 +1,4 @@
 def de_broglie_wavelength(mass_kg, velocity_mps):
-    """De Broglie wavelength in m = h/mv, where h = 6.626e-34 J s."""
-    h = 6.626e-34
+    """Wavelength of a particle (m) = h / (m * v)."""
+    h = 6.626e-34  # Planck's constant in J*s
     return h / (mass_kg * velocity_mps)

@@ -1,11 +1,10 @@
-def predicting_change_in_pressure_with_temperature(P1, T1, T2, R=8.314):
+def predicting_change_in_pressure_with_temperature(P1, T1, T2):
     """Predicting Change in Pressure with Temperature: P2 from P1, T1, T2.
 
     Args:
         P1: initial pressure in kPa
         T1: initial temperature in °C
         T2: final temperature in °C
-        R: universal gas constant in J/(mol·K)
     """
     # Convert temperatures to Kelvin
     T1_k = T1 + 273.15
