@@ -55,12 +55,11 @@ token needed. It built the bundled toolbox from the whole book and kept a valida
 the 69 sections it could validate on (29 tools, most of them transcribed from the book's worked
 solutions: moles and molarity, specific heat, gas laws, Henry's and Raoult's laws, rate laws, pH,
 K_b, K_sp, a radiocarbon age). On
-100 of the book's end-of-chapter exercises with this toolbox: RefTool 6 %, program of thought 14 %,
-chain of thought 13 % —
-the model rarely picks the tool the problem needs, and a program built around one that does not fit
-is worse than one written freely. On all 143 SciBench chemistry problems (college physical
-chemistry, which these tools rarely fit): RefTool 9.8 %, program of thought 10.5 %, chain of
-thought 7.7 %. For
+100 of the book's end-of-chapter exercises with this toolbox: RefTool 11 %, program of thought 14 %,
+chain of thought 13 % — the model rarely picks the tool the problem needs (it picks chapter 1's
+for most problems), so its programs seldom call one. On all 143 SciBench chemistry problems
+(college physical chemistry, which these tools rarely fit): RefTool 8.4 %, program of thought
+10.5 %, chain of thought 7.7 %. For
 stronger answers, pick an Inference Providers model in **Settings** (needs an `HF_TOKEN` secret on
 the Space), or set `HF_REFT_CHAT_MODEL` to a capable model or an OpenAI-compatible server URL (see
 the Space's README)."""
